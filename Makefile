@@ -1,0 +1,30 @@
+# Every target bootstraps the pinned virtualenv on first use (and again when a requirements file changes).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STACK ?= production
+REQUIREMENTS := requirements.txt requirements-dev.txt policy/requirements.txt worker/requirements.txt
+
+.PHONY: preview test lint drill audit bench clean
+
+$(VENV)/.installed: $(REQUIREMENTS)
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found " + sys.version.split()[0] + ")")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+preview: $(VENV)/.installed  ## offline preview of the stack with the policy gate
+	$(PY) -m offline.preview --stack $(STACK) $(ARGS)
+
+test: $(VENV)/.installed  ## the whole test suite
+	$(PY) -m ruff check .
+	$(PY) -m pytest $(ARGS)
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check .
+
+bench: $(VENV)/.installed  ## the benchmarks (ratios measured in one run)
+	$(PY) -m offline.bench_policy
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache

@@ -1,0 +1,1 @@
+"""Pulumi components of the CIS file pipeline, one concern per module."""

@@ -1,0 +1,127 @@
+"""The stack's settings: one typed, validated object built from `pulumi.Config`.
+
+Every number the pipeline depends on (processing time, visibility, receive count, retention) is read
+here once and flows from here into resources and the workers' environment. Defaults live in the
+config schema of `Pulumi.yaml`, so this module holds the rules, not the values.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+
+import pulumi
+
+# Limits that AWS itself sets (SQS and S3 API references).
+SQS_MAX_VISIBILITY_TIMEOUT_SECONDS = 43_200
+SQS_MIN_RETENTION_SECONDS = 60
+SQS_MAX_RETENTION_SECONDS = 1_209_600
+SQS_MAX_RECEIVE_WAIT_SECONDS = 20
+SQS_MAX_RECEIVE_COUNT = 1_000
+S3_BUCKET_NAME = re.compile(r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+SQS_QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+
+
+class SettingsError(ValueError):
+    """A setting that cannot work; the message names the key, the value and what is allowed."""
+
+    def __init__(self, key: str, value: object, allowed: str) -> None:
+        self.key = key
+        self.value = value
+        super().__init__(f"invalid setting {key}={value!r}: {allowed}")
+
+
+def _config_key(name: str) -> str:
+    """`visibility_timeout_seconds` -> `visibilityTimeoutSeconds`, the key in Pulumi.yaml."""
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """The settings of one stack; field names are the config keys in snake_case."""
+
+    environment: str
+    upload_bucket_name: str
+    upload_prefix: str
+    index_bucket_name: str
+    index_prefix: str
+    queue_name: str
+    dead_letter_queue_name: str
+    max_processing_seconds: int
+    visibility_timeout_seconds: int
+    max_receive_count: int
+    queue_retention_seconds: int
+    dead_letter_retention_seconds: int
+    receive_wait_time_seconds: int
+    metric_namespace: str
+
+    @classmethod
+    def from_config(cls, config: pulumi.Config | None = None) -> PipelineSettings:
+        """Read every field from the project's config (defaults come from Pulumi.yaml) and validate."""
+        config = config or pulumi.Config()
+        values: dict[str, object] = {}
+        for field in fields(cls):
+            key = _config_key(field.name)
+            try:
+                values[field.name] = config.require_int(key) if field.type == "int" else config.require(key)
+            except pulumi.ConfigTypeError as error:
+                raise SettingsError(key, config.get(key), "must be a whole number") from error
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.validate()
+        return settings
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    def validate(self) -> None:
+        """Raise SettingsError for the first setting that AWS would reject or that brings the incident back."""
+        _require_range("maxProcessingSeconds", self.max_processing_seconds, 1, SQS_MAX_VISIBILITY_TIMEOUT_SECONDS)
+        _require_range(
+            "visibilityTimeoutSeconds", self.visibility_timeout_seconds, 0, SQS_MAX_VISIBILITY_TIMEOUT_SECONDS
+        )
+        if self.visibility_timeout_seconds < self.max_processing_seconds:
+            raise SettingsError(
+                "visibilityTimeoutSeconds",
+                self.visibility_timeout_seconds,
+                f"must be >= maxProcessingSeconds ({self.max_processing_seconds}), or messages still being "
+                "processed reappear and are processed twice; raise visibilityTimeoutSeconds",
+            )
+        _require_range("maxReceiveCount", self.max_receive_count, 2, SQS_MAX_RECEIVE_COUNT)
+        for key, value in (
+            ("queueRetentionSeconds", self.queue_retention_seconds),
+            ("deadLetterRetentionSeconds", self.dead_letter_retention_seconds),
+        ):
+            _require_range(key, value, SQS_MIN_RETENTION_SECONDS, SQS_MAX_RETENTION_SECONDS)
+        if self.dead_letter_retention_seconds <= self.queue_retention_seconds:
+            raise SettingsError(
+                "deadLetterRetentionSeconds",
+                self.dead_letter_retention_seconds,
+                f"must be longer than queueRetentionSeconds ({self.queue_retention_seconds}), or a message can "
+                "expire in the dead-letter queue before anyone looks at it",
+            )
+        _require_range("receiveWaitTimeSeconds", self.receive_wait_time_seconds, 1, SQS_MAX_RECEIVE_WAIT_SECONDS)
+        for key, name in (("uploadBucketName", self.upload_bucket_name), ("indexBucketName", self.index_bucket_name)):
+            if not S3_BUCKET_NAME.match(name):
+                raise SettingsError(key, name, "must be a valid S3 bucket name (3-63 of a-z, 0-9, '.', '-')")
+        for key, name in (("queueName", self.queue_name), ("deadLetterQueueName", self.dead_letter_queue_name)):
+            if not SQS_QUEUE_NAME.match(name):
+                raise SettingsError(key, name, "must be a valid SQS queue name (1-80 of A-Z, a-z, 0-9, '-', '_')")
+        if self.queue_name == self.dead_letter_queue_name:
+            raise SettingsError("deadLetterQueueName", self.dead_letter_queue_name, "must differ from queueName")
+        if not self.upload_prefix or not self.upload_prefix.endswith("/") or self.upload_prefix.startswith("/"):
+            raise SettingsError(
+                "uploadPrefix", self.upload_prefix, 'must be a non-empty key prefix ending with "/", e.g. "uploads/"'
+            )
+        if self.index_bucket_name == self.upload_bucket_name:
+            raise SettingsError(
+                "indexBucketName",
+                self.index_bucket_name,
+                "must differ from uploadBucketName, so worker output can never trigger the pipeline again",
+            )
+
+
+def _require_range(key: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        raise SettingsError(key, value, f"allowed range is {low}..{high}")

@@ -1,0 +1,1 @@
+"""What runs with no cloud at all: the offline preview and policy gate, and the benchmarks."""
