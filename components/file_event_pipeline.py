@@ -97,12 +97,16 @@ class FileEventPipeline(pulumi.ComponentResource):
     dead_letter_queue: aws.sqs.Queue
     notification: aws.s3.BucketNotification
 
-    def __init__(self, name: str, args: FileEventPipelineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: FileEventPipelineArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("cis:pipeline:FileEventPipeline", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
         self.upload_bucket = PrivateBucket(
-            "uploads", PrivateBucketArgs(bucket_name=args.upload_bucket_name, protect=args.protect_data), opts=child
+            "uploads",
+            PrivateBucketArgs(bucket_name=args.upload_bucket_name, protect=args.protect_data),
+            opts=child,
         ).bucket
         self.index_bucket = PrivateBucket(
             "index", PrivateBucketArgs(bucket_name=args.index_bucket_name), opts=child

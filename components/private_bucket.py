@@ -47,7 +47,9 @@ class PrivateBucket(pulumi.ComponentResource):
 
     bucket: aws.s3.Bucket
 
-    def __init__(self, name: str, args: PrivateBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: PrivateBucketArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("cis:storage:PrivateBucket", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.bucket = aws.s3.Bucket(

@@ -77,7 +77,9 @@ class PipelineSettings:
 
     def validate(self) -> None:
         """Raise SettingsError for the first setting that AWS would reject or that brings the incident back."""
-        _require_range("maxProcessingSeconds", self.max_processing_seconds, 1, SQS_MAX_VISIBILITY_TIMEOUT_SECONDS)
+        _require_range(
+            "maxProcessingSeconds", self.max_processing_seconds, 1, SQS_MAX_VISIBILITY_TIMEOUT_SECONDS
+        )
         _require_range(
             "visibilityTimeoutSeconds", self.visibility_timeout_seconds, 0, SQS_MAX_VISIBILITY_TIMEOUT_SECONDS
         )
@@ -101,18 +103,36 @@ class PipelineSettings:
                 f"must be longer than queueRetentionSeconds ({self.queue_retention_seconds}), or a message can "
                 "expire in the dead-letter queue before anyone looks at it",
             )
-        _require_range("receiveWaitTimeSeconds", self.receive_wait_time_seconds, 1, SQS_MAX_RECEIVE_WAIT_SECONDS)
-        for key, name in (("uploadBucketName", self.upload_bucket_name), ("indexBucketName", self.index_bucket_name)):
+        _require_range(
+            "receiveWaitTimeSeconds", self.receive_wait_time_seconds, 1, SQS_MAX_RECEIVE_WAIT_SECONDS
+        )
+        for key, name in (
+            ("uploadBucketName", self.upload_bucket_name),
+            ("indexBucketName", self.index_bucket_name),
+        ):
             if not S3_BUCKET_NAME.match(name):
                 raise SettingsError(key, name, "must be a valid S3 bucket name (3-63 of a-z, 0-9, '.', '-')")
-        for key, name in (("queueName", self.queue_name), ("deadLetterQueueName", self.dead_letter_queue_name)):
+        for key, name in (
+            ("queueName", self.queue_name),
+            ("deadLetterQueueName", self.dead_letter_queue_name),
+        ):
             if not SQS_QUEUE_NAME.match(name):
-                raise SettingsError(key, name, "must be a valid SQS queue name (1-80 of A-Z, a-z, 0-9, '-', '_')")
+                raise SettingsError(
+                    key, name, "must be a valid SQS queue name (1-80 of A-Z, a-z, 0-9, '-', '_')"
+                )
         if self.queue_name == self.dead_letter_queue_name:
-            raise SettingsError("deadLetterQueueName", self.dead_letter_queue_name, "must differ from queueName")
-        if not self.upload_prefix or not self.upload_prefix.endswith("/") or self.upload_prefix.startswith("/"):
             raise SettingsError(
-                "uploadPrefix", self.upload_prefix, 'must be a non-empty key prefix ending with "/", e.g. "uploads/"'
+                "deadLetterQueueName", self.dead_letter_queue_name, "must differ from queueName"
+            )
+        if (
+            not self.upload_prefix
+            or not self.upload_prefix.endswith("/")
+            or self.upload_prefix.startswith("/")
+        ):
+            raise SettingsError(
+                "uploadPrefix",
+                self.upload_prefix,
+                'must be a non-empty key prefix ending with "/", e.g. "uploads/"',
             )
         if self.index_bucket_name == self.upload_bucket_name:
             raise SettingsError(

@@ -112,7 +112,9 @@ class RecordingMonitor(MockMonitor):
             inputs=inputs,
             outputs=dict(registration.state) if registration and request.custom else {},
             dependencies=list(request.dependencies),
-            property_dependencies={key: list(deps.urns) for key, deps in request.propertyDependencies.items()},
+            property_dependencies={
+                key: list(deps.urns) for key, deps in request.propertyDependencies.items()
+            },
         )
         return response
 
@@ -121,4 +123,3 @@ class RecordingMonitor(MockMonitor):
         if recorded is not None and not recorded.custom:
             recorded.outputs = rpc.deserialize_properties(request.outputs) if request.outputs else {}
         return super().RegisterResourceOutputs(request)
-

@@ -42,12 +42,16 @@ def load_project(directory: str | Path) -> PulumiProject:
     directory = Path(directory).resolve()
     project_file = directory / "Pulumi.yaml"
     if not project_file.exists():
-        raise ProjectError(f"{directory} has no Pulumi.yaml: pass --program the directory of a Pulumi project")
+        raise ProjectError(
+            f"{directory} has no Pulumi.yaml: pass --program the directory of a Pulumi project"
+        )
     doc = _load_yaml(project_file) or {}
     runtime = doc.get("runtime")
     runtime_name = runtime.get("name") if isinstance(runtime, dict) else runtime
     if runtime_name != "python":
-        raise ProjectError(f"{project_file}: runtime is {runtime_name!r}; the offline preview runs Python programs")
+        raise ProjectError(
+            f"{project_file}: runtime is {runtime_name!r}; the offline preview runs Python programs"
+        )
     name = doc.get("name")
     if not name:
         raise ProjectError(f"{project_file}: the project has no name")

@@ -1,0 +1,13 @@
+"""The CIS pipeline's policies, importable without starting a policy server.
+
+`policy/__main__.py` assembles them into a `PolicyPack` for the Pulumi CLI; the offline gate
+(`offline/gate.py`) and the tests call them directly.
+"""
+
+from .incident import INCIDENT_POLICIES
+from .security import SECURITY_POLICIES
+
+PACK_NAME = "cis-file-pipeline-policies"
+POLICIES = [*INCIDENT_POLICIES, *SECURITY_POLICIES]
+
+__all__ = ["PACK_NAME", "POLICIES"]
