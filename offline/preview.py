@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import sys
 import time
@@ -30,7 +31,7 @@ from offline.gate import (
     load_policies,
 )
 from offline.mocks import RecordedResource
-from offline.project import ProjectError
+from offline.project import ProjectError, load_project
 from offline.render import ProgramError, RenderedStack, render_program
 
 EXIT_OK, EXIT_MANDATORY_VIOLATION, EXIT_ERROR = 0, 1, 2
@@ -42,6 +43,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m offline.preview", description=__doc__.splitlines()[0])
     parser.add_argument("--program", type=Path, default=REPO_ROOT, help="Pulumi Python program directory")
     parser.add_argument("--stack", default="production", help="stack name; its config is Pulumi.<stack>.yaml")
+    parser.add_argument(
+        "-c",
+        "--config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value for this run, as `pulumi preview -c` (KEY without namespace = project's)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the tree")
     parser.add_argument("--policy-pack", type=Path, default=DEFAULT_POLICY_PACK, help="policy pack directory")
     parser.add_argument(
@@ -53,11 +62,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def config_overrides(program: Path, assignments: list[str]) -> dict[str, str]:
+    overrides = {}
+    for assignment in assignments:
+        key, separator, value = assignment.partition("=")
+        if not separator or not key:
+            raise ProjectError(f"--config {assignment!r}: expected KEY=VALUE, e.g. -c visibilityTimeoutSeconds=900")
+        overrides[key if ":" in key else f"{load_project(program).name}:{key}"] = value
+    return overrides
+
+
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
     started = time.perf_counter()
     try:
-        rendered = render_program(options.program, options.stack)
+        rendered = render_program(options.program, options.stack, config_overrides(options.program, options.config))
         policies = load_policies(options.policy_pack)
         config_path = options.policy_config
         if config_path is None:
@@ -174,13 +193,15 @@ def _short(value: Any) -> str:
     return text if len(text) <= MAX_VALUE_WIDTH else f"<{len(text)} chars>"
 
 
-def _close_event_loop() -> None:
-    """Close the loop the Pulumi SDK opened, so interpreter shutdown does not print a loop teardown error."""
-    with contextlib.suppress(RuntimeError):
-        asyncio.get_event_loop_policy().get_event_loop().close()
+def _close_event_loops() -> None:
+    """Close the loops the Pulumi SDK opened, so interpreter shutdown does not print a loop teardown error."""
+    for candidate in gc.get_objects():
+        if isinstance(candidate, asyncio.AbstractEventLoop) and not candidate.is_running():
+            with contextlib.suppress(RuntimeError, ValueError):
+                candidate.close()
 
 
 if __name__ == "__main__":
     exit_code = main()
-    _close_event_loop()
+    _close_event_loops()
     sys.exit(exit_code)

@@ -91,5 +91,5 @@ def _forget_modules_under(directory: Path, keep: set[str]) -> None:
     """Unload the program's own modules so the next render (another program, same names) starts clean."""
     for name in set(sys.modules) - keep:
         module_file = getattr(sys.modules[name], "__file__", None) or ""
-        if module_file.startswith(str(directory)):
+        if module_file.startswith(str(directory)) and not module_file.startswith(sys.prefix):
             del sys.modules[name]
