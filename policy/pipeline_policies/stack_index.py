@@ -110,8 +110,8 @@ class StackIndex:
                 value = peek(resource.props, key)
                 if isinstance(value, str):
                     table[value].append(resource)
-                for dependency in (getattr(resource, "property_dependencies", {}) or {}).get(key, []):
-                    table[getattr(dependency, "urn", dependency)].append(resource)
+                for dependency in _dependencies(resource, key):
+                    table[dependency].append(resource)
         found: dict[int, Any] = {}
         for name in [*names, urn]:
             if isinstance(name, str) and not is_unknown(name):
@@ -135,8 +135,10 @@ def index_stack(resources: list[Any]) -> StackIndex:
 
 def _build(resources: list[Any]) -> StackIndex:
     index = StackIndex()
+    by_urn = {}
     for resource in resources:
         index.by_type[resource.resource_type].append(resource)
+        by_urn[resource.urn] = resource
 
     queue_by_url: dict[str, Queue] = {}
     queue_by_urn: dict[str, Queue] = {}
@@ -160,10 +162,9 @@ def _build(resources: list[Any]) -> StackIndex:
                     queue_by_url[key] = queue
 
     def owning_queue(resource: Any) -> Queue | None:
-        for dependency in (getattr(resource, "property_dependencies", {}) or {}).get("queueUrl", []):
-            queue = queue_by_urn.get(getattr(dependency, "urn", dependency))
-            if queue is not None:
-                return queue
+        for dependency in _dependencies(resource, "queueUrl"):
+            if dependency in queue_by_urn:
+                return queue_by_urn[dependency]
         url = peek(resource.props, "queueUrl")
         return queue_by_url.get(url) if isinstance(url, str) else None
 
@@ -180,6 +181,11 @@ def _build(resources: list[Any]) -> StackIndex:
         target = redrive_target(queue.redrive_policy)
         if isinstance(target, str) and target in index.queue_by_arn:
             index.queue_by_arn[target].is_dead_letter_queue = True
+        # During preview the target ARN is unknown; the dependency graph still names the DLQ.
+        redrive_owner = by_urn.get(queue.redrive_source_urn or "") or queue.resource
+        for dependency in _dependencies(redrive_owner, "redrivePolicy"):
+            if dependency in queue_by_urn:
+                queue_by_urn[dependency].is_dead_letter_queue = True
 
     index.buckets = index.by_type.get(BUCKET, []) + index.by_type.get(BUCKET_V2, [])
     index.alarms = index.by_type.get(METRIC_ALARM, [])
@@ -193,6 +199,12 @@ def _build(resources: list[Any]) -> StackIndex:
         if is_unknown(user_data) or "QUEUE_URL" in environment:
             index.workers.append(WorkerDeclaration(resource=resource, environment=environment))
     return index
+
+
+def _dependencies(resource: Any, key: str) -> list[str]:
+    """URNs the resource's `key` property depends on (known even when the value is not)."""
+    dependencies = (getattr(resource, "property_dependencies", {}) or {}).get(key, [])
+    return [getattr(dependency, "urn", dependency) for dependency in dependencies]
 
 
 def redrive_target(redrive_policy: Any) -> Any:
