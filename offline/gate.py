@@ -9,10 +9,12 @@ CLI's: the pack config's level, else the policy's own, else the pack's default (
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import importlib
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -152,37 +154,57 @@ def stack_resources(resources: list[RecordedResource]) -> list[PolicyResource]:
     return list(by_urn.values())
 
 
+@contextlib.contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while the pack runs.
+
+    Evaluation allocates one proxy tree per resource and keeps them all alive until the end; each
+    automatic full collection rescans them, which made 10,000 resources cost 2.5x per resource what
+    1,000 do. Nothing here creates cyclic garbage, so collecting once afterwards is enough.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def evaluate(
     resources: list[RecordedResource], policies: list[Policy], config: dict[str, dict[str, Any]] | None = None
 ) -> GateResult:
-    config = config or {}
+    with _cyclic_gc_paused():
+        return _evaluate(resources, policies, config or {})
+
+
+def _evaluate(
+    resources: list[RecordedResource], policies: list[Policy], config: dict[str, dict[str, Any]]
+) -> GateResult:
     violations: list[Violation] = []
     could_not_run: list[Violation] = []
     evaluated = 0
     policy_resources = stack_resources(resources)
+    stack_urn = next((r.urn for r in resources if r.type == "pulumi:pulumi:Stack"), "")
+    # Each resource is wrapped once and shown to every resource policy, as the engine sends it once.
+    resource_views = [
+        (resource, unknown_checking_proxy(resource.inputs), _options(resource))
+        for resource in resources
+        if resource.type != "pulumi:pulumi:Stack"
+    ]
     for policy in policies:
         level = enforcement_level(policy, config)
         if level == EnforcementLevel.DISABLED:
             continue
         evaluated += 1
         settings = policy_settings(policy, config)
-
         if isinstance(policy, ResourceValidationPolicy):
-            for resource in resources:
-                if resource.type == "pulumi:pulumi:Stack":
-                    continue
+            for resource, inputs, options in resource_views:
                 args = ResourceValidationArgs(
-                    resource.type,
-                    unknown_checking_proxy(resource.inputs),
-                    resource.urn,
-                    resource.name,
-                    _options(resource),
-                    None,
-                    settings,
+                    resource.type, inputs, resource.urn, resource.name, options, None, settings
                 )
                 _run(policy, level, args, resource.urn, violations, could_not_run)
         elif isinstance(policy, StackValidationPolicy):
-            stack_urn = next((r.urn for r in resources if r.type == "pulumi:pulumi:Stack"), "")
             _run(
                 policy,
                 level,

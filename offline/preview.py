@@ -67,7 +67,9 @@ def config_overrides(program: Path, assignments: list[str]) -> dict[str, str]:
     for assignment in assignments:
         key, separator, value = assignment.partition("=")
         if not separator or not key:
-            raise ProjectError(f"--config {assignment!r}: expected KEY=VALUE, e.g. -c visibilityTimeoutSeconds=900")
+            raise ProjectError(
+                f"--config {assignment!r}: expected KEY=VALUE, e.g. -c visibilityTimeoutSeconds=900"
+            )
         overrides[key if ":" in key else f"{load_project(program).name}:{key}"] = value
     return overrides
 
@@ -76,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
     started = time.perf_counter()
     try:
-        rendered = render_program(options.program, options.stack, config_overrides(options.program, options.config))
+        rendered = render_program(
+            options.program, options.stack, config_overrides(options.program, options.config)
+        )
         policies = load_policies(options.policy_pack)
         config_path = options.policy_config
         if config_path is None:

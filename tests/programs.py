@@ -51,7 +51,9 @@ class PipelineProgram:
     dlq_retention: int = 1209600
     encrypted: bool = True
     receive_wait: int = 20
-    notifications: list[list[tuple[str, str]]] = field(default_factory=lambda: [[("s3:ObjectCreated:*", "uploads/")]])
+    notifications: list[list[tuple[str, str]]] = field(
+        default_factory=lambda: [[("s3:ObjectCreated:*", "uploads/")]]
+    )
     queue_policy_conditions: bool = True
     public_access_block: bool = True
     tls_policy: bool = True
@@ -80,7 +82,9 @@ class PipelineProgram:
             queue_args.append(f"redrive_policy={redrive}")
         lines.append(f'queue = aws.sqs.Queue("queue", {", ".join(queue_args)})')
         if self.redrive == "resource":
-            lines.append(f'aws.sqs.RedrivePolicy("queue-redrive", queue_url=queue.url, redrive_policy={redrive})')
+            lines.append(
+                f'aws.sqs.RedrivePolicy("queue-redrive", queue_url=queue.url, redrive_policy={redrive})'
+            )
         condition = (
             '"Condition": {"ArnEquals": {"aws:SourceArn": b}, "StringEquals": {"aws:SourceAccount": "123456789012"}}, '
             if self.queue_policy_conditions

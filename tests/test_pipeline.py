@@ -42,11 +42,16 @@ def test_visibility_follows_config_changes():
 
 def test_redrive_targets_the_dlq_with_the_configured_count(production):
     redrive = json.loads(work_queue(production).inputs["redrivePolicy"])
-    assert redrive == {"deadLetterTargetArn": dead_letter_queue(production).outputs["arn"], "maxReceiveCount": 3}
+    assert redrive == {
+        "deadLetterTargetArn": dead_letter_queue(production).outputs["arn"],
+        "maxReceiveCount": 3,
+    }
 
 
 def test_dlq_admits_only_the_source_queue(production):
-    allow = one(production, "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy", "dead-letter-queue-redrive-allow")
+    allow = one(
+        production, "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy", "dead-letter-queue-redrive-allow"
+    )
     assert allow.inputs["queueUrl"] == dead_letter_queue(production).outputs["url"]
     assert json.loads(allow.inputs["redriveAllowPolicy"]) == {
         "redrivePermission": "byQueue",
@@ -106,7 +111,10 @@ def test_buckets_are_versioned_encrypted_private_and_tls_only(production, bucket
     encryption = by_type["BucketServerSideEncryptionConfiguration"].inputs["rules"][0]
     assert encryption["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
     block = by_type["BucketPublicAccessBlock"].inputs
-    assert all(block[key] is True for key in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+    assert all(
+        block[key] is True
+        for key in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    )
     (statement,) = json.loads(by_type["BucketPolicy"].inputs["policy"])["Statement"]
     assert statement["Effect"] == "Deny"
     assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
@@ -143,18 +151,32 @@ def test_stack_outputs(production):
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
-        ({"visibilityTimeoutSeconds": "43201", "maxProcessingSeconds": "900"}, "visibilityTimeoutSeconds=43201: allowed range is 0..43200"),
+        (
+            {"visibilityTimeoutSeconds": "43201", "maxProcessingSeconds": "900"},
+            "visibilityTimeoutSeconds=43201: allowed range is 0..43200",
+        ),
         ({"maxReceiveCount": "1"}, "maxReceiveCount=1: allowed range is 2..1000"),
-        ({"visibilityTimeoutSeconds": "300"}, "visibilityTimeoutSeconds=300: must be >= maxProcessingSeconds (900)"),
-        ({"deadLetterRetentionSeconds": "345600"}, "deadLetterRetentionSeconds=345600: must be longer than queueRetentionSeconds"),
+        (
+            {"visibilityTimeoutSeconds": "300"},
+            "visibilityTimeoutSeconds=300: must be >= maxProcessingSeconds (900)",
+        ),
+        (
+            {"deadLetterRetentionSeconds": "345600"},
+            "deadLetterRetentionSeconds=345600: must be longer than queueRetentionSeconds",
+        ),
         ({"receiveWaitTimeSeconds": "21"}, "receiveWaitTimeSeconds=21: allowed range is 1..20"),
         ({"uploadBucketName": "Bad_Bucket"}, "uploadBucketName='Bad_Bucket': must be a valid S3 bucket name"),
         ({"uploadPrefix": ""}, "uploadPrefix='': must be a non-empty key prefix"),
-        ({"indexBucketName": "cis-filesearch-storage-production"}, "indexBucketName='cis-filesearch-storage-production': must differ"),
+        (
+            {"indexBucketName": "cis-filesearch-storage-production"},
+            "indexBucketName='cis-filesearch-storage-production': must differ",
+        ),
         ({"maxReceiveCount": "three"}, "maxReceiveCount='three': must be a whole number"),
     ],
 )
 def test_invalid_settings_fail_with_key_value_and_range(overrides, expected):
     with pytest.raises(ProgramError) as error:
-        render_program(REPO_ROOT, "production", {f"{PROJECT}:{key}": value for key, value in overrides.items()})
+        render_program(
+            REPO_ROOT, "production", {f"{PROJECT}:{key}": value for key, value in overrides.items()}
+        )
     assert expected in str(error.value)

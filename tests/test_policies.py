@@ -59,8 +59,13 @@ def test_eventbridge_beside_a_queue_is_a_second_delivery_path(tmp_path: Path):
 
 
 def test_redrive_target_outside_the_stack_is_rejected(tmp_path: Path):
-    body = PipelineProgram(dlq_alarm=True).source().replace(
-        '"deadLetterTargetArn": arn', '"deadLetterTargetArn": "arn:aws:sqs:us-east-1:123456789012:elsewhere"'
+    body = (
+        PipelineProgram(dlq_alarm=True)
+        .source()
+        .replace(
+            '"deadLetterTargetArn": arn',
+            '"deadLetterTargetArn": "arn:aws:sqs:us-east-1:123456789012:elsewhere"',
+        )
     )
     result = gate(tmp_path, body)
     messages = [v.message for v in result.violations if v.policy == "dead-letter-queue-required"]
@@ -76,7 +81,9 @@ def test_policy_config_changes_thresholds(tmp_path: Path):
 
 def test_pack_config_sets_the_enforcement_level(tmp_path: Path):
     config_file = tmp_path / "config.json"
-    config_file.write_text('{"dlq-is-alarmed": "mandatory", "work-queue-long-polling": {"enforcementLevel": "disabled"}}')
+    config_file.write_text(
+        '{"dlq-is-alarmed": "mandatory", "work-queue-long-polling": {"enforcementLevel": "disabled"}}'
+    )
     config = load_pack_config(config_file, load_policies())
     result = gate(tmp_path / "program", PipelineProgram(receive_wait=0).source(), config)
     assert [v.level for v in result.violations if v.policy == "dlq-is-alarmed"] == ["mandatory"]
@@ -140,8 +147,12 @@ aws.s3.BucketNotification("n", bucket=bucket.id, queues=[aws.s3.BucketNotificati
 """
 
 
-def worker_program(timeout=900, index_bucket="index-bucket", index_prefix="documents/", tokens="required") -> str:
-    return WORKER_PROGRAM.format(timeout=timeout, index_bucket=index_bucket, index_prefix=index_prefix, tokens=tokens)
+def worker_program(
+    timeout=900, index_bucket="index-bucket", index_prefix="documents/", tokens="required"
+) -> str:
+    return WORKER_PROGRAM.format(
+        timeout=timeout, index_bucket=index_bucket, index_prefix=index_prefix, tokens=tokens
+    )
 
 
 def test_worker_processing_timeout_must_fit_the_queue_visibility(tmp_path: Path):
@@ -167,12 +178,30 @@ def test_launch_templates_require_imdsv2(tmp_path: Path):
 @pytest.mark.parametrize(
     ("body", "fires"),
     [
-        ('aws.ec2.SecurityGroup("sg", egress=[{"protocol": "-1", "from_port": 0, "to_port": 0, "cidr_blocks": ["0.0.0.0/0"]}])', False),
-        ('aws.ec2.SecurityGroup("sg", ingress=[{"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr_blocks": ["0.0.0.0/0"]}])', True),
-        ('aws.ec2.SecurityGroup("sg", ingress=[{"protocol": "tcp", "from_port": 22, "to_port": 22, "ipv6_cidr_blocks": ["::/0"]}])', True),
-        ('aws.ec2.SecurityGroup("sg", ingress=[{"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_blocks": ["10.0.0.0/16"]}])', False),
-        ('aws.vpc.SecurityGroupIngressRule("r", security_group_id="sg-1", ip_protocol="tcp", from_port=22, to_port=22, cidr_ipv4="0.0.0.0/0")', True),
-        ('aws.ec2.SecurityGroupRule("r", type="ingress", security_group_id="sg-1", protocol="tcp", from_port=22, to_port=22, cidr_blocks=["0.0.0.0/0"])', True),
+        (
+            'aws.ec2.SecurityGroup("sg", egress=[{"protocol": "-1", "from_port": 0, "to_port": 0, "cidr_blocks": ["0.0.0.0/0"]}])',
+            False,
+        ),
+        (
+            'aws.ec2.SecurityGroup("sg", ingress=[{"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr_blocks": ["0.0.0.0/0"]}])',
+            True,
+        ),
+        (
+            'aws.ec2.SecurityGroup("sg", ingress=[{"protocol": "tcp", "from_port": 22, "to_port": 22, "ipv6_cidr_blocks": ["::/0"]}])',
+            True,
+        ),
+        (
+            'aws.ec2.SecurityGroup("sg", ingress=[{"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_blocks": ["10.0.0.0/16"]}])',
+            False,
+        ),
+        (
+            'aws.vpc.SecurityGroupIngressRule("r", security_group_id="sg-1", ip_protocol="tcp", from_port=22, to_port=22, cidr_ipv4="0.0.0.0/0")',
+            True,
+        ),
+        (
+            'aws.ec2.SecurityGroupRule("r", type="ingress", security_group_id="sg-1", protocol="tcp", from_port=22, to_port=22, cidr_blocks=["0.0.0.0/0"])',
+            True,
+        ),
     ],
 )
 def test_no_open_ingress(tmp_path: Path, body: str, fires: bool):
@@ -205,3 +234,11 @@ def test_production_passes_with_no_mandatory_violation(production):
     result = evaluate(production.resources, load_policies())
     assert result.mandatory_violations == []
     assert result.policies_evaluated == len(load_policies())
+
+
+def test_benchmark_stack_is_compliant_and_exactly_sized():
+    from offline.bench_policy import synthetic_stack
+
+    resources = synthetic_stack(1_000)
+    assert len(resources) == 1_000
+    assert evaluate(resources, load_policies()).violations == []

@@ -63,7 +63,11 @@ def test_queue_rules_match_the_predicate(queues, dlq_retention):
         resource(
             "aws:sqs/queue:Queue",
             "dlq",
-            queue_props("dlq", messageRetentionSeconds=float(dlq_retention), redriveAllowPolicy='{"redrivePermission": "allowAll"}'),
+            queue_props(
+                "dlq",
+                messageRetentionSeconds=float(dlq_retention),
+                redriveAllowPolicy='{"redrivePermission": "allowAll"}',
+            ),
         )
     ]
     for position, queue in enumerate(queues):
@@ -71,10 +75,14 @@ def test_queue_rules_match_the_predicate(queues, dlq_retention):
         if queue["visibility"] is not None:
             props["visibilityTimeoutSeconds"] = float(queue["visibility"])
         if queue["redrive"]:
-            props["redrivePolicy"] = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": queue["max_receive_count"]})
+            props["redrivePolicy"] = json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": queue["max_receive_count"]}
+            )
         resources.append(resource("aws:sqs/queue:Queue", f"work-{position}", props))
 
-    expected_visibility = any((q["visibility"] if q["visibility"] is not None else 30) < MAX_PROCESSING for q in queues)
+    expected_visibility = any(
+        (q["visibility"] if q["visibility"] is not None else 30) < MAX_PROCESSING for q in queues
+    )
     low, high = RECEIVE_COUNT_RANGE
     expected_dlq = any(
         not q["redrive"] or not low <= q["max_receive_count"] <= high or dlq_retention <= q["retention"]
@@ -85,7 +93,11 @@ def test_queue_rules_match_the_predicate(queues, dlq_retention):
 
 
 EVENTS = ["s3:ObjectCreated:*", "s3:ObjectCreated:Put", "s3:ObjectCreated:Copy", "s3:ObjectRemoved:*"]
-destination = st.tuples(st.sampled_from(EVENTS), st.sampled_from(["", "uploads/", "uploads/big/", "other/"]), st.sampled_from(["", ".pdf", "big.pdf", ".txt"]))
+destination = st.tuples(
+    st.sampled_from(EVENTS),
+    st.sampled_from(["", "uploads/", "uploads/big/", "other/"]),
+    st.sampled_from(["", ".pdf", "big.pdf", ".txt"]),
+)
 
 
 def simple_events_overlap(a: str, b: str) -> bool:
@@ -129,7 +141,13 @@ def test_notification_rule_matches_the_predicate(notifications):
     assert verdict(resources, "one-notification-per-bucket") == expected
 
 
-ACTIONS = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:*", "sqs:SendMessage"]
+ACTIONS = [
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:*",
+    "sqs:SendMessage",
+]
 QUEUE_A = f"arn:aws:sqs:{REGION_ACCOUNT}:a"
 statement = st.fixed_dictionaries(
     {
@@ -153,7 +171,9 @@ def simple_can(statements: list[dict], action: str, resource_name: str) -> bool:
 @settings(max_examples=200, deadline=None)
 @given(statements=st.lists(statement, min_size=1, max_size=4))
 def test_consumer_rule_matches_the_predicate(statements):
-    resources = [resource("aws:iam/policy:Policy", "consumer", {"policy": json.dumps({"Statement": statements})})]
+    resources = [
+        resource("aws:iam/policy:Policy", "consumer", {"policy": json.dumps({"Statement": statements})})
+    ]
     receive_targets = {
         s["Resource"]
         for s in statements

@@ -18,7 +18,9 @@ def pipeline(tmp_path_factory):
     return render(tmp_path_factory.mktemp("unknowns"), PipelineProgram(dlq_alarm=True).source())
 
 
-def with_unknown(stack, resource_name: str, key: str, sentinel: str = UNKNOWN_STRING_VALUE, remove: bool = False):
+def with_unknown(
+    stack, resource_name: str, key: str, sentinel: str = UNKNOWN_STRING_VALUE, remove: bool = False
+):
     resources = copy.deepcopy(stack.resources)
     for resource in resources:
         if resource.name == resource_name:

@@ -13,7 +13,11 @@ from tests.programs import PipelineProgram, write_program
 
 def preview(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "offline.preview", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "offline.preview", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -43,7 +47,9 @@ def test_production_json():
 
 
 def test_any_program_directory(tmp_path: Path):
-    program = write_program(tmp_path / "other", 'aws.sqs.Queue("lonely", name="lonely")\npulumi.export("answer", 42)\n')
+    program = write_program(
+        tmp_path / "other", 'aws.sqs.Queue("lonely", name="lonely")\npulumi.export("answer", 42)\n'
+    )
     text = preview("--program", str(program), "--stack", "dev")
     assert "lonely" in text.stdout and "answer" in text.stdout
     assert text.returncode == 1  # a queue without DLQ or encryption: mandatory violations
@@ -51,7 +57,10 @@ def test_any_program_directory(tmp_path: Path):
     assert document["outputs"] == {"answer": 42}
     assert [r["name"] for r in document["resources"] if r["type"] == "aws:sqs/queue:Queue"] == ["lonely"]
     assert {"policy", "level", "urn", "message"} == set(document["violations"][0])
-    assert {v["policy"] for v in document["violations"]} >= {"dead-letter-queue-required", "sqs-encryption-at-rest"}
+    assert {v["policy"] for v in document["violations"]} >= {
+        "dead-letter-queue-required",
+        "sqs-encryption-at-rest",
+    }
 
 
 def test_compliant_program_passes(tmp_path: Path):
@@ -62,7 +71,9 @@ def test_compliant_program_passes(tmp_path: Path):
 
 
 def test_program_error_is_a_message_not_a_traceback(tmp_path: Path):
-    program = write_program(tmp_path / "broken", 'raise ValueError("bucket name missing: set uploadBucketName")\n')
+    program = write_program(
+        tmp_path / "broken", 'raise ValueError("bucket name missing: set uploadBucketName")\n'
+    )
     result = preview("--program", str(program), "--stack", "dev")
     assert result.returncode == 2
     assert "bucket name missing: set uploadBucketName" in result.stderr

@@ -305,19 +305,17 @@ consumer_can_delete = ResourceValidationPolicy(
 
 def _check_no_recursive_trigger(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     index = index_stack(args.resources)
-    outputs = [
-        (worker, worker.environment.get("INDEX_BUCKET"), worker.environment.get("INDEX_PREFIX", ""))
-        for worker in index.workers
-        if worker.environment.get("INDEX_BUCKET")
-    ]
-    if not outputs:
-        return
+    outputs_by_bucket: dict[str, list[tuple[Any, str]]] = {}
+    for worker in index.workers:
+        output_bucket = worker.environment.get("INDEX_BUCKET")
+        if output_bucket:
+            outputs_by_bucket.setdefault(output_bucket, []).append(
+                (worker, worker.environment.get("INDEX_PREFIX", ""))
+            )
     for notification in index.notifications:
         bucket = notification.bucket
         for destination in notification.destinations:
-            for worker, output_bucket, output_prefix in outputs:
-                if str(bucket) != output_bucket:
-                    continue
+            for worker, output_prefix in outputs_by_bucket.get(str(bucket), []):
                 if destination.prefix.startswith(output_prefix) or output_prefix.startswith(
                     destination.prefix
                 ):
