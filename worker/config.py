@@ -1,0 +1,88 @@
+"""The worker's configuration, from environment variables (the systemd unit's EnvironmentFile).
+
+Queue behaviour (visibility timeout, maxReceiveCount) is deliberately not configured here: the
+worker reads it from the queue's own attributes at start-up, so there is no second copy to drift.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from worker.errors import ConfigurationError
+
+DEFAULT_PROCESSOR = "worker.indexer:index_file"
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    queue_url: str
+    dlq_url: str
+    processing_timeout_seconds: float
+    metric_namespace: str
+    index_bucket: str
+    index_prefix: str = ""
+    file_processor: str = DEFAULT_PROCESSOR
+    concurrency: int = 4
+    receive_wait_seconds: int = 20
+    shutdown_grace_seconds: float = 60.0
+    metric_flush_seconds: float = 60.0
+    retry_backoff_base_seconds: float = 15.0
+    """First backoff after a transient failure; doubles with each receive, capped at the visibility timeout."""
+    heartbeat_seconds: float | None = None
+    """How often in-flight messages get more time; default a third of the queue's visibility timeout."""
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> WorkerConfig:
+        env = os.environ if environ is None else environ
+        heartbeat = _number(env, "HEARTBEAT_SECONDS", None, minimum=0.1)
+        return cls(
+            queue_url=_required(env, "QUEUE_URL"),
+            dlq_url=_required(env, "DLQ_URL"),
+            processing_timeout_seconds=_number(
+                env, "PROCESSING_TIMEOUT_SECONDS", None, minimum=0.1, required=True
+            ),
+            metric_namespace=_required(env, "METRIC_NAMESPACE"),
+            index_bucket=_required(env, "INDEX_BUCKET"),
+            index_prefix=env.get("INDEX_PREFIX", ""),
+            file_processor=env.get("FILE_PROCESSOR") or DEFAULT_PROCESSOR,
+            concurrency=int(_number(env, "WORKER_CONCURRENCY", 4, minimum=1, maximum=64)),
+            receive_wait_seconds=int(_number(env, "RECEIVE_WAIT_SECONDS", 20, minimum=0, maximum=20)),
+            shutdown_grace_seconds=_number(env, "SHUTDOWN_GRACE_SECONDS", 60, minimum=0),
+            metric_flush_seconds=_number(env, "METRIC_FLUSH_SECONDS", 60, minimum=0.1),
+            retry_backoff_base_seconds=_number(env, "RETRY_BACKOFF_BASE_SECONDS", 15, minimum=0),
+            heartbeat_seconds=heartbeat,
+        )
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigurationError(
+            f"{name} is not set: the systemd EnvironmentFile (/etc/file-processor.env) must set it"
+        )
+    return value
+
+
+def _number(
+    env: Mapping[str, str],
+    name: str,
+    default: float | None,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    required: bool = False,
+) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        if required:
+            raise ConfigurationError(f"{name} is not set: give it in seconds, e.g. {name}=900")
+        return default  # type: ignore[return-value]
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not a number") from None
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        allowed = f"{minimum if minimum is not None else '-inf'}..{maximum if maximum is not None else 'inf'}"
+        raise ConfigurationError(f"{name}={raw!r} is outside the allowed range {allowed}")
+    return value

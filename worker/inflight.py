@@ -1,0 +1,150 @@
+"""The messages this worker holds, and the heartbeat that keeps them invisible while they are worked on.
+
+A message is received, then exactly one party settles it: the job that processed it, the heartbeat
+when the processing timeout passes, or shutdown when the grace period ends. `settle()` is that
+hand-off, atomic, so a late job can never delete a message that was already released.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger("worker.heartbeat")
+
+SQS_MAX_VISIBILITY_SECONDS = 43_200  # the 12-hour cap, counted from the receive
+CHANGE_VISIBILITY_BATCH_SIZE = 10
+
+
+@dataclass
+class InFlightMessage:
+    message_id: str
+    receipt_handle: str
+    body: str
+    receive_count: int
+    received_at: float = field(default_factory=time.monotonic)
+    deadline: float = float("inf")
+    visible_at: float = 0.0
+    """When SQS would show the message again unless the heartbeat extends it (monotonic seconds)."""
+    settled_by: str | None = None
+
+
+class InFlight:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._messages: dict[str, InFlightMessage] = {}
+        self.changed = threading.Condition(self._lock)
+
+    def add(self, message: InFlightMessage) -> None:
+        with self._lock:
+            self._messages[message.message_id] = message
+
+    def settle(self, message: InFlightMessage, by: str) -> bool:
+        """Take the message out of flight; False when someone else already settled it."""
+        with self._lock:
+            if message.settled_by is not None:
+                return False
+            message.settled_by = by
+            self._messages.pop(message.message_id, None)
+            self.changed.notify_all()
+            return True
+
+    def snapshot(self) -> list[InFlightMessage]:
+        with self._lock:
+            return list(self._messages.values())
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._messages)
+
+    def wait_for_room(self, capacity: int, stop: threading.Event, timeout: float = 1.0) -> int:
+        """Block until fewer than `capacity` messages are in flight (or stop); returns the free slots."""
+        with self._lock:
+            while len(self._messages) >= capacity and not stop.is_set():
+                self.changed.wait(timeout)
+            return max(0, capacity - len(self._messages))
+
+    def wait_until_empty(self, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        with self._lock:
+            while self._messages:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self.changed.wait(remaining)
+            return True
+
+
+class Heartbeat(threading.Thread):
+    """Extends the visibility of every in-flight message before it can expire, in batches, and
+    hands messages that ran past their processing deadline to `on_timeout`."""
+
+    def __init__(
+        self,
+        sqs: Any,
+        queue_url: str,
+        inflight: InFlight,
+        visibility_timeout: int,
+        interval: float,
+        on_timeout: Callable[[InFlightMessage], None],
+    ) -> None:
+        super().__init__(name="heartbeat", daemon=True)
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._inflight = inflight
+        self._visibility_timeout = visibility_timeout
+        self._interval = interval
+        self._on_timeout = on_timeout
+        self._stop_event = threading.Event()
+        self.extensions = 0
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self._interval):
+            try:
+                self.beat()
+            except Exception:  # noqa: BLE001 - the heartbeat must survive a failed beat
+                log.exception("heartbeat failed; retrying at the next interval")
+
+    def beat(self) -> None:
+        now = time.monotonic()
+        due = []
+        for message in self._inflight.snapshot():
+            if now >= message.deadline:
+                self._on_timeout(message)
+            elif message.visible_at - now <= 2 * self._interval:
+                due.append(message)
+        for start in range(0, len(due), CHANGE_VISIBILITY_BATCH_SIZE):
+            self._extend(due[start : start + CHANGE_VISIBILITY_BATCH_SIZE], now)
+
+    def _extend(self, messages: list[InFlightMessage], now: float) -> None:
+        entries = []
+        for position, message in enumerate(messages):
+            held_for = now - message.received_at
+            extension = int(min(self._visibility_timeout, SQS_MAX_VISIBILITY_SECONDS - held_for - 1))
+            if extension <= 0:
+                continue
+            entries.append(
+                {"Id": str(position), "ReceiptHandle": message.receipt_handle, "VisibilityTimeout": extension}
+            )
+            message.visible_at = now + extension
+        if not entries:
+            return
+        response = self._sqs.change_message_visibility_batch(QueueUrl=self._queue_url, Entries=entries)
+        self.extensions += len(response.get("Successful", []))
+        for failure in response.get("Failed", []):
+            message = messages[int(failure["Id"])]
+            log.warning(
+                "could not extend visibility",
+                extra={
+                    "message_id": message.message_id,
+                    "error": failure.get("Code"),
+                    "detail": failure.get("Message"),
+                },
+            )

@@ -1,0 +1,83 @@
+"""CloudWatch metrics, aggregated in memory and flushed periodically (never one call per message).
+
+Counts become one datum each per flush; durations become one StatisticValues set (count, sum, min,
+max). A flush that fails keeps its data for the next one, so a CloudWatch hiccup loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from typing import Any
+
+log = logging.getLogger("worker.metrics")
+
+PROCESSED = "MessagesProcessed"
+FAILED = "MessageProcessingFailed"
+DEAD_LETTERED = "MessagesDeadLettered"
+DELETE_FAILED = "MessageDeleteFailed"
+RELEASED = "MessagesReleased"
+TEST_EVENTS = "TestEventsDeleted"
+DUPLICATES = "DuplicateMessagesDeleted"
+OBJECTS_GONE = "ObjectsGoneDeleted"
+DURATION = "ProcessingDuration"
+PUT_METRIC_DATA_MAX_ITEMS = 1000
+
+
+class Metrics:
+    def __init__(self, cloudwatch: Any, namespace: str, dimensions: dict[str, str]) -> None:
+        self._cloudwatch = cloudwatch
+        self._namespace = namespace
+        self._dimensions = [{"Name": name, "Value": value} for name, value in dimensions.items()]
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+        self._durations_ms: list[float] = []
+        self.totals: Counter[str] = Counter()
+        """Everything counted since start-up (for logs, the benchmark and tests)."""
+
+    def count(self, name: str, value: int = 1) -> None:
+        with self._lock:
+            self._counts[name] += value
+            self.totals[name] += value
+
+    def duration(self, milliseconds: float) -> None:
+        with self._lock:
+            self._durations_ms.append(milliseconds)
+
+    def flush(self) -> bool:
+        """Send what has accumulated; on failure keep it for the next flush. Returns success."""
+        with self._lock:
+            counts, self._counts = self._counts, Counter()
+            durations, self._durations_ms = self._durations_ms, []
+        data: list[dict[str, Any]] = [
+            {"MetricName": name, "Dimensions": self._dimensions, "Value": float(value), "Unit": "Count"}
+            for name, value in counts.items()
+        ]
+        if durations:
+            data.append(
+                {
+                    "MetricName": DURATION,
+                    "Dimensions": self._dimensions,
+                    "Unit": "Milliseconds",
+                    "StatisticValues": {
+                        "SampleCount": float(len(durations)),
+                        "Sum": sum(durations),
+                        "Minimum": min(durations),
+                        "Maximum": max(durations),
+                    },
+                }
+            )
+        if not data:
+            return True
+        try:
+            for start in range(0, len(data), PUT_METRIC_DATA_MAX_ITEMS):
+                chunk = data[start : start + PUT_METRIC_DATA_MAX_ITEMS]
+                self._cloudwatch.put_metric_data(Namespace=self._namespace, MetricData=chunk)
+        except Exception as error:  # noqa: BLE001 - metrics must never stop the worker
+            log.warning("metric flush failed, keeping the data for the next flush: %s", error)
+            with self._lock:
+                self._counts.update(counts)
+                self._durations_ms.extend(durations)
+            return False
+        return True

@@ -1,0 +1,209 @@
+"""The one place that acts on a verdict: delete (batched), release with backoff, or dead-letter.
+
+Deletes are collected for a moment and sent ten at a time; `DeleteMessageBatch` answers HTTP 200
+even when entries fail, so every entry of the answer is checked, failed ones are retried, and a
+delete that still fails is logged with the message id and counted as `MessageDeleteFailed`: the
+signature of the incident, made visible instead of silent.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from worker import metrics
+from worker.inflight import InFlightMessage
+from worker.outcomes import Action, Verdict
+
+log = logging.getLogger("worker.actions")
+
+SQS_BATCH_SIZE = 10
+DELETE_ATTEMPTS = 3
+DELETE_RETRY_PAUSE_SECONDS = 0.2
+REASON_MAX_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    """Read from the queue's own attributes at start-up (GetQueueAttributes), never configured twice."""
+
+    visibility_timeout: int
+    max_receive_count: int | None
+
+
+def backoff_seconds(receive_count: int, base_seconds: float, visibility_timeout: int) -> int:
+    """Grows with the receive count (base, 2x base, 4x base, ...), capped at the queue's visibility."""
+    return int(min(base_seconds * 2 ** max(receive_count - 1, 0), visibility_timeout))
+
+
+class DeleteBatcher(threading.Thread):
+    """Collects receipt handles and deletes them in batches of up to ten."""
+
+    def __init__(
+        self, sqs: Any, queue_url: str, metrics_sink: metrics.Metrics, max_delay: float = 0.05
+    ) -> None:
+        super().__init__(name="delete-batcher", daemon=True)
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._metrics = metrics_sink
+        self._max_delay = max_delay
+        self._pending: queue.Queue[InFlightMessage | None] = queue.Queue()
+        self.requests = 0
+
+    def delete(self, message: InFlightMessage) -> None:
+        self._pending.put(message)
+
+    def close(self) -> None:
+        """Delete everything still pending, then stop."""
+        self._pending.put(None)
+        self.join()
+
+    def run(self) -> None:
+        closing = False
+        while not closing:
+            first = self._pending.get()
+            if first is None:
+                break
+            batch = [first]
+            deadline = time.monotonic() + self._max_delay
+            while len(batch) < SQS_BATCH_SIZE:
+                try:
+                    item = self._pending.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    break
+                if item is None:
+                    closing = True
+                    break
+                batch.append(item)
+            self._delete_batch(batch)
+
+    def _delete_batch(self, batch: list[InFlightMessage]) -> None:
+        remaining = {str(position): message for position, message in enumerate(batch)}
+        errors: dict[str, str] = {}
+        for attempt in range(DELETE_ATTEMPTS):
+            if attempt:
+                time.sleep(DELETE_RETRY_PAUSE_SECONDS * attempt)
+            entries = [{"Id": key, "ReceiptHandle": m.receipt_handle} for key, m in remaining.items()]
+            try:
+                self.requests += 1
+                response = self._sqs.delete_message_batch(QueueUrl=self._queue_url, Entries=entries)
+            except Exception as error:  # noqa: BLE001 - botocore already retried; try again, then report
+                errors = dict.fromkeys(remaining, f"{type(error).__name__}: {error}")
+                continue
+            errors = {f["Id"]: f"{f.get('Code')}: {f.get('Message', '')}" for f in response.get("Failed", [])}
+            remaining = {key: message for key, message in remaining.items() if key in errors}
+            if not remaining:
+                return
+        for key, message in remaining.items():
+            self._metrics.count(metrics.DELETE_FAILED)
+            log.error(
+                "delete failed after retries; the message will come back after its visibility timeout",
+                extra={
+                    "message_id": message.message_id,
+                    "error": errors.get(key, "unknown"),
+                    "attempts": DELETE_ATTEMPTS,
+                },
+            )
+
+
+class MessageActions:
+    def __init__(
+        self,
+        sqs: Any,
+        queue_url: str,
+        dlq_url: str,
+        queue_settings: QueueSettings,
+        metrics_sink: metrics.Metrics,
+        deleter: DeleteBatcher,
+        retry_base_seconds: float,
+    ) -> None:
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._dlq_url = dlq_url
+        self._settings = queue_settings
+        self._metrics = metrics_sink
+        self._deleter = deleter
+        self._retry_base_seconds = retry_base_seconds
+
+    def apply(self, message: InFlightMessage, verdict: Verdict) -> None:
+        for name in verdict.outcome.counted_as:
+            self._metrics.count(name)
+        if verdict.action is Action.DELETE:
+            self._deleter.delete(message)
+        elif verdict.action is Action.DEAD_LETTER:
+            self.dead_letter(message, verdict)
+        else:
+            self.release(
+                message,
+                backoff_seconds(
+                    message.receive_count, self._retry_base_seconds, self._settings.visibility_timeout
+                ),
+            )
+
+    def release(self, message: InFlightMessage, visibility_seconds: int) -> None:
+        """Make the message visible again after `visibility_seconds` (0: at once)."""
+        try:
+            self._sqs.change_message_visibility(
+                QueueUrl=self._queue_url,
+                ReceiptHandle=message.receipt_handle,
+                VisibilityTimeout=visibility_seconds,
+            )
+            self._metrics.count(metrics.RELEASED)
+        except Exception as error:  # noqa: BLE001 - it reappears after its current visibility anyway
+            log.warning(
+                "release failed; the message reappears when its visibility expires",
+                extra={"message_id": message.message_id, "error": str(error)},
+            )
+
+    def release_all_now(self, messages: list[InFlightMessage]) -> None:
+        """Shutdown: hand unfinished messages back at once, in batches."""
+        for start in range(0, len(messages), SQS_BATCH_SIZE):
+            chunk = messages[start : start + SQS_BATCH_SIZE]
+            entries = [
+                {"Id": str(i), "ReceiptHandle": m.receipt_handle, "VisibilityTimeout": 0}
+                for i, m in enumerate(chunk)
+            ]
+            try:
+                response = self._sqs.change_message_visibility_batch(
+                    QueueUrl=self._queue_url, Entries=entries
+                )
+                self._metrics.count(metrics.RELEASED, len(response.get("Successful", [])))
+            except Exception as error:  # noqa: BLE001 - they reappear after their visibility timeout anyway
+                log.warning("release at shutdown failed: %s", error)
+
+    def dead_letter(self, message: InFlightMessage, verdict: Verdict) -> None:
+        """Copy the message to the DLQ with the reason, then delete the original. If the copy fails the
+        original is released instead (never deleted uncopied), so it is retried or redriven by SQS."""
+        attributes = {
+            "ErrorType": verdict.error_type or verdict.outcome.label,
+            "Reason": (verdict.reason or verdict.outcome.label)[:REASON_MAX_CHARS],
+            "OriginalMessageId": message.message_id,
+            "ReceiveCount": str(message.receive_count),
+            "SourceQueue": self._queue_url.rsplit("/", 1)[-1],
+        }
+        try:
+            self._sqs.send_message(
+                QueueUrl=self._dlq_url,
+                MessageBody=message.body,
+                MessageAttributes={
+                    k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()
+                },
+            )
+        except Exception as error:  # noqa: BLE001
+            log.error(
+                "copy to the DLQ failed; releasing the message instead",
+                extra={"message_id": message.message_id, "error": str(error)},
+            )
+            self.release(
+                message,
+                backoff_seconds(
+                    message.receive_count, self._retry_base_seconds, self._settings.visibility_timeout
+                ),
+            )
+            return
+        self._metrics.count(metrics.DEAD_LETTERED)
+        self._deleter.delete(message)
