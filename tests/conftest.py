@@ -55,7 +55,9 @@ def aws(aws_endpoint):
 def pipeline_factory(aws):
     s3, sqs, _ = aws
 
-    def make(visibility_timeout: int = 30, max_receive_count: int | None = 3, notification_count: int = 1) -> LocalPipeline:
+    def make(
+        visibility_timeout: int = 30, max_receive_count: int | None = 3, notification_count: int = 1
+    ) -> LocalPipeline:
         return create_pipeline(
             s3,
             sqs,

@@ -22,6 +22,17 @@ def record_call(event: S3ObjectEvent, note: str = "called") -> int:
     return len(marker.read_text(encoding="utf-8").splitlines())
 
 
+def record_done(event: S3ObjectEvent) -> None:
+    marker = Path(os.environ["MARKER_DIR"]) / (hashlib.sha1(event.key.encode()).hexdigest() + ".done")
+    with marker.open("a", encoding="utf-8") as handle:
+        handle.write(f"{event.key}\n")
+
+
+def completions(marker_dir: Path, key: str) -> int:
+    marker = marker_dir / (hashlib.sha1(key.encode()).hexdigest() + ".done")
+    return len(marker.read_text(encoding="utf-8").splitlines()) if marker.exists() else 0
+
+
 def calls(marker_dir: Path, key: str) -> list[str]:
     marker = marker_dir / hashlib.sha1(key.encode()).hexdigest()
     return marker.read_text(encoding="utf-8").splitlines() if marker.exists() else []
@@ -41,3 +52,4 @@ def by_key_prefix(event: S3ObjectEvent) -> None:
         failures = int(name[len("flaky") : name.index("-")])
         if attempt <= failures:
             raise RuntimeError(f"flaky failure {attempt}/{failures} of {name}")
+    record_done(event)

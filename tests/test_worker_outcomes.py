@@ -28,10 +28,17 @@ def dlq_messages(sqs, pipeline) -> list[dict]:
 def test_processed_file_is_indexed_once_and_deleted(aws, pipeline_factory):
     s3, sqs, _ = aws
     pipeline = pipeline_factory()
-    s3.put_object(Bucket=pipeline.upload_bucket, Key=JAPANESE_NAME, Body=JAPANESE_TEXT.encode(), ContentType="text/plain")
+    s3.put_object(
+        Bucket=pipeline.upload_bucket,
+        Key=JAPANESE_NAME,
+        Body=JAPANESE_TEXT.encode(),
+        ContentType="text/plain",
+    )
     indexer = Indexer(s3, pipeline.index_bucket, "documents/")
     with running_consumer(aws, worker_config(pipeline), indexer.index) as consumer:
-        wait_until(lambda: consumer.metrics.totals[metrics.PROCESSED] == 1, 20, message="the file to be processed")
+        wait_until(
+            lambda: consumer.metrics.totals[metrics.PROCESSED] == 1, 20, message="the file to be processed"
+        )
         wait_until(lambda: drained(sqs, pipeline), 20, message="the queue to drain")
     document_key = f"documents/{pipeline.upload_bucket}/{JAPANESE_NAME}.json"
     document = json.loads(s3.get_object(Bucket=pipeline.index_bucket, Key=document_key)["Body"].read())
@@ -92,8 +99,15 @@ def test_permanent_failure_goes_to_the_dlq_with_its_reason(aws, pipeline_factory
 def test_corrupt_pdf_is_a_permanent_failure_and_unknown_types_get_metadata_only(aws, pipeline_factory):
     s3, sqs, _ = aws
     pipeline = pipeline_factory()
-    s3.put_object(Bucket=pipeline.upload_bucket, Key="uploads/壊れた.pdf", Body=b"%PDF-1.7 not really", ContentType="application/pdf")
-    s3.put_object(Bucket=pipeline.upload_bucket, Key="uploads/写真.jpg", Body=b"\xff\xd8\xff", ContentType="image/jpeg")
+    s3.put_object(
+        Bucket=pipeline.upload_bucket,
+        Key="uploads/壊れた.pdf",
+        Body=b"%PDF-1.7 not really",
+        ContentType="application/pdf",
+    )
+    s3.put_object(
+        Bucket=pipeline.upload_bucket, Key="uploads/写真.jpg", Body=b"\xff\xd8\xff", ContentType="image/jpeg"
+    )
     indexer = Indexer(s3, pipeline.index_bucket, "documents/")
     with running_consumer(aws, worker_config(pipeline), indexer.index) as consumer:
         wait_until(lambda: consumer.metrics.totals[metrics.DEAD_LETTERED] == 1, 20, message="the corrupt PDF")
@@ -124,7 +138,9 @@ def test_processing_timeout_releases_the_message_as_transient(aws, pipeline_fact
     pipeline = pipeline_factory(visibility_timeout=30)
     monkeypatch.setenv("SLOW_SECONDS", "3")
     s3.put_object(Bucket=pipeline.upload_bucket, Key="uploads/slow-長い 処理.txt", Body=b"x")
-    config = worker_config(pipeline, processing_timeout_seconds=1, heartbeat_seconds=0.2, retry_backoff_base_seconds=30)
+    config = worker_config(
+        pipeline, processing_timeout_seconds=1, heartbeat_seconds=0.2, retry_backoff_base_seconds=30
+    )
     with running_consumer(aws, config, by_key_prefix) as consumer:
         wait_until(lambda: consumer.metrics.totals[metrics.FAILED] >= 1, 20, message="the timeout")
         assert consumer.metrics.totals[metrics.PROCESSED] == 0
