@@ -25,6 +25,7 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed  ## the benchmarks (ratios measured in one run)
 	$(PY) -m offline.bench_policy
+	$(PY) -m offline.bench_worker
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache

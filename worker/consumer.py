@@ -91,7 +91,6 @@ class Consumer:
         )
         self.stopping = threading.Event()
         self.receive_requests = 0
-        self._jobs: list[threading.Thread] = []
 
     # --- running ---------------------------------------------------------------------------------
 
@@ -149,7 +148,6 @@ class Consumer:
             job = threading.Thread(
                 target=self._handle, args=(message,), name=f"job-{message.message_id[:8]}", daemon=True
             )
-            self._jobs = [j for j in self._jobs if j.is_alive()] + [job]
             job.start()
 
     # --- one message -----------------------------------------------------------------------------

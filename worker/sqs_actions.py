@@ -53,6 +53,7 @@ class DeleteBatcher(threading.Thread):
         self._max_delay = max_delay
         self._pending: queue.Queue[InFlightMessage | None] = queue.Queue()
         self.requests = 0
+        self.deleted = 0
 
     def delete(self, message: InFlightMessage) -> None:
         self._pending.put(message)
@@ -95,6 +96,7 @@ class DeleteBatcher(threading.Thread):
                 errors = dict.fromkeys(remaining, f"{type(error).__name__}: {error}")
                 continue
             errors = {f["Id"]: f"{f.get('Code')}: {f.get('Message', '')}" for f in response.get("Failed", [])}
+            self.deleted += len(response.get("Successful", []))
             remaining = {key: message for key, message in remaining.items() if key in errors}
             if not remaining:
                 return
