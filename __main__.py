@@ -1,13 +1,44 @@
 """The CIS file pipeline: read the stack's settings, build the components, export what others read."""
 
+from pathlib import Path
+
 import pulumi
+import pulumi_aws as aws
 
 from components.file_event_pipeline import FileEventPipeline, FileEventPipelineArgs
-from components.settings import PipelineSettings
+from components.network import private_subnets
+from components.settings import FleetSettings, PipelineSettings
+from components.worker_bundle import WorkerBundle, WorkerBundleArgs
+from components.worker_fleet import WorkerFleet, WorkerFleetArgs
 
+HERE = Path(__file__).parent
 settings = PipelineSettings.from_config()
+fleet_settings = FleetSettings.from_config()
 
 pipeline = FileEventPipeline("file-pipeline", FileEventPipelineArgs.from_settings(settings))
+bundle = WorkerBundle(
+    "worker-bundle",
+    WorkerBundleArgs(
+        source_dir=HERE / "worker",
+        artifacts_bucket_name=fleet_settings.artifacts_bucket_name,
+        build_dir=HERE / "build",
+    ),
+)
+subnet_ids, vpc_id = private_subnets(fleet_settings)
+fleet = WorkerFleet(
+    "workers",
+    WorkerFleetArgs.from_settings(
+        settings,
+        fleet_settings,
+        pipeline=pipeline,
+        bundle=bundle,
+        subnet_ids=subnet_ids,
+        vpc_id=vpc_id,
+        ami_id=aws.ssm.get_parameter_output(name=fleet_settings.ami_ssm_parameter).value,
+        region=aws.get_region_output().region,
+        account_id=aws.get_caller_identity_output().account_id,
+    ),
+)
 
 pulumi.export("queueUrl", pipeline.queue.url)
 pulumi.export("queueArn", pipeline.queue.arn)
@@ -15,3 +46,6 @@ pulumi.export("dlqUrl", pipeline.dead_letter_queue.url)
 pulumi.export("dlqArn", pipeline.dead_letter_queue.arn)
 pulumi.export("bucketName", pipeline.upload_bucket.bucket)
 pulumi.export("indexBucketName", pipeline.index_bucket.bucket)
+pulumi.export("workerBundleSha256", bundle.sha256)
+pulumi.export("workerGroupName", fleet.group.name)
+pulumi.export("workerLaunchTemplateId", fleet.launch_template.id)

@@ -7,6 +7,7 @@ config schema of `Pulumi.yaml`, so this module holds the rules, not the values.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, fields
 
@@ -59,15 +60,7 @@ class PipelineSettings:
     @classmethod
     def from_config(cls, config: pulumi.Config | None = None) -> PipelineSettings:
         """Read every field from the project's config (defaults come from Pulumi.yaml) and validate."""
-        config = config or pulumi.Config()
-        values: dict[str, object] = {}
-        for field in fields(cls):
-            key = _config_key(field.name)
-            try:
-                values[field.name] = config.require_int(key) if field.type == "int" else config.require(key)
-            except pulumi.ConfigTypeError as error:
-                raise SettingsError(key, config.get(key), "must be a whole number") from error
-        settings = cls(**values)  # type: ignore[arg-type]
+        settings = cls(**_read_fields(cls, config or pulumi.Config()))
         settings.validate()
         return settings
 
@@ -140,6 +133,88 @@ class PipelineSettings:
                 self.index_bucket_name,
                 "must differ from uploadBucketName, so worker output can never trigger the pipeline again",
             )
+
+
+@dataclass(frozen=True)
+class FleetSettings:
+    """The worker fleet's settings; its timeouts and names come from PipelineSettings, not from here."""
+
+    artifacts_bucket_name: str
+    worker_group_name: str
+    instance_type: str
+    ami_ssm_parameter: str
+    private_subnet_ids: list[str]
+    private_subnet_tag: str
+    min_workers: int
+    desired_workers: int
+    max_workers: int
+    worker_concurrency: int
+    backlog_per_instance_target: int
+    canary_checkpoint_delay_seconds: int
+    instance_warmup_seconds: int
+
+    @classmethod
+    def from_config(cls, config: pulumi.Config | None = None) -> FleetSettings:
+        settings = cls(**_read_fields(cls, config or pulumi.Config()))
+        settings.validate()
+        return settings
+
+    @property
+    def subnet_tag(self) -> tuple[str, str]:
+        key, _, value = self.private_subnet_tag.partition("=")
+        return key, value
+
+    @property
+    def canary_percentage(self) -> int:
+        """One instance's share of the desired capacity: the first checkpoint of a refresh."""
+        return max(1, math.ceil(100 / self.desired_workers))
+
+    def validate(self) -> None:
+        if not S3_BUCKET_NAME.match(self.artifacts_bucket_name):
+            raise SettingsError(
+                "artifactsBucketName", self.artifacts_bucket_name, "must be a valid S3 bucket name"
+            )
+        _require_range("minWorkers", self.min_workers, 0, 1000)
+        _require_range("maxWorkers", self.max_workers, max(1, self.min_workers), 1000)
+        if not self.min_workers <= self.desired_workers <= self.max_workers:
+            raise SettingsError(
+                "desiredWorkers",
+                self.desired_workers,
+                f"must lie between minWorkers ({self.min_workers}) and maxWorkers ({self.max_workers})",
+            )
+        _require_range("workerConcurrency", self.worker_concurrency, 1, 64)
+        _require_range("backlogPerInstanceTarget", self.backlog_per_instance_target, 1, 10_000)
+        _require_range("canaryCheckpointDelaySeconds", self.canary_checkpoint_delay_seconds, 0, 172_800)
+        _require_range("instanceWarmupSeconds", self.instance_warmup_seconds, 0, 3_600)
+        if "=" not in self.private_subnet_tag and not self.private_subnet_ids:
+            raise SettingsError(
+                "privateSubnetTag",
+                self.private_subnet_tag,
+                'must be Key=Value (e.g. "Tier=private") when privateSubnetIds is empty',
+            )
+        for subnet in self.private_subnet_ids:
+            if not re.match(r"^subnet-[0-9a-f]{8,17}$", subnet):
+                raise SettingsError(
+                    "privateSubnetIds", subnet, "each entry must be a subnet id (subnet-0123abcd...)"
+                )
+
+
+def _read_fields(cls: type, config: pulumi.Config) -> dict[str, object]:
+    """Each dataclass field from its camelCase config key, typed by the field's annotation."""
+    values: dict[str, object] = {}
+    for field in fields(cls):
+        key = _config_key(field.name)
+        try:
+            if field.type == "int":
+                values[field.name] = config.require_int(key)
+            elif field.type == "list[str]":
+                values[field.name] = [str(item) for item in config.require_object(key)]
+            else:
+                values[field.name] = config.require(key)
+        except pulumi.ConfigTypeError as error:
+            expected = "a whole number" if field.type == "int" else "a list"
+            raise SettingsError(key, config.get(key), f"must be {expected}") from error
+    return values
 
 
 def _require_range(key: str, value: int, low: int, high: int) -> None:

@@ -16,6 +16,8 @@ from pulumi.runtime.mocks import MockMonitor
 
 MOCK_ACCOUNT_ID = "123456789012"
 MOCK_AMI_ID = "ami-0123456789abcdef0"
+MOCK_SUBNET_IDS = ("subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002")
+MOCK_VPC_ID = "vpc-0a1b2c3d4e5f60000"
 
 
 @dataclass
@@ -85,6 +87,10 @@ class CloudMocks(pulumi.runtime.Mocks):
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
         if function == "getParameter":
             return {**args.args, "value": MOCK_AMI_ID, "insecureValue": MOCK_AMI_ID, "type": "String"}
+        if function == "getSubnets":
+            return {**args.args, "ids": [MOCK_SUBNET_IDS[0], MOCK_SUBNET_IDS[1]], "id": self.region}
+        if function == "getSubnet":
+            return {**args.args, "vpcId": MOCK_VPC_ID, "availabilityZone": f"{self.region}a"}
         if function == "getAmi":
             return {**args.args, "id": MOCK_AMI_ID, "imageId": MOCK_AMI_ID}
         return dict(args.args)

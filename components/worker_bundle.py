@@ -1,0 +1,94 @@
+"""The worker's service bundle: `worker/` packed into a reproducible archive named by its hash.
+
+The same source gives byte-for-byte the same archive (sorted entries, fixed timestamps and owners,
+gzip without a timestamp), so its SHA-256 changes exactly when a worker file changes. The launch
+template's user data names that hash, so a worker change is a new launch template version, which
+is what rolls the fleet (canary first) on `pulumi up`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+
+from components.private_bucket import PrivateBucket, PrivateBucketArgs
+
+BUNDLE_PREFIX = "worker-bundles/"
+EXCLUDED_PARTS = {"__pycache__", ".pytest_cache"}
+EXCLUDED_SUFFIXES = {".pyc", ".pyo"}
+
+
+def bundle_files(source_dir: Path) -> list[Path]:
+    """The files that make up the worker: code, systemd unit, requirements (no caches)."""
+    return sorted(
+        path
+        for path in source_dir.rglob("*")
+        if path.is_file() and not EXCLUDED_PARTS & set(path.parts) and path.suffix not in EXCLUDED_SUFFIXES
+    )
+
+
+def build_bundle(source_dir: Path) -> bytes:
+    """A deterministic .tar.gz of `source_dir`, its entries under `worker/`."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for path in bundle_files(source_dir):
+            data = path.read_bytes()
+            info = tarfile.TarInfo(name=f"worker/{path.relative_to(source_dir).as_posix()}")
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            info.uid = info.gid = 0
+            info.uname = info.gname = "root"
+            archive.addfile(info, io.BytesIO(data))
+    compressed = io.BytesIO()
+    with gzip.GzipFile(fileobj=compressed, mode="wb", mtime=0, compresslevel=9) as gz:
+        gz.write(raw.getvalue())
+    return compressed.getvalue()
+
+
+@dataclass
+class WorkerBundleArgs:
+    source_dir: Path
+    """The worker package directory (worker/)."""
+    artifacts_bucket_name: str
+    build_dir: Path
+    """Where the archive is written before upload (git-ignored)."""
+
+
+class WorkerBundle(pulumi.ComponentResource):
+    """Uploads the bundle to a private, encrypted, versioned artifacts bucket, keyed by its SHA-256."""
+
+    sha256: str
+    key: str
+    bucket: aws.s3.Bucket
+
+    def __init__(self, name: str, args: WorkerBundleArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("cis:fleet:WorkerBundle", name, None, opts)
+        archive = build_bundle(args.source_dir)
+        self.sha256 = hashlib.sha256(archive).hexdigest()
+        self.key = f"{BUNDLE_PREFIX}{self.sha256}.tar.gz"
+        args.build_dir.mkdir(parents=True, exist_ok=True)
+        archive_path = args.build_dir / f"worker-{self.sha256}.tar.gz"
+        archive_path.write_bytes(archive)
+
+        self.bucket = PrivateBucket(
+            "artifacts",
+            PrivateBucketArgs(bucket_name=args.artifacts_bucket_name),
+            opts=pulumi.ResourceOptions(parent=self),
+        ).bucket
+        self.object = aws.s3.BucketObjectv2(
+            f"{name}-archive",
+            bucket=self.bucket.id,
+            key=self.key,
+            source=pulumi.FileAsset(str(archive_path)),
+            content_type="application/gzip",
+            server_side_encryption="AES256",
+            metadata={"sha256": self.sha256},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({"sha256": self.sha256, "key": self.key, "bucket": self.bucket.bucket})
