@@ -7,13 +7,16 @@ import pulumi_aws as aws
 
 from components.file_event_pipeline import FileEventPipeline, FileEventPipelineArgs
 from components.network import private_subnets
-from components.settings import FleetSettings, PipelineSettings
+from components.pipeline_alarms import PipelineAlarms, PipelineAlarmsArgs
+from components.settings import AlarmSettings, FleetSettings, PipelineSettings
 from components.worker_bundle import WorkerBundle, WorkerBundleArgs
 from components.worker_fleet import WorkerFleet, WorkerFleetArgs
 
 HERE = Path(__file__).parent
 settings = PipelineSettings.from_config()
 fleet_settings = FleetSettings.from_config()
+alarm_settings = AlarmSettings.from_config()
+region = aws.get_region_output().region
 
 pipeline = FileEventPipeline("file-pipeline", FileEventPipelineArgs.from_settings(settings))
 bundle = WorkerBundle(
@@ -22,6 +25,18 @@ bundle = WorkerBundle(
         source_dir=HERE / "worker",
         artifacts_bucket_name=fleet_settings.artifacts_bucket_name,
         build_dir=HERE / "build",
+    ),
+)
+alarms = PipelineAlarms(
+    "alarms",
+    PipelineAlarmsArgs(
+        settings=alarm_settings,
+        name_prefix=f"cis-file-pipeline-{settings.environment}",
+        queue_name=settings.queue_name,
+        dlq_name=settings.dead_letter_queue_name,
+        group_name=fleet_settings.worker_group_name,
+        metric_namespace=settings.metric_namespace,
+        region=region,
     ),
 )
 subnet_ids, vpc_id = private_subnets(fleet_settings)
@@ -35,8 +50,9 @@ fleet = WorkerFleet(
         subnet_ids=subnet_ids,
         vpc_id=vpc_id,
         ami_id=aws.ssm.get_parameter_output(name=fleet_settings.ami_ssm_parameter).value,
-        region=aws.get_region_output().region,
+        region=region,
         account_id=aws.get_caller_identity_output().account_id,
+        rollout_alarm_names=alarms.rollout_alarm_names,
     ),
 )
 
@@ -49,3 +65,6 @@ pulumi.export("indexBucketName", pipeline.index_bucket.bucket)
 pulumi.export("workerBundleSha256", bundle.sha256)
 pulumi.export("workerGroupName", fleet.group.name)
 pulumi.export("workerLaunchTemplateId", fleet.launch_template.id)
+pulumi.export("alarmTopicArn", alarms.topic.arn)
+pulumi.export("alarmNames", [alarm.name for alarm in alarms.alarms.values()])
+pulumi.export("dashboardName", alarms.dashboard.dashboard_name)

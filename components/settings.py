@@ -199,6 +199,40 @@ class FleetSettings:
                 )
 
 
+@dataclass(frozen=True)
+class AlarmSettings:
+    """Thresholds of the alarms; each one documented in Pulumi.yaml."""
+
+    alarm_emails: list[str]
+    oldest_message_age_threshold_seconds: int
+    backlog_threshold: int
+    backlog_sustained_minutes: int
+    dlq_growth_per_five_minutes: int
+    loop_receive_to_delete_ratio: int
+    loop_minimum_receives: int
+    success_rate_percent_threshold: int
+
+    @classmethod
+    def from_config(cls, config: pulumi.Config | None = None) -> AlarmSettings:
+        settings = cls(**_read_fields(cls, config or pulumi.Config()))
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        _require_range(
+            "oldestMessageAgeThresholdSeconds", self.oldest_message_age_threshold_seconds, 60, 1_209_600
+        )
+        _require_range("backlogThreshold", self.backlog_threshold, 1, 10_000_000)
+        _require_range("backlogSustainedMinutes", self.backlog_sustained_minutes, 1, 1440)
+        _require_range("dlqGrowthPerFiveMinutes", self.dlq_growth_per_five_minutes, 0, 1_000_000)
+        _require_range("loopReceiveToDeleteRatio", self.loop_receive_to_delete_ratio, 2, 1000)
+        _require_range("loopMinimumReceives", self.loop_minimum_receives, 1, 1_000_000)
+        _require_range("successRatePercentThreshold", self.success_rate_percent_threshold, 1, 100)
+        for email in self.alarm_emails:
+            if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
+                raise SettingsError("alarmEmails", email, "each entry must be an e-mail address")
+
+
 def _read_fields(cls: type, config: pulumi.Config) -> dict[str, object]:
     """Each dataclass field from its camelCase config key, typed by the field's annotation."""
     values: dict[str, object] = {}

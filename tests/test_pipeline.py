@@ -138,13 +138,25 @@ def test_components_parent_their_resources(production):
 
 
 def test_stack_outputs(production):
-    assert production.outputs == {
+    pipeline_outputs = {
+        key: production.outputs[key]
+        for key in ("queueUrl", "queueArn", "dlqUrl", "dlqArn", "bucketName", "indexBucketName")
+    }
+    assert pipeline_outputs == {
         "queueUrl": work_queue(production).outputs["url"],
         "queueArn": work_queue(production).outputs["arn"],
         "dlqUrl": dead_letter_queue(production).outputs["url"],
         "dlqArn": dead_letter_queue(production).outputs["arn"],
         "bucketName": "cis-filesearch-storage-production",
         "indexBucketName": "cis-filesearch-index-production",
+    }
+    assert set(production.outputs) == set(pipeline_outputs) | {
+        "workerBundleSha256",
+        "workerGroupName",
+        "workerLaunchTemplateId",
+        "alarmTopicArn",
+        "alarmNames",
+        "dashboardName",
     }
 
 

@@ -344,7 +344,13 @@ def _alarmed_queue_names(alarms: list[Any]) -> set[str]:
     names: set[str] = set()
     for alarm in alarms:
         metrics = [alarm.props]
-        metrics += [peek(query, "metric") or {} for query in elements(peek(alarm.props, "metricQueries"))]
+        # A metric inside metric math counts only when the alarm judges it directly (returnData), not
+        # through an expression such as DIFF(), which would miss a single message stuck in the DLQ.
+        metrics += [
+            peek(query, "metric") or {}
+            for query in elements(peek(alarm.props, "metricQueries"))
+            if peek(query, "returnData") is True
+        ]
         for metric in metrics:
             if peek(metric, "metricName") == DLQ_METRIC and peek(metric, "namespace") == "AWS/SQS":
                 queue_name = peek(peek(metric, "dimensions") or {}, "QueueName")

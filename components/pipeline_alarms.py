@@ -1,0 +1,308 @@
+"""Alarms and their topic: the monitoring the incident plan did by hand (`watch aws sqs ...`, checking
+`MessageDeleteFailed`), declared so every stack has it and a bad rollout rolls itself back.
+
+The alarms are data first (`alarm_specs`), resources second, so tests can read each threshold and
+evaluate each metric-math expression without AWS.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.dashboard import dashboard_body
+from components.settings import AlarmSettings
+
+MINUTE = 60
+FIVE_MINUTES = 300
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    key: str
+    description: str
+    threshold: float
+    comparison: str
+    evaluation_periods: int
+    treat_missing_data: str
+    metric: dict[str, Any] | None = None
+    """A single metric: namespace, metric_name, dimensions, statistic, period."""
+    queries: list[dict[str, Any]] = field(default_factory=list)
+    """Metric math: queries with id, and either a metric or an expression (one returns data)."""
+    rollout: bool = False
+    """Feeds the fleet's instance-refresh alarm specification: firing stops and rolls back a rollout."""
+
+
+def _metric(namespace: str, name: str, dimensions: dict[str, str], stat: str, period: int) -> dict[str, Any]:
+    return {
+        "namespace": namespace,
+        "metric_name": name,
+        "dimensions": dimensions,
+        "stat": stat,
+        "period": period,
+    }
+
+
+def alarm_specs(
+    settings: AlarmSettings, queue_name: str, dlq_name: str, group_name: str, metric_namespace: str
+) -> list[AlarmSpec]:
+    queue, dlq, group = (
+        {"QueueName": queue_name},
+        {"QueueName": dlq_name},
+        {"AutoScalingGroupName": group_name},
+    )
+    worker = {"QueueName": queue_name}  # the dimension the worker publishes with (worker/consumer.py)
+    return [
+        AlarmSpec(
+            key="dlq-has-messages",
+            description=f"Files failed for good and wait in {dlq_name}. Read the messages' Reason attribute, fix "
+            "the file or the worker, then redrive them to the work queue (SQS console: Start DLQ redrive).",
+            threshold=0,
+            comparison="GreaterThanThreshold",
+            evaluation_periods=1,
+            treat_missing_data="notBreaching",
+            metric=_metric("AWS/SQS", "ApproximateNumberOfMessagesVisible", dlq, "Maximum", MINUTE),
+        ),
+        AlarmSpec(
+            key="dlq-growing-fast",
+            description=f"More than {settings.dlq_growth_per_five_minutes} messages reached {dlq_name} within five "
+            "minutes: a bad rollout or a broken dependency. A running instance refresh rolls back on its own; "
+            "otherwise check the worker logs (outcome, reason) and roll back.",
+            threshold=settings.dlq_growth_per_five_minutes,
+            comparison="GreaterThanThreshold",
+            evaluation_periods=1,
+            treat_missing_data="notBreaching",
+            queries=[
+                {
+                    "id": "dlq",
+                    "metric": _metric(
+                        "AWS/SQS", "ApproximateNumberOfMessagesVisible", dlq, "Maximum", FIVE_MINUTES
+                    ),
+                },
+                {
+                    "id": "growth",
+                    "expression": "DIFF(dlq)",
+                    "label": "DLQ growth per five minutes",
+                    "return_data": True,
+                },
+            ],
+            rollout=True,
+        ),
+        AlarmSpec(
+            key="indexing-lag",
+            description=f"The oldest message in {queue_name} has waited more than "
+            f"{settings.oldest_message_age_threshold_seconds} s: workers are behind or stuck. Check in-service "
+            "workers and the backlog-per-instance scaling.",
+            threshold=settings.oldest_message_age_threshold_seconds,
+            comparison="GreaterThanThreshold",
+            evaluation_periods=5,
+            treat_missing_data="notBreaching",
+            metric=_metric("AWS/SQS", "ApproximateAgeOfOldestMessage", queue, "Maximum", MINUTE),
+        ),
+        AlarmSpec(
+            key="delete-failures",
+            description="Workers processed messages but could not delete them (MessageDeleteFailed): they will "
+            "come back and be processed again - the incident's signature. Check the worker role's "
+            "sqs:DeleteMessage and the error in the worker logs.",
+            threshold=0,
+            comparison="GreaterThanThreshold",
+            evaluation_periods=1,
+            treat_missing_data="notBreaching",
+            metric=_metric(metric_namespace, "MessageDeleteFailed", worker, "Sum", MINUTE),
+            rollout=True,
+        ),
+        AlarmSpec(
+            key="message-loop",
+            description=f"Messages are received {settings.loop_receive_to_delete_ratio}x more often than deleted: "
+            "the same messages keep coming back (the incident's infinite loop). Stop the rollout, check that the "
+            "worker deletes, and that the visibility timeout covers processing.",
+            threshold=settings.loop_receive_to_delete_ratio,
+            comparison="GreaterThanThreshold",
+            evaluation_periods=2,
+            treat_missing_data="notBreaching",
+            queries=[
+                {
+                    "id": "received",
+                    "metric": _metric("AWS/SQS", "NumberOfMessagesReceived", queue, "Sum", FIVE_MINUTES),
+                },
+                {
+                    "id": "deleted",
+                    "metric": _metric("AWS/SQS", "NumberOfMessagesDeleted", queue, "Sum", FIVE_MINUTES),
+                },
+                {
+                    "id": "loop",
+                    "expression": f"IF(received > {settings.loop_minimum_receives}, received / (deleted + 1), 0)",
+                    "label": "Receives per delete",
+                    "return_data": True,
+                },
+            ],
+            rollout=True,
+        ),
+        AlarmSpec(
+            key="backlog-sustained",
+            description=f"More than {settings.backlog_threshold} messages have waited for "
+            f"{settings.backlog_sustained_minutes} minutes. Check that scaling reached maxWorkers; raise it or "
+            "look for a slow dependency.",
+            threshold=settings.backlog_threshold,
+            comparison="GreaterThanThreshold",
+            evaluation_periods=settings.backlog_sustained_minutes,
+            treat_missing_data="notBreaching",
+            metric=_metric("AWS/SQS", "ApproximateNumberOfMessagesVisible", queue, "Maximum", MINUTE),
+        ),
+        AlarmSpec(
+            key="no-workers-with-backlog",
+            description=f"Messages wait in {queue_name} but {group_name} has no in-service instance. Check the "
+            "Auto Scaling activity history and the launch template's last instance refresh.",
+            threshold=0,
+            comparison="GreaterThanThreshold",
+            evaluation_periods=2,
+            treat_missing_data="breaching",
+            queries=[
+                {
+                    "id": "visible",
+                    "metric": _metric(
+                        "AWS/SQS", "ApproximateNumberOfMessagesVisible", queue, "Maximum", FIVE_MINUTES
+                    ),
+                },
+                {
+                    "id": "in_service",
+                    "metric": _metric(
+                        "AWS/AutoScaling", "GroupInServiceInstances", group, "Minimum", FIVE_MINUTES
+                    ),
+                },
+                {
+                    "id": "stranded",
+                    "expression": "IF(visible > 0 AND FILL(in_service, 0) < 1, 1, 0)",
+                    "label": "Backlog without workers",
+                    "return_data": True,
+                },
+            ],
+        ),
+        AlarmSpec(
+            key="success-rate-low",
+            description=f"Fewer than {settings.success_rate_percent_threshold} % of processed files succeed "
+            "(MessagesProcessed vs MessageProcessingFailed). Read the failing outcomes and reasons in the worker logs.",
+            threshold=settings.success_rate_percent_threshold,
+            comparison="LessThanThreshold",
+            evaluation_periods=3,
+            treat_missing_data="notBreaching",
+            queries=[
+                {
+                    "id": "processed",
+                    "metric": _metric(metric_namespace, "MessagesProcessed", worker, "Sum", FIVE_MINUTES),
+                },
+                {
+                    "id": "failed",
+                    "metric": _metric(
+                        metric_namespace, "MessageProcessingFailed", worker, "Sum", FIVE_MINUTES
+                    ),
+                },
+                {
+                    "id": "success_rate",
+                    "expression": "IF(processed + failed > 0, 100 * processed / (processed + failed), 100)",
+                    "label": "Success rate (%)",
+                    "return_data": True,
+                },
+            ],
+        ),
+    ]
+
+
+def _query_args(query: dict[str, Any]) -> aws.cloudwatch.MetricAlarmMetricQueryArgs:
+    metric = query.get("metric")
+    return aws.cloudwatch.MetricAlarmMetricQueryArgs(
+        id=query["id"],
+        expression=query.get("expression"),
+        label=query.get("label"),
+        return_data=query.get("return_data", False),
+        metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+            namespace=metric["namespace"],
+            metric_name=metric["metric_name"],
+            dimensions=metric["dimensions"],
+            stat=metric["stat"],
+            period=metric["period"],
+        )
+        if metric
+        else None,
+    )
+
+
+@dataclass
+class PipelineAlarmsArgs:
+    settings: AlarmSettings
+    name_prefix: str
+    queue_name: str
+    dlq_name: str
+    group_name: str
+    metric_namespace: str
+    region: pulumi.Input[str]
+
+
+class PipelineAlarms(pulumi.ComponentResource):
+    topic: aws.sns.Topic
+    alarms: dict[str, aws.cloudwatch.MetricAlarm]
+    rollout_alarm_names: pulumi.Output[list[str]]
+
+    def __init__(
+        self, name: str, args: PipelineAlarmsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("cis:monitoring:PipelineAlarms", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.topic = aws.sns.Topic(
+            f"{name}-topic", name=f"{args.name_prefix}-alarms", kms_master_key_id="alias/aws/sns", opts=child
+        )
+        for position, email in enumerate(args.settings.alarm_emails):
+            aws.sns.TopicSubscription(
+                f"{name}-email-{position}", topic=self.topic.arn, protocol="email", endpoint=email, opts=child
+            )
+        self.alarms = {}
+        specs = alarm_specs(
+            args.settings, args.queue_name, args.dlq_name, args.group_name, args.metric_namespace
+        )
+        for spec in specs:
+            metric = spec.metric or {}
+            self.alarms[spec.key] = aws.cloudwatch.MetricAlarm(
+                f"{name}-{spec.key}",
+                name=f"{args.name_prefix}-{spec.key}",
+                alarm_description=spec.description,
+                comparison_operator=spec.comparison,
+                threshold=spec.threshold,
+                evaluation_periods=spec.evaluation_periods,
+                treat_missing_data=spec.treat_missing_data,
+                namespace=metric.get("namespace"),
+                metric_name=metric.get("metric_name"),
+                dimensions=metric.get("dimensions"),
+                statistic=metric.get("stat"),
+                period=metric.get("period"),
+                metric_queries=[_query_args(query) for query in spec.queries] or None,
+                alarm_actions=[self.topic.arn],
+                ok_actions=[self.topic.arn],
+                opts=child,
+            )
+        # Outputs of the alarms themselves, so the fleet's instance refresh is declared after they exist.
+        self.rollout_alarm_names = pulumi.Output.all(
+            *[self.alarms[spec.key].name for spec in specs if spec.rollout]
+        )
+        self.dashboard = aws.cloudwatch.Dashboard(
+            f"{name}-dashboard",
+            dashboard_name=args.name_prefix,
+            dashboard_body=pulumi.Output.from_input(args.region).apply(
+                lambda region: json.dumps(
+                    dashboard_body(
+                        region, args.queue_name, args.dlq_name, args.group_name, args.metric_namespace
+                    )
+                )
+            ),
+            opts=child,
+        )
+        self.register_outputs(
+            {
+                "topicArn": self.topic.arn,
+                "alarmNames": [alarm.name for alarm in self.alarms.values()],
+                "dashboardName": self.dashboard.dashboard_name,
+            }
+        )
