@@ -21,6 +21,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import pulumi
+
 from offline.gate import (
     DEFAULT_POLICY_PACK,
     REPO_ROOT,
@@ -95,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
     elapsed = time.perf_counter() - started
     if options.json:
-        print(json.dumps(as_json(rendered, result), indent=2, default=str, ensure_ascii=False))
+        print(json.dumps(as_json(rendered, result), indent=2, default=_json_default, ensure_ascii=False))
     else:
         print_report(rendered, result, config_path, elapsed)
     return EXIT_MANDATORY_VIOLATION if result.mandatory_violations else EXIT_OK
@@ -175,18 +177,24 @@ def _print_tree(
 
 
 def summarize_inputs(inputs: dict[str, Any]) -> str:
-    """The scalar inputs that say what a resource is, shortened; documents and lists by their size."""
-    shown = []
-    for key, value in inputs.items():
-        if key in ("tags", "tagsAll") or value is None:
-            continue
-        shown.append(f"{key}={_short(value)}")
-        if len(shown) == MAX_SHOWN_INPUTS:
-            break
-    return " ".join(shown)
+    """The scalar inputs that say what a resource is (names and numbers first), then the rest by size."""
+    items = [
+        (key, value) for key, value in inputs.items() if key not in ("tags", "tagsAll") and value is not None
+    ]
+    items.sort(key=lambda item: isinstance(item[1], (dict, list, tuple)))  # stable: scalars first
+    return " ".join(f"{key}={_short(value)}" for key, value in items[:MAX_SHOWN_INPUTS])
+
+
+def _json_default(value: Any) -> Any:
+    """Assets and archives as {"asset": path}, as the engine shows them; anything else as text."""
+    if isinstance(value, (pulumi.asset.FileAsset, pulumi.asset.FileArchive)):
+        return {"asset": value.path}
+    return str(value)
 
 
 def _short(value: Any) -> str:
+    if isinstance(value, pulumi.asset.FileAsset):
+        return f"<file {Path(value.path).name}>"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, (list, tuple)):
