@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STACK ?= production
 REQUIREMENTS := requirements.txt requirements-dev.txt policy/requirements.txt worker/requirements.txt
 
-.PHONY: preview test lint drill audit bench clean
+.PHONY: preview test lint drill bench clean
 
 $(VENV)/.installed: $(REQUIREMENTS)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found " + sys.version.split()[0] + ")")'
@@ -22,6 +22,9 @@ test: $(VENV)/.installed  ## the whole test suite
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
+
+drill: $(VENV)/.installed  ## the incident drill on a local AWS (moto server), with the incident replayed
+	$(PY) -m offline.drill --replay-incident $(ARGS)
 
 bench: $(VENV)/.installed  ## the benchmarks (ratios measured in one run)
 	$(PY) -m offline.bench_policy

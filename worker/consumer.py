@@ -91,6 +91,9 @@ class Consumer:
         )
         self.stopping = threading.Event()
         self.receive_requests = 0
+        self.sqs_requests = 0
+        self._sqs_requests_lock = threading.Lock()
+        sqs.meta.events.register("before-send.sqs", self._count_sqs_request)
 
     # --- running ---------------------------------------------------------------------------------
 
@@ -264,7 +267,11 @@ class Consumer:
         self.heartbeat.stop()
         self.deleter.close()
         self.metrics.flush()
-        log.info("stopped", extra={"totals": dict(self.metrics.totals)})
+        log.info("stopped", extra={"totals": dict(self.metrics.totals), "sqs_requests": self.sqs_requests})
+
+    def _count_sqs_request(self, **_: Any) -> None:
+        with self._sqs_requests_lock:
+            self.sqs_requests += 1
 
     def _flush_metrics_periodically(self) -> None:
         while not self.stopping.wait(self.config.metric_flush_seconds):
