@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STACK ?= production
 REQUIREMENTS := requirements.txt requirements-dev.txt policy/requirements.txt worker/requirements.txt
 
-.PHONY: preview test lint drill bench clean
+.PHONY: preview test lint drill audit bench clean
 
 $(VENV)/.installed: $(REQUIREMENTS)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found " + sys.version.split()[0] + ")")'
@@ -25,6 +25,9 @@ lint: $(VENV)/.installed
 
 drill: $(VENV)/.installed  ## the incident drill on a local AWS (moto server), with the incident replayed
 	$(PY) -m offline.drill --replay-incident $(ARGS)
+
+audit: $(VENV)/.installed  ## read the deployed pipeline (AWS, or moto via AWS_ENDPOINT_URL) and check it
+	$(PY) -m audit --stack $(STACK) $(ARGS)
 
 bench: $(VENV)/.installed  ## the benchmarks (ratios measured in one run)
 	$(PY) -m offline.bench_policy

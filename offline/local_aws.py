@@ -88,6 +88,13 @@ def _answers(endpoint: str) -> bool:
         return False
 
 
+def client(endpoint_url: str, service: str, region: str = REGION) -> Any:
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region
+    )
+    return session.client(service, endpoint_url=endpoint_url)
+
+
 def clients(endpoint_url: str, region: str = REGION) -> tuple[Any, Any, Any]:
     session = boto3.session.Session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region

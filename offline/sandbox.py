@@ -1,6 +1,6 @@
 """Deploy the data plane of a rendered stack into a local AWS (moto server), with the stack's own values.
 
-Buckets (and their versioning), queues with their attributes and redrive policies, queue policies,
+Buckets (with versioning, public access block and bucket policy), queues with their attributes and redrive policies, queue policies,
 the bucket notification and the metric alarms are created from the inputs the Pulumi program
 rendered under mocks, not typed again. Time values (visibility timeouts, the workers' processing
 timeout) can be scaled down so a drill of the 15-minute incident runs in seconds.
@@ -16,6 +16,12 @@ from typing import Any
 from offline.mocks import RecordedResource
 from offline.render import RenderedStack
 
+PUBLIC_ACCESS_BLOCK_SETTINGS = (
+    "BlockPublicAcls",
+    "IgnorePublicAcls",
+    "BlockPublicPolicy",
+    "RestrictPublicBuckets",
+)
 ENVIRONMENT_BLOCK = ("<<'ENVIRONMENT'\n", "\nENVIRONMENT\n")
 
 
@@ -38,14 +44,24 @@ def scaled_seconds(value: float, scale: float) -> int:
 
 
 def deploy(
-    stack: RenderedStack, s3: Any, sqs: Any, cloudwatch: Any, region: str, scale: float = 1.0
+    stack: RenderedStack,
+    s3: Any,
+    sqs: Any,
+    cloudwatch: Any,
+    region: str,
+    scale: float = 1.0,
+    ec2: Any = None,
+    autoscaling: Any = None,
 ) -> DataPlane:
+    """Create the stack's data plane; with `ec2` and `autoscaling` clients also its Auto Scaling Group."""
     plane = DataPlane(region=region)
     _buckets(stack, s3, plane)
     mock_arns = _queues(stack, sqs, plane, scale)
     _queue_policies(stack, sqs, plane, mock_arns)
     _notifications(stack, s3, plane, mock_arns)
     _alarms(stack, cloudwatch, plane)
+    if ec2 is not None and autoscaling is not None:
+        _fleet(stack, ec2, autoscaling)
     plane.worker_environment = _worker_environment(stack, plane, scale)
     return plane
 
@@ -65,6 +81,13 @@ def _buckets(stack: RenderedStack, s3: Any, plane: DataPlane) -> None:
         s3.put_bucket_versioning(
             Bucket=versioning.inputs["bucket"], VersioningConfiguration={"Status": status}
         )
+    for block in stack.of_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"):
+        settings = {
+            key: block.inputs.get(key[0].lower() + key[1:], False) for key in PUBLIC_ACCESS_BLOCK_SETTINGS
+        }
+        s3.put_public_access_block(Bucket=block.inputs["bucket"], PublicAccessBlockConfiguration=settings)
+    for policy in stack.of_type("aws:s3/bucketPolicy:BucketPolicy"):
+        s3.put_bucket_policy(Bucket=policy.inputs["bucket"], Policy=policy.inputs["policy"])
 
 
 def _queues(stack: RenderedStack, sqs: Any, plane: DataPlane, scale: float) -> dict[str, str]:
@@ -135,6 +158,36 @@ def _notifications(stack: RenderedStack, s3: Any, plane: DataPlane, mock_to_loca
         s3.put_bucket_notification_configuration(
             Bucket=notification.inputs["bucket"],
             NotificationConfiguration={"QueueConfigurations": configurations},
+        )
+
+
+def _fleet(stack: RenderedStack, ec2: Any, autoscaling: Any) -> None:
+    """The workers' group with its launch template (the local AMI and subnets stand in for the real ones)."""
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    subnets = [subnet["SubnetId"] for subnet in ec2.describe_subnets()["Subnets"]][:2]
+    for template, group in zip(
+        stack.of_type("aws:ec2/launchTemplate:LaunchTemplate"),
+        stack.of_type("aws:autoscaling/group:Group"),
+        strict=False,
+    ):
+        metadata = template.inputs.get("metadataOptions", {})
+        name = template.name
+        ec2.create_launch_template(
+            LaunchTemplateName=name,
+            LaunchTemplateData={
+                "ImageId": image,
+                "InstanceType": template.inputs["instanceType"],
+                "UserData": template.inputs["userData"],
+                "MetadataOptions": {"HttpTokens": metadata.get("httpTokens", "optional")},
+            },
+        )
+        autoscaling.create_auto_scaling_group(
+            AutoScalingGroupName=group.inputs["name"],
+            MinSize=int(group.inputs["minSize"]),
+            MaxSize=int(group.inputs["maxSize"]),
+            DesiredCapacity=int(group.inputs.get("desiredCapacity", group.inputs["minSize"])),
+            LaunchTemplate={"LaunchTemplateName": name, "Version": "$Latest"},
+            VPCZoneIdentifier=",".join(subnets),
         )
 
 
