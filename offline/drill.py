@@ -140,7 +140,8 @@ def run(
     deployed = incident_variant(stack) if variant == "incident" else stack
     with moto_server() as endpoint:
         s3, sqs, cloudwatch = clients(endpoint)
-        plane = deploy(deployed, s3, sqs, cloudwatch, REGION, scale)
+        # Bucket policies stay out: their TLS-only deny would refuse the plain-HTTP local endpoint.
+        plane = deploy(deployed, s3, sqs, cloudwatch, REGION, scale, bucket_policies=False)
         setup = _setup(deployed, plane, sqs)
         files = upload_mix(setup.upload_prefix, burst)
         for drill_file in files:

@@ -52,10 +52,15 @@ def deploy(
     scale: float = 1.0,
     ec2: Any = None,
     autoscaling: Any = None,
+    bucket_policies: bool = True,
 ) -> DataPlane:
-    """Create the stack's data plane; with `ec2` and `autoscaling` clients also its Auto Scaling Group."""
+    """Create the stack's data plane; with `ec2` and `autoscaling` clients also its Auto Scaling Group.
+
+    `bucket_policies=False` leaves out the bucket policies: moto enforces their TLS-only deny, and a
+    local endpoint is plain HTTP, so uploads through it would be refused.
+    """
     plane = DataPlane(region=region)
-    _buckets(stack, s3, plane)
+    _buckets(stack, s3, plane, bucket_policies)
     mock_arns = _queues(stack, sqs, plane, scale)
     _queue_policies(stack, sqs, plane, mock_arns)
     _notifications(stack, s3, plane, mock_arns)
@@ -66,7 +71,7 @@ def deploy(
     return plane
 
 
-def _buckets(stack: RenderedStack, s3: Any, plane: DataPlane) -> None:
+def _buckets(stack: RenderedStack, s3: Any, plane: DataPlane, bucket_policies: bool) -> None:
     location = (
         {}
         if plane.region == "us-east-1"
@@ -86,7 +91,7 @@ def _buckets(stack: RenderedStack, s3: Any, plane: DataPlane) -> None:
             key: block.inputs.get(key[0].lower() + key[1:], False) for key in PUBLIC_ACCESS_BLOCK_SETTINGS
         }
         s3.put_public_access_block(Bucket=block.inputs["bucket"], PublicAccessBlockConfiguration=settings)
-    for policy in stack.of_type("aws:s3/bucketPolicy:BucketPolicy"):
+    for policy in stack.of_type("aws:s3/bucketPolicy:BucketPolicy") if bucket_policies else []:
         s3.put_bucket_policy(Bucket=policy.inputs["bucket"], Policy=policy.inputs["policy"])
 
 

@@ -8,6 +8,7 @@ grace period, hands the rest back with visibility 0, flushes deletes and metrics
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -198,7 +199,7 @@ class Consumer:
             return Verdict(Outcome.NOT_AN_S3_EVENT, reason=parsed.reason, error_type="NotAnS3Event"), []
         verdicts = []
         for event in parsed.events:
-            event = S3ObjectEvent(**{**event.__dict__, "deadline": message.deadline})
+            event = dataclasses.replace(event, deadline=message.deadline)
             verdicts.append(self._process_once(event, message))
         return combine(verdicts), [event.key for event in parsed.events]
 
