@@ -289,6 +289,7 @@ def _facts(
         "metrics": metrics,
         "max_indexing_lag_seconds": round(max(lags), 2) if lags else None,
         "messages_handled": len(handled),
+        "messages_deleted": sum(1 for line in handled if line.get("action") in ("delete", "dead_letter")),
         "max_receive_count_seen": max((int(line.get("receive_count", 0)) for line in handled), default=0),
         "max_receive_count": setup.max_receive_count,
         "sqs_requests": sum(int(line.get("sqs_requests", 0)) for line in stopped) or None,
@@ -433,7 +434,9 @@ def text_report(runs: list[DrillRun]) -> str:
         for key, values in facts["scaled"].items():
             lines.append(f"   scaled: {key} {values['declared']:g} s -> {values['drill']:g} s")
         lines.append(f"   drained: {'yes' if result.drained else 'no'} after {result.seconds:.1f} s")
-        lines.append(f"   messages handled by workers: {facts['messages_handled']}")
+        lines.append(
+            f"   messages received and handled by workers: {facts['messages_handled']}, deleted: {facts['messages_deleted']}"
+        )
         lines.append(
             f"   max receive count seen: {facts['max_receive_count_seen']} (maxReceiveCount: {facts['max_receive_count'] or 'none - no redrive'})"
         )
