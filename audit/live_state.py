@@ -113,8 +113,7 @@ def _bucket_guards(s3: Any, bucket: str) -> dict[str, Any]:
 
 
 def _resource(type_: str, name: str, props: dict[str, Any]) -> RecordedResource:
-    urn = f"urn:live:{type_}::{name}"
-    return RecordedResource(type_, name, urn, None, True, False, props, props)
+    return RecordedResource.from_properties(type_, name, props, stack="live")
 
 
 def policy_resources(state: LiveState) -> list[RecordedResource]:

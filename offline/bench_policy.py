@@ -18,11 +18,8 @@ REGION = "ap-northeast-1"
 RESOURCES_PER_UNIT = 11
 
 
-def _resource(
-    type_: str, name: str, props: dict, dependencies: dict[str, list[str]] | None = None
-) -> RecordedResource:
-    urn = f"urn:pulumi:bench::bench::{type_}::{name}"
-    return RecordedResource(type_, name, urn, None, True, False, props, props, [], dependencies or {})
+def _resource(type_: str, name: str, props: dict) -> RecordedResource:
+    return RecordedResource.from_properties(type_, name, props, stack="bench")
 
 
 def pipeline_unit(n: int) -> list[RecordedResource]:

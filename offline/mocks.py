@@ -35,6 +35,14 @@ class RecordedResource:
     dependencies: list[str] = field(default_factory=list)
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
 
+    @classmethod
+    def from_properties(
+        cls, type_: str, name: str, props: dict[str, Any], stack: str = "local"
+    ) -> RecordedResource:
+        """A resource whose inputs and outputs are the same properties: synthetic stacks, live state."""
+        urn = f"urn:pulumi:{stack}::{stack}::{type_}::{name}"
+        return cls(type_, name, urn, None, True, False, dict(props), dict(props))
+
 
 class CloudMocks(pulumi.runtime.Mocks):
     """Fill in the provider-computed outputs of the AWS resources this project and its tests use."""

@@ -21,8 +21,7 @@ RECEIVE_COUNT_RANGE = (2, 10)
 
 
 def resource(type_: str, name: str, props: dict) -> RecordedResource:
-    urn = f"urn:pulumi:dev::gen::{type_}::{name}"
-    return RecordedResource(type_, name, urn, None, True, False, dict(props), dict(props))
+    return RecordedResource.from_properties(type_, name, props, stack="generated")
 
 
 def queue_props(name: str, **extra) -> dict:
