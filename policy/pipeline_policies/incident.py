@@ -93,7 +93,8 @@ def _check_one_notification_per_bucket(args: StackValidationArgs, report_violati
 one_notification_per_bucket = StackValidationPolicy(
     name="one-notification-per-bucket",
     description="A bucket has exactly one BucketNotification, and no two of its destinations get the same "
-    "event for overlapping prefix/suffix filters (the duplicate-notification incident).",
+    "event for overlapping prefix/suffix filters (the duplicate-notification incident). Fix: declare every "
+    "destination in one aws.s3.BucketNotification, with disjoint filters.",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=_check_one_notification_per_bucket,
 )
@@ -146,7 +147,8 @@ def _check_visibility_covers_processing(args: StackValidationArgs, report_violat
 visibility_covers_processing = StackValidationPolicy(
     name="visibility-covers-processing",
     description="Every work queue's visibility timeout is at least maxProcessingSeconds and at least the "
-    "processing timeout its workers are given, so no message reappears while it is being processed.",
+    "processing timeout its workers are given, so no message reappears while it is being processed. Fix: "
+    "raise visibilityTimeoutSeconds (both numbers come from one setting in this project).",
     enforcement_level=EnforcementLevel.MANDATORY,
     config_schema=VISIBILITY_SCHEMA,
     validate=_check_visibility_covers_processing,
@@ -222,7 +224,8 @@ def _check_dead_letter_queue(args: StackValidationArgs, report_violation: Report
 dead_letter_queue_required = StackValidationPolicy(
     name="dead-letter-queue-required",
     description="Every work queue redrives to a dead-letter queue of this stack, with maxReceiveCount in the "
-    "configured range, and the DLQ keeps messages longer than its source.",
+    "configured range, and the DLQ keeps messages longer than its source. Fix: add an aws.sqs.RedrivePolicy "
+    "(or redrivePolicy) to a DLQ declared in the stack, with a longer messageRetentionSeconds on the DLQ.",
     enforcement_level=EnforcementLevel.MANDATORY,
     config_schema=DEAD_LETTER_SCHEMA,
     validate=_check_dead_letter_queue,
@@ -295,7 +298,7 @@ def _check_consumer_can_delete(args: ResourceValidationArgs, report_violation: R
 consumer_can_delete = ResourceValidationPolicy(
     name="consumer-can-delete",
     description="An IAM policy that grants sqs:ReceiveMessage on a queue also grants sqs:DeleteMessage and "
-    "sqs:ChangeMessageVisibility on it.",
+    "sqs:ChangeMessageVisibility on it. Fix: grant all three actions on the same queue.",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=_check_consumer_can_delete,
 )
@@ -330,7 +333,8 @@ def _check_no_recursive_trigger(args: StackValidationArgs, report_violation: Rep
 
 no_recursive_trigger = StackValidationPolicy(
     name="no-recursive-trigger",
-    description="A bucket notification's filter does not match the location the workers write their output to.",
+    description="A bucket notification's filter does not match where the workers write their output. Fix: "
+    "write the index to another bucket or outside the watched prefix.",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=_check_no_recursive_trigger,
 )
@@ -372,7 +376,8 @@ def _check_dlq_alarmed(args: StackValidationArgs, report_violation: ReportViolat
 
 dlq_is_alarmed = StackValidationPolicy(
     name="dlq-is-alarmed",
-    description="Each dead-letter queue has a CloudWatch alarm on ApproximateNumberOfMessagesVisible.",
+    description="Each dead-letter queue has a CloudWatch alarm on ApproximateNumberOfMessagesVisible. Fix: add an "
+    "aws.cloudwatch.MetricAlarm on it (namespace AWS/SQS, QueueName dimension, > 0).",
     enforcement_level=EnforcementLevel.ADVISORY,
     validate=_check_dlq_alarmed,
 )

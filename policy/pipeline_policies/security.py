@@ -39,7 +39,7 @@ def _check_sqs_encrypted(args: ResourceValidationArgs, report_violation: ReportV
 
 sqs_encryption_at_rest = ResourceValidationPolicy(
     name="sqs-encryption-at-rest",
-    description="SQS queues are encrypted at rest (SSE-SQS or SSE-KMS).",
+    description="SQS queues are encrypted at rest. Fix: set sqsManagedSseEnabled=True or a kmsMasterKeyId.",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=_check_sqs_encrypted,
 )
@@ -71,7 +71,8 @@ def _check_public_access_blocked(args: StackValidationArgs, report_violation: Re
 
 s3_public_access_blocked = StackValidationPolicy(
     name="s3-public-access-blocked",
-    description="Every S3 bucket has a public access block with all four settings enabled.",
+    description="Every S3 bucket has a public access block. Fix: add an aws.s3.BucketPublicAccessBlock with all four "
+    "settings True.",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=_check_public_access_blocked,
 )
@@ -103,7 +104,8 @@ def _check_tls_only(args: StackValidationArgs, report_violation: ReportViolation
 
 s3_tls_only = StackValidationPolicy(
     name="s3-tls-only",
-    description="Every S3 bucket has a bucket policy that denies requests not made over TLS.",
+    description="Every S3 bucket refuses plain HTTP. Fix: add a bucket policy statement denying s3:* when "
+    "aws:SecureTransport is false.",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=_check_tls_only,
 )
@@ -151,7 +153,7 @@ def _check_service_principal_conditions(
 queue_policy_source_conditions = ResourceValidationPolicy(
     name="queue-policy-source-conditions",
     description="A queue policy allows a service principal only with an aws:SourceArn or aws:SourceAccount "
-    "condition (no confused deputy, no events from other accounts' buckets).",
+    "condition (no confused deputy, no events from other accounts' buckets). Fix: add both conditions.",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=_check_service_principal_conditions,
 )
@@ -170,7 +172,7 @@ def _check_imdsv2(args: ResourceValidationArgs, report_violation: ReportViolatio
 
 launch_template_imdsv2 = ResourceValidationPolicy(
     name="launch-template-imdsv2",
-    description="Launch templates and instances require IMDSv2 (metadataOptions.httpTokens = required).",
+    description="Launch templates and instances require IMDSv2. Fix: metadataOptions.httpTokens='required', hop limit 1.",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=_check_imdsv2,
 )
@@ -216,7 +218,8 @@ def _check_no_open_ingress(args: ResourceValidationArgs, report_violation: Repor
 
 no_open_ingress = ResourceValidationPolicy(
     name="no-open-ingress",
-    description="No security group admits ingress from 0.0.0.0/0 or ::/0.",
+    description="No security group admits ingress from 0.0.0.0/0 or ::/0. Fix: remove the rule (SSM replaces SSH) or "
+    "restrict its source.",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=_check_no_open_ingress,
 )
@@ -251,7 +254,7 @@ def _check_long_polling(args: StackValidationArgs, report_violation: ReportViola
 
 work_queue_long_polling = StackValidationPolicy(
     name="work-queue-long-polling",
-    description="Work queues use long polling (receiveWaitTimeSeconds at least the configured minimum).",
+    description="Work queues use long polling. Fix: set receiveWaitTimeSeconds to at least minReceiveWaitTimeSeconds (max 20).",
     enforcement_level=EnforcementLevel.ADVISORY,
     config_schema=LONG_POLLING_SCHEMA,
     validate=_check_long_polling,
