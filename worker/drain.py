@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
+from typing import Any
 
 import boto3
 
@@ -22,9 +25,9 @@ from worker.logs import configure_logging
 
 log = logging.getLogger("worker.drain")
 
-IMDS = "http://169.254.169.254"
-POLL_SECONDS = 5
-SERVICE = "file-processor.service"
+# botocore's own variable for the metadata endpoint; the default is the instance's link-local address.
+IMDS = os.environ.get("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://169.254.169.254").rstrip("/")
+DEFAULT_STOP_COMMAND = "systemctl stop file-processor.service"
 
 
 def imds_get(path: str) -> str:
@@ -40,31 +43,48 @@ def imds_get(path: str) -> str:
         return response.read().decode()
 
 
-def wait_for_termination() -> None:
+def wait_for_termination(read_metadata: Callable[[str], str], poll_seconds: float) -> None:
     while True:
         try:
-            if imds_get("autoscaling/target-lifecycle-state") == "Terminated":
+            if read_metadata("autoscaling/target-lifecycle-state") == "Terminated":
                 return
         except OSError as error:
             log.warning("instance metadata not reachable: %s", error)
-        time.sleep(POLL_SECONDS)
+        time.sleep(poll_seconds)
 
 
-def main() -> int:
-    configure_logging()
-    group_name = os.environ["AUTOSCALING_GROUP_NAME"]
-    hook_name = os.environ["LIFECYCLE_HOOK_NAME"]
-    wait_for_termination()
-    instance_id = imds_get("instance-id")
+def drain(
+    autoscaling: Any,
+    read_metadata: Callable[[str], str],
+    stop_command: list[str],
+    group_name: str,
+    hook_name: str,
+    poll_seconds: float = 5,
+) -> str:
+    """Wait for termination, stop the worker (returns when it has exited), complete the hook."""
+    wait_for_termination(read_metadata, poll_seconds)
+    instance_id = read_metadata("instance-id")
     log.info("instance is terminating; stopping the worker gracefully", extra={"instance_id": instance_id})
-    subprocess.run(["systemctl", "stop", SERVICE], check=False)  # returns when the worker has exited
-    boto3.client("autoscaling").complete_lifecycle_action(
+    subprocess.run(stop_command, check=False)
+    autoscaling.complete_lifecycle_action(
         LifecycleHookName=hook_name,
         AutoScalingGroupName=group_name,
         LifecycleActionResult="CONTINUE",
         InstanceId=instance_id,
     )
     log.info("worker stopped; termination may continue", extra={"instance_id": instance_id})
+    return instance_id
+
+
+def main() -> int:
+    configure_logging()
+    drain(
+        boto3.client("autoscaling"),
+        imds_get,
+        shlex.split(os.environ.get("DRAIN_STOP_COMMAND", DEFAULT_STOP_COMMAND)),
+        group_name=os.environ["AUTOSCALING_GROUP_NAME"],
+        hook_name=os.environ["LIFECYCLE_HOOK_NAME"],
+    )
     return 0
 
 
