@@ -275,7 +275,17 @@ def _facts(
             first_write = min(v["LastModified"] for v in versions)
             lags.append((first_write - source).total_seconds())
     visible, in_flight = queue_depth(sqs, setup.queue_url)
-    # Probe first: a receive may itself make SQS redrive a message that reached maxReceiveCount.
+    # Let messages still hidden by a (stopped) worker become visible, so every one left is counted;
+    # probe before reading the DLQ: a receive may itself make SQS redrive a message at maxReceiveCount.
+    if in_flight:
+        visibility = int(
+            sqs.get_queue_attributes(QueueUrl=setup.queue_url, AttributeNames=["VisibilityTimeout"])[
+                "Attributes"
+            ]["VisibilityTimeout"]
+        )
+        deadline = time.monotonic() + visibility + 2
+        while queue_depth(sqs, setup.queue_url)[1] and time.monotonic() < deadline:
+            time.sleep(SAMPLE_SECONDS)
     left_over_receives = _receives_of_left_over_messages(sqs, setup.queue_url)
     dead_lettered = _drain_dlq(sqs, setup.dlq_url) if setup.dlq_url else []
     metrics = {name: _metric_sum(cloudwatch, plane, name, started_at) for name in WORKER_METRICS}
