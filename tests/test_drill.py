@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from offline.drill import DEFAULT_SCALE, run
+from offline.drill import DEFAULT_SCALE, DrillRun, run
 from offline.render import render_program
 from tests.conftest import REPO_ROOT
 
@@ -15,18 +15,16 @@ def stack():
     return render_program(REPO_ROOT, "production")
 
 
-def test_small_drill_passes_on_moto_state(stack, tmp_path):
-    result = run(
-        stack,
-        "fixed",
-        burst=20,
-        workers=2,
-        worker_module="worker",
-        scale=DEFAULT_SCALE,
-        time_limit=60,
-        log_dir=tmp_path,
-        progress=False,
+def drill(
+    stack, tmp_path, variant="fixed", worker_module="worker", burst=0, workers=2, time_limit=60.0
+) -> DrillRun:
+    return run(
+        stack, variant, burst, workers, worker_module, DEFAULT_SCALE, time_limit, tmp_path, progress=False
     )
+
+
+def test_small_drill_passes_on_moto_state(stack, tmp_path):
+    result = drill(stack, tmp_path, burst=20)
     assert result.drained
     assert [check for check in result.checks if not check.passed] == []
     writes = result.facts["index_writes"]
@@ -39,17 +37,7 @@ def test_small_drill_passes_on_moto_state(stack, tmp_path):
 
 
 def test_a_worker_that_does_not_delete_fails_the_drill(stack, tmp_path):
-    result = run(
-        stack,
-        "fixed",
-        burst=3,
-        workers=2,
-        worker_module="offline.incident_worker",
-        scale=DEFAULT_SCALE,
-        time_limit=16,
-        log_dir=tmp_path,
-        progress=False,
-    )
+    result = drill(stack, tmp_path, worker_module="offline.incident_worker", burst=3, time_limit=16)
     failed = {check.name for check in result.checks if not check.passed}
     assert not result.passed
     assert "queue depth falls to zero" in failed
@@ -57,27 +45,9 @@ def test_a_worker_that_does_not_delete_fails_the_drill(stack, tmp_path):
 
 
 def test_replayed_incident_loops_and_the_fixed_configuration_does_not(stack, tmp_path):
-    fixed = run(
-        stack,
-        "fixed",
-        burst=0,
-        workers=2,
-        worker_module="worker",
-        scale=DEFAULT_SCALE,
-        time_limit=60,
-        log_dir=tmp_path,
-        progress=False,
-    )
-    incident = run(
-        stack,
-        "incident",
-        burst=0,
-        workers=2,
-        worker_module="offline.incident_worker",
-        scale=DEFAULT_SCALE,
-        time_limit=16,
-        log_dir=tmp_path,
-        progress=False,
+    fixed = drill(stack, tmp_path)
+    incident = drill(
+        stack, tmp_path, variant="incident", worker_module="offline.incident_worker", time_limit=16
     )
     max_receive_count = fixed.facts["max_receive_count"]
     assert fixed.drained and fixed.facts["max_receive_count_seen"] <= max_receive_count
