@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STACK ?= production
 REQUIREMENTS := requirements.txt requirements-dev.txt policy/requirements.txt worker/requirements.txt constraints.txt
 
-.PHONY: preview test lint drill audit bench clean
+.PHONY: preview test test-fast lint drill audit bench dlq clean
 
 $(VENV)/.installed: $(REQUIREMENTS)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found " + sys.version.split()[0] + ")")'
@@ -14,24 +14,31 @@ $(VENV)/.installed: $(REQUIREMENTS)
 	@touch $@
 
 preview: $(VENV)/.installed  ## offline preview of the stack with the policy gate
-	$(PY) -m offline.preview --stack $(STACK) $(ARGS)
+	$(PY) -m preview --stack $(STACK) $(ARGS)
 
-test: $(VENV)/.installed  ## the whole test suite
-	$(PY) -m ruff check .
-	$(PY) -m pytest $(ARGS)
+test: lint  ## the whole test suite (lint, formatting, import contracts, every test)
+	$(PY) -m pytest --durations=15 $(ARGS)
+
+test-fast: lint  ## everything but the slow tests (moto server, subprocesses, the drill)
+	$(PY) -m pytest -m "not slow" $(ARGS)
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	PYTHONPATH=.:policy $(VENV)/bin/lint-imports
 
 drill: $(VENV)/.installed  ## the incident drill on a local AWS (moto server), with the incident replayed
-	$(PY) -m offline.drill --replay-incident $(ARGS)
+	$(PY) -m sandbox.drill --replay-incident $(ARGS)
 
 audit: $(VENV)/.installed  ## read the deployed pipeline (AWS, or moto via AWS_ENDPOINT_URL) and check it
 	$(PY) -m audit --stack $(STACK) $(ARGS)
 
 bench: $(VENV)/.installed  ## the benchmarks (ratios measured in one run)
-	$(PY) -m offline.bench_policy
-	$(PY) -m offline.bench_worker
+	$(PY) -m bench.policy
+	$(PY) -m bench.worker
+
+dlq: $(VENV)/.installed  ## dead-letter triage: make dlq ARGS="summary"
+	$(PY) -m dlq $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache

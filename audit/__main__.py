@@ -26,7 +26,7 @@ from audit.declared import DeclaredStack, declared_stack
 from audit.drift import find_drift
 from audit.fix import fix_notifications
 from audit.live_state import policy_resources, read_live_state
-from offline.gate import (
+from preview.gate import (
     DEFAULT_POLICY_PACK,
     REPO_ROOT,
     PolicyConfigError,
@@ -34,8 +34,8 @@ from offline.gate import (
     load_pack_config,
     load_policies,
 )
-from offline.project import ProjectError, load_project
-from offline.render import ProgramError, render_program
+from preview.project import ProjectError, load_project
+from preview.render import ProgramError, render_program
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 

@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from offline.render import RenderedStack
-from offline.sandbox import declared_worker_environment
+from preview.render import RenderedStack
+from worker import contract
 
 
 @dataclass
@@ -19,7 +19,7 @@ class DeclaredStack:
     """Bucket -> [{queue, events, prefix, suffix}]."""
     alarms: dict[str, dict[str, Any]] = field(default_factory=dict)
     group_name: str | None = None
-    metric_namespace: str = "CISFileSearch/Worker"
+    metric_namespace: str = contract.DEFAULT_METRIC_NAMESPACE
     work_queue: str | None = None
     dead_letter_queue: str | None = None
 
@@ -61,7 +61,7 @@ def declared_stack(stack: RenderedStack, region: str) -> DeclaredStack:
         declared.alarms[alarm.inputs["name"]] = alarm.inputs
     groups = stack.of_type("aws:autoscaling/group:Group")
     declared.group_name = groups[0].inputs.get("name") if groups else None
-    declared.metric_namespace = declared_worker_environment(stack).get(
-        "METRIC_NAMESPACE", declared.metric_namespace
-    )
+    for template in stack.of_type("aws:ec2/launchTemplate:LaunchTemplate"):
+        environment = contract.environment_from_user_data(template.inputs.get("userData") or "")
+        declared.metric_namespace = environment.get(contract.METRIC_NAMESPACE, declared.metric_namespace)
     return declared

@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
-from offline.mocks import RecordedResource
+from preview.mocks import RecordedResource
 
 QUEUE_ATTRIBUTES = ["All"]
 

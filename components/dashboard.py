@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from worker import metrics as worker_metrics
+from worker import contract as worker_metrics
 
 WIDTH = 12
 HEIGHT = 6
@@ -38,7 +38,7 @@ def _widget(
 def dashboard_body(
     region: str, queue_name: str, dlq_name: str, group_name: str, namespace: str
 ) -> dict[str, Any]:
-    worker = ["QueueName", queue_name]
+    worker = [worker_metrics.QUEUE_DIMENSION, queue_name]
     widgets = [
         (
             "Queue depth (visible / in flight)",

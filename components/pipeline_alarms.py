@@ -16,6 +16,7 @@ import pulumi_aws as aws
 
 from components.dashboard import dashboard_body
 from components.settings import AlarmSettings
+from worker import contract
 
 MINUTE = 60
 FIVE_MINUTES = 300
@@ -55,7 +56,7 @@ def alarm_specs(
         {"QueueName": dlq_name},
         {"AutoScalingGroupName": group_name},
     )
-    worker = {"QueueName": queue_name}  # the dimension the worker publishes with (worker/consumer.py)
+    worker = {contract.QUEUE_DIMENSION: queue_name}  # the dimension the worker publishes with
     return [
         AlarmSpec(
             key="dlq-has-messages",
@@ -112,7 +113,7 @@ def alarm_specs(
             comparison="GreaterThanThreshold",
             evaluation_periods=1,
             treat_missing_data="notBreaching",
-            metric=_metric(metric_namespace, "MessageDeleteFailed", worker, "Sum", MINUTE),
+            metric=_metric(metric_namespace, contract.DELETE_FAILED, worker, "Sum", MINUTE),
             rollout=True,
         ),
         AlarmSpec(
@@ -193,13 +194,11 @@ def alarm_specs(
             queries=[
                 {
                     "id": "processed",
-                    "metric": _metric(metric_namespace, "MessagesProcessed", worker, "Sum", FIVE_MINUTES),
+                    "metric": _metric(metric_namespace, contract.PROCESSED, worker, "Sum", FIVE_MINUTES),
                 },
                 {
                     "id": "failed",
-                    "metric": _metric(
-                        metric_namespace, "MessageProcessingFailed", worker, "Sum", FIVE_MINUTES
-                    ),
+                    "metric": _metric(metric_namespace, contract.FAILED, worker, "Sum", FIVE_MINUTES),
                 },
                 {
                     "id": "success_rate",

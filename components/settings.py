@@ -13,10 +13,12 @@ from dataclasses import dataclass, fields
 
 import pulumi
 
+from worker import contract
+
 # Limits that AWS itself sets (SQS and S3 API references).
 SQS_MAX_VISIBILITY_TIMEOUT_SECONDS = 43_200
 SQS_MIN_RETENTION_SECONDS = 60
-SQS_MAX_RETENTION_SECONDS = 1_209_600
+SQS_MAX_RETENTION_SECONDS = contract.MAX_MESSAGE_RETENTION_SECONDS
 SQS_MAX_RECEIVE_WAIT_SECONDS = 20
 SQS_MAX_RECEIVE_COUNT = 1_000
 S3_BUCKET_NAME = re.compile(r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -220,7 +222,10 @@ class AlarmSettings:
 
     def validate(self) -> None:
         _require_range(
-            "oldestMessageAgeThresholdSeconds", self.oldest_message_age_threshold_seconds, 60, 1_209_600
+            "oldestMessageAgeThresholdSeconds",
+            self.oldest_message_age_threshold_seconds,
+            60,
+            SQS_MAX_RETENTION_SECONDS,
         )
         _require_range("backlogThreshold", self.backlog_threshold, 1, 10_000_000)
         _require_range("backlogSustainedMinutes", self.backlog_sustained_minutes, 1, 1440)

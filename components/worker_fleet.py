@@ -21,9 +21,10 @@ import pulumi_aws as aws
 from components.file_event_pipeline import FileEventPipeline
 from components.settings import FleetSettings, PipelineSettings
 from components.worker_bundle import WorkerBundle
+from worker import contract
 
 SERVICE = "file-processor"
-ENVIRONMENT_FILE = "/etc/file-processor.env"
+ENVIRONMENT_FILE = contract.ENVIRONMENT_FILE
 INSTALL_DIR = "/opt/file-processor"
 SSM_MANAGED_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 DRAIN_HOOK_NAME = "drain-on-termination"
@@ -149,7 +150,6 @@ def user_data_script(
     """cloud-init user data: fetch the bundle at its hash, verify it, install it, write the
     EnvironmentFile, enable the service. Runs once per instance (new instances get new user data)."""
     grace = int(environment["SHUTDOWN_GRACE_SECONDS"])
-    env_lines = "\n".join(f"{key}={value}" for key, value in environment.items())
     source = shlex.quote(f"s3://{bundle_bucket}/{bundle_key}")
     return f"""#!/bin/bash
 # CIS file processor, worker bundle sha256={bundle_sha256}
@@ -162,10 +162,7 @@ echo "{bundle_sha256}  /tmp/worker-bundle.tar.gz" | sha256sum --check --strict -
 tar -xzf /tmp/worker-bundle.tar.gz -C {INSTALL_DIR}
 python3.11 -m venv {INSTALL_DIR}/venv
 {INSTALL_DIR}/venv/bin/pip install --quiet --require-virtualenv -r {INSTALL_DIR}/worker/requirements.txt
-cat > {ENVIRONMENT_FILE} <<'ENVIRONMENT'
-{env_lines}
-ENVIRONMENT
-chmod 0640 {ENVIRONMENT_FILE}
+{contract.environment_file_block(environment)}chmod 0640 {ENVIRONMENT_FILE}
 chgrp {SERVICE} {ENVIRONMENT_FILE}
 install -m 0644 {INSTALL_DIR}/worker/{SERVICE}.service /etc/systemd/system/{SERVICE}.service
 install -m 0644 {INSTALL_DIR}/worker/{SERVICE}-drain.service /etc/systemd/system/{SERVICE}-drain.service

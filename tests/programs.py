@@ -10,8 +10,8 @@ import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from offline.gate import GateResult, evaluate, load_policies
-from offline.render import RenderedStack, render_program
+from preview.gate import GateResult, evaluate, load_policies
+from preview.render import RenderedStack, render_program
 
 PROJECT_YAML = """name: {name}
 runtime:

@@ -11,17 +11,21 @@ import threading
 from collections import Counter
 from typing import Any
 
+from worker.contract import (  # noqa: F401 - the metric names, spelled once in the contract
+    DEAD_LETTERED,
+    DELETE_FAILED,
+    DUPLICATES,
+    DURATION,
+    FAILED,
+    OBJECTS_GONE,
+    PROCESSED,
+    RELEASED,
+    TEST_EVENTS,
+)
+
 log = logging.getLogger("worker.metrics")
 
-PROCESSED = "MessagesProcessed"
-FAILED = "MessageProcessingFailed"
-DEAD_LETTERED = "MessagesDeadLettered"
-DELETE_FAILED = "MessageDeleteFailed"
-RELEASED = "MessagesReleased"
-TEST_EVENTS = "TestEventsDeleted"
-DUPLICATES = "DuplicateMessagesDeleted"
-OBJECTS_GONE = "ObjectsGoneDeleted"
-DURATION = "ProcessingDuration"
+
 PUT_METRIC_DATA_MAX_ITEMS = 1000
 
 

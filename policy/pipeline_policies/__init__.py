@@ -1,7 +1,7 @@
 """The CIS pipeline's policies, importable without starting a policy server.
 
 `policy/__main__.py` assembles them into a `PolicyPack` for the Pulumi CLI; the offline gate
-(`offline/gate.py`) and the tests call them directly.
+(`preview/gate.py`) and the tests call them directly.
 """
 
 from .incident import INCIDENT_POLICIES

@@ -1,0 +1,1 @@
+"""Dead-letter triage: summary, show, export, redrive, purge (`python -m dlq`)."""

@@ -1,1 +1,0 @@
-"""What runs with no cloud at all: the offline preview and policy gate, and the benchmarks."""

@@ -1,0 +1,219 @@
+"""The offline preview and policy gate: `python -m preview [--program DIR] [--stack NAME] [--json]`.
+
+Renders a Pulumi Python program under mocks with its stack's config, prints the resource tree the
+way `pulumi preview` does, evaluates every policy of the pack, and exits non-zero when a mandatory
+policy is violated. No cloud account, no Pulumi CLI.
+
+Exit codes: 0 no mandatory violation; 1 a mandatory policy is violated; 2 the program, its config or
+the policy config failed (the program's own message is printed, not a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+from preview.gate import (
+    DEFAULT_POLICY_PACK,
+    REPO_ROOT,
+    GateResult,
+    PolicyConfigError,
+    evaluate,
+    load_pack_config,
+    load_policies,
+)
+from preview.mocks import RecordedResource
+from preview.project import ProjectError, load_project
+from preview.render import ProgramError, RenderedStack, render_program
+
+EXIT_OK, EXIT_MANDATORY_VIOLATION, EXIT_ERROR = 0, 1, 2
+MAX_SHOWN_INPUTS = 5
+MAX_VALUE_WIDTH = 70
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m preview", description=__doc__.splitlines()[0])
+    parser.add_argument("--program", type=Path, default=REPO_ROOT, help="Pulumi Python program directory")
+    parser.add_argument("--stack", default="production", help="stack name; its config is Pulumi.<stack>.yaml")
+    parser.add_argument(
+        "-c",
+        "--config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value for this run, as `pulumi preview -c` (KEY without namespace = project's)",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the tree")
+    parser.add_argument("--policy-pack", type=Path, default=DEFAULT_POLICY_PACK, help="policy pack directory")
+    parser.add_argument(
+        "--policy-config",
+        type=Path,
+        help="policy pack config (JSON, as for `pulumi preview --policy-pack-config`); "
+        "default: <policy-pack>/config.<stack>.json when it exists",
+    )
+    return parser.parse_args(argv)
+
+
+def config_overrides(program: Path, assignments: list[str]) -> dict[str, str]:
+    overrides = {}
+    for assignment in assignments:
+        key, separator, value = assignment.partition("=")
+        if not separator or not key:
+            raise ProjectError(
+                f"--config {assignment!r}: expected KEY=VALUE, e.g. -c visibilityTimeoutSeconds=900"
+            )
+        overrides[key if ":" in key else f"{load_project(program).name}:{key}"] = value
+    return overrides
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_args(argv)
+    started = time.perf_counter()
+    try:
+        rendered = render_program(
+            options.program, options.stack, config_overrides(options.program, options.config)
+        )
+        policies = load_policies(options.policy_pack)
+        config_path = options.policy_config
+        if config_path is None:
+            candidate = options.policy_pack / f"config.{options.stack}.json"
+            config_path = candidate if candidate.exists() else None
+        result = evaluate(rendered.resources, policies, load_pack_config(config_path, policies))
+    except (ProgramError, ProjectError, PolicyConfigError) as error:
+        if options.json:
+            print(json.dumps({"error": str(error)}))
+        else:
+            print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    elapsed = time.perf_counter() - started
+    if options.json:
+        print(json.dumps(as_json(rendered, result), indent=2, default=_json_default, ensure_ascii=False))
+    else:
+        print_report(rendered, result, config_path, elapsed)
+    return EXIT_MANDATORY_VIOLATION if result.mandatory_violations else EXIT_OK
+
+
+def as_json(rendered: RenderedStack, result: GateResult) -> dict[str, Any]:
+    return {
+        "project": rendered.project,
+        "stack": rendered.stack,
+        "resources": [
+            {
+                "type": resource.type,
+                "name": resource.name,
+                "urn": resource.urn,
+                "parent": resource.parent,
+                "inputs": resource.inputs,
+                "outputs": resource.outputs,
+            }
+            for resource in rendered.resources
+        ],
+        "outputs": rendered.outputs,
+        "violations": [violation.as_json() for violation in result.violations],
+        "couldNotRun": [note.as_json() for note in result.could_not_run],
+    }
+
+
+def print_report(
+    rendered: RenderedStack, result: GateResult, config_path: Path | None, elapsed: float
+) -> None:
+    print(
+        f"Previewing stack '{rendered.stack}' of project '{rendered.project}' offline (Pulumi mocks, no cloud)"
+    )
+    print()
+    print(f"     {'Type':<58} {'Name':<34} Inputs")
+    children: dict[str | None, list[RecordedResource]] = defaultdict(list)
+    for resource in rendered.resources:
+        children[resource.parent].append(resource)
+    for root in children[None]:
+        _print_tree(root, children, prefix="")
+    print()
+    print("Outputs:")
+    width = max((len(key) for key in rendered.outputs), default=0)
+    for key, value in sorted(rendered.outputs.items()):
+        print(f"    {key:<{width}}: {json.dumps(value, ensure_ascii=False, default=str)}")
+    print()
+    source = f" (config {config_path})" if config_path else ""
+    print(f"Policies: {result.policies_evaluated} evaluated from the pack{source}")
+    for violation in result.violations:
+        name = violation.urn.split("::")[-1] if violation.urn else "stack"
+        print(f"    [{violation.level}] {violation.policy}  ({name})")
+        print(f"        {violation.message}")
+        print(f"        urn: {violation.urn}")
+    for note in result.could_not_run:
+        print(f"    [advisory] {note.policy}: {note.message}")
+    mandatory = len(result.mandatory_violations)
+    advisory = len(result.violations) - mandatory
+    print()
+    created = sum(1 for resource in rendered.resources if resource.type != "pulumi:pulumi:Stack")
+    print(f"Resources: {created} to create")
+    verdict = "FAILED" if mandatory else "passed"
+    print(
+        f"Policy gate {verdict}: {mandatory} mandatory, {advisory} advisory violation(s). ({elapsed:.2f} s)"
+    )
+
+
+def _print_tree(
+    resource: RecordedResource, children: dict[str | None, list[RecordedResource]], prefix: str
+) -> None:
+    kids = children.get(resource.urn, [])
+    print(
+        f" +   {prefix}{resource.type:<{58 - len(prefix)}} {resource.name:<34} {summarize_inputs(resource.inputs)}".rstrip()
+    )
+    continuation = prefix.replace("├─ ", "│  ").replace("└─ ", "   ")
+    for position, child in enumerate(kids):
+        branch = "└─ " if position == len(kids) - 1 else "├─ "
+        _print_tree(child, children, continuation + branch)
+
+
+def summarize_inputs(inputs: dict[str, Any]) -> str:
+    """The scalar inputs that say what a resource is (names and numbers first), then the rest by size."""
+    items = [
+        (key, value) for key, value in inputs.items() if key not in ("tags", "tagsAll") and value is not None
+    ]
+    items.sort(key=lambda item: isinstance(item[1], (dict, list, tuple)))  # stable: scalars first
+    return " ".join(f"{key}={_short(value)}" for key, value in items[:MAX_SHOWN_INPUTS])
+
+
+def _json_default(value: Any) -> Any:
+    """Assets and archives as {"asset": path}, as the engine shows them; anything else as text."""
+    if isinstance(value, (pulumi.asset.FileAsset, pulumi.asset.FileArchive)):
+        return {"asset": value.path}
+    return str(value)
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, pulumi.asset.FileAsset):
+        return f"<file {Path(value.path).name}>"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (list, tuple)):
+        return f"[{len(value)}]"
+    if isinstance(value, dict):
+        return "{" + ",".join(list(value)[:3]) + ("…" if len(value) > 3 else "") + "}"
+    text = str(value)
+    return text if len(text) <= MAX_VALUE_WIDTH else f"<{len(text)} chars>"
+
+
+def _close_event_loops() -> None:
+    """Close the loops the Pulumi SDK opened, so interpreter shutdown does not print a loop teardown error."""
+    for candidate in gc.get_objects():
+        if isinstance(candidate, asyncio.AbstractEventLoop) and not candidate.is_running():
+            with contextlib.suppress(RuntimeError, ValueError):
+                candidate.close()
+
+
+if __name__ == "__main__":
+    exit_code = main()
+    _close_event_loops()
+    sys.exit(exit_code)

@@ -1,0 +1,272 @@
+"""Deploy the data plane of a rendered stack into a local AWS (moto server), with the stack's own values.
+
+Buckets (with versioning, public access block and bucket policy), queues with their attributes and redrive policies, queue policies,
+the bucket notification and the metric alarms are created from the inputs the Pulumi program
+rendered under mocks, not typed again. Time values (visibility timeouts, the workers' processing
+timeout) can be scaled down so a drill of the 15-minute incident runs in seconds.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from preview.mocks import RecordedResource
+from preview.render import RenderedStack
+from worker import contract
+
+PUBLIC_ACCESS_BLOCK_SETTINGS = (
+    "BlockPublicAcls",
+    "IgnorePublicAcls",
+    "BlockPublicPolicy",
+    "RestrictPublicBuckets",
+)
+
+
+@dataclass
+class DataPlane:
+    """What was created locally, by the stack's names."""
+
+    region: str
+    queue_urls: dict[str, str] = field(default_factory=dict)
+    queue_arns: dict[str, str] = field(default_factory=dict)
+    buckets: list[str] = field(default_factory=list)
+    alarms: list[str] = field(default_factory=list)
+    worker_environment: dict[str, str] = field(default_factory=dict)
+    scaled: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """Setting -> (declared value, value used locally)."""
+
+
+def scaled_seconds(value: float, scale: float) -> int:
+    return max(1, round(value * scale))
+
+
+def deploy(
+    stack: RenderedStack,
+    s3: Any,
+    sqs: Any,
+    cloudwatch: Any,
+    region: str,
+    scale: float = 1.0,
+    ec2: Any = None,
+    autoscaling: Any = None,
+    bucket_policies: bool = True,
+) -> DataPlane:
+    """Create the stack's data plane; with `ec2` and `autoscaling` clients also its Auto Scaling Group.
+
+    `bucket_policies=False` leaves out the bucket policies: moto enforces their TLS-only deny, and a
+    local endpoint is plain HTTP, so uploads through it would be refused.
+    """
+    plane = DataPlane(region=region)
+    _buckets(stack, s3, plane, bucket_policies)
+    mock_arns = _queues(stack, sqs, plane, scale)
+    _queue_policies(stack, sqs, plane, mock_arns)
+    _notifications(stack, s3, plane, mock_arns)
+    _alarms(stack, cloudwatch, plane)
+    if ec2 is not None and autoscaling is not None:
+        _fleet(stack, ec2, autoscaling)
+    plane.worker_environment = _worker_environment(stack, plane, scale)
+    return plane
+
+
+def _buckets(stack: RenderedStack, s3: Any, plane: DataPlane, bucket_policies: bool) -> None:
+    location = (
+        {}
+        if plane.region == "us-east-1"
+        else {"CreateBucketConfiguration": {"LocationConstraint": plane.region}}
+    )
+    for bucket in stack.of_type("aws:s3/bucket:Bucket"):
+        name = bucket.outputs["bucket"]
+        s3.create_bucket(Bucket=name, **location)
+        plane.buckets.append(name)
+    for versioning in stack.of_type("aws:s3/bucketVersioning:BucketVersioning"):
+        status = versioning.inputs["versioningConfiguration"]["status"]
+        s3.put_bucket_versioning(
+            Bucket=versioning.inputs["bucket"], VersioningConfiguration={"Status": status}
+        )
+    for block in stack.of_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"):
+        settings = {
+            key: block.inputs.get(key[0].lower() + key[1:], False) for key in PUBLIC_ACCESS_BLOCK_SETTINGS
+        }
+        s3.put_public_access_block(Bucket=block.inputs["bucket"], PublicAccessBlockConfiguration=settings)
+    for policy in stack.of_type("aws:s3/bucketPolicy:BucketPolicy") if bucket_policies else []:
+        s3.put_bucket_policy(Bucket=policy.inputs["bucket"], Policy=policy.inputs["policy"])
+
+
+def _queues(stack: RenderedStack, sqs: Any, plane: DataPlane, scale: float) -> dict[str, str]:
+    """Create dead-letter targets first; returns mock ARN -> local ARN."""
+    queues = stack.of_type("aws:sqs/queue:Queue")
+    targets = {
+        json.loads(q.inputs["redrivePolicy"])["deadLetterTargetArn"]
+        for q in queues
+        if q.inputs.get("redrivePolicy")
+    }
+    mock_to_local: dict[str, str] = {}
+    for queue in sorted(queues, key=lambda q: q.outputs["arn"] not in targets):
+        attributes = {}
+        inputs = queue.inputs
+        if "visibilityTimeoutSeconds" in inputs:
+            declared = inputs["visibilityTimeoutSeconds"]
+            attributes["VisibilityTimeout"] = str(scaled_seconds(declared, scale))
+            plane.scaled[f"{queue.outputs['name']} visibilityTimeoutSeconds"] = (
+                declared,
+                scaled_seconds(declared, scale),
+            )
+        for key, attribute in (
+            ("messageRetentionSeconds", "MessageRetentionPeriod"),
+            ("receiveWaitTimeSeconds", "ReceiveMessageWaitTimeSeconds"),
+        ):
+            if key in inputs:
+                attributes[attribute] = str(int(inputs[key]))
+        if inputs.get("redrivePolicy"):
+            redrive = json.loads(inputs["redrivePolicy"])
+            redrive["deadLetterTargetArn"] = mock_to_local[redrive["deadLetterTargetArn"]]
+            attributes["RedrivePolicy"] = json.dumps(redrive)
+        name = queue.outputs["name"]
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        plane.queue_urls[name], plane.queue_arns[name] = url, arn
+        mock_to_local[queue.outputs["arn"]] = arn
+        mock_to_local[queue.outputs["url"]] = url
+    return mock_to_local
+
+
+def _queue_policies(stack: RenderedStack, sqs: Any, plane: DataPlane, mock_to_local: dict[str, str]) -> None:
+    for policy in stack.of_type("aws:sqs/queuePolicy:QueuePolicy"):
+        document = policy.inputs["policy"]
+        for mock, local in mock_to_local.items():
+            document = document.replace(mock, local)
+        sqs.set_queue_attributes(
+            QueueUrl=mock_to_local[policy.inputs["queueUrl"]], Attributes={"Policy": document}
+        )
+
+
+def _notifications(stack: RenderedStack, s3: Any, plane: DataPlane, mock_to_local: dict[str, str]) -> None:
+    for notification in stack.of_type("aws:s3/bucketNotification:BucketNotification"):
+        configurations = []
+        for position, queue in enumerate(notification.inputs.get("queues", [])):
+            rules = [
+                {"Name": name, "Value": queue[key]}
+                for name, key in (("prefix", "filterPrefix"), ("suffix", "filterSuffix"))
+                if queue.get(key)
+            ]
+            configuration = {
+                "Id": f"queue-{position}",
+                "QueueArn": mock_to_local[queue["queueArn"]],
+                "Events": queue["events"],
+            }
+            if rules:
+                configuration["Filter"] = {"Key": {"FilterRules": rules}}
+            configurations.append(configuration)
+        s3.put_bucket_notification_configuration(
+            Bucket=notification.inputs["bucket"],
+            NotificationConfiguration={"QueueConfigurations": configurations},
+        )
+
+
+def _fleet(stack: RenderedStack, ec2: Any, autoscaling: Any) -> None:
+    """The workers' group with its launch template (the local AMI and subnets stand in for the real ones)."""
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    subnets = [subnet["SubnetId"] for subnet in ec2.describe_subnets()["Subnets"]][:2]
+    for template, group in zip(
+        stack.of_type("aws:ec2/launchTemplate:LaunchTemplate"),
+        stack.of_type("aws:autoscaling/group:Group"),
+        strict=False,
+    ):
+        metadata = template.inputs.get("metadataOptions", {})
+        name = template.name
+        ec2.create_launch_template(
+            LaunchTemplateName=name,
+            LaunchTemplateData={
+                "ImageId": image,
+                "InstanceType": template.inputs["instanceType"],
+                "UserData": template.inputs["userData"],
+                "MetadataOptions": {"HttpTokens": metadata.get("httpTokens", "optional")},
+            },
+        )
+        autoscaling.create_auto_scaling_group(
+            AutoScalingGroupName=group.inputs["name"],
+            MinSize=int(group.inputs["minSize"]),
+            MaxSize=int(group.inputs["maxSize"]),
+            DesiredCapacity=int(group.inputs.get("desiredCapacity", group.inputs["minSize"])),
+            LaunchTemplate={"LaunchTemplateName": name, "Version": "$Latest"},
+            VPCZoneIdentifier=",".join(subnets),
+        )
+
+
+def _alarms(stack: RenderedStack, cloudwatch: Any, plane: DataPlane) -> None:
+    for alarm in stack.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"):
+        cloudwatch.put_metric_alarm(**alarm_parameters(alarm))
+        plane.alarms.append(alarm.inputs["name"])
+
+
+def alarm_parameters(alarm: RecordedResource) -> dict[str, Any]:
+    """PutMetricAlarm parameters from a MetricAlarm's Pulumi inputs (actions left out: no SNS locally)."""
+    inputs = alarm.inputs
+    parameters: dict[str, Any] = {
+        "AlarmName": inputs["name"],
+        "AlarmDescription": inputs.get("alarmDescription", ""),
+        "ComparisonOperator": inputs["comparisonOperator"],
+        "EvaluationPeriods": int(inputs["evaluationPeriods"]),
+        "Threshold": float(inputs["threshold"]),
+        "TreatMissingData": inputs.get("treatMissingData", "missing"),
+    }
+    if inputs.get("metricName"):
+        parameters.update(
+            Namespace=inputs["namespace"],
+            MetricName=inputs["metricName"],
+            Statistic=inputs["statistic"],
+            Period=int(inputs["period"]),
+            Dimensions=[{"Name": k, "Value": v} for k, v in (inputs.get("dimensions") or {}).items()],
+        )
+    else:
+        parameters["Metrics"] = [_metric_query(query) for query in inputs["metricQueries"]]
+    return parameters
+
+
+def _metric_query(query: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {"Id": query["id"], "ReturnData": bool(query.get("returnData", False))}
+    if query.get("label"):
+        result["Label"] = query["label"]
+    if query.get("expression"):
+        result["Expression"] = query["expression"]
+    else:
+        metric = query["metric"]
+        result["MetricStat"] = {
+            "Metric": {
+                "Namespace": metric["namespace"],
+                "MetricName": metric["metricName"],
+                "Dimensions": [{"Name": k, "Value": v} for k, v in (metric.get("dimensions") or {}).items()],
+            },
+            "Period": int(metric["period"]),
+            "Stat": metric["stat"],
+        }
+    return result
+
+
+def declared_worker_environment(stack: RenderedStack) -> dict[str, str]:
+    """The EnvironmentFile the launch template's user data writes (DESIGN contract 2)."""
+    for template in stack.of_type("aws:ec2/launchTemplate:LaunchTemplate"):
+        environment = contract.environment_from_user_data(template.inputs.get("userData") or "")
+        if environment:
+            return environment
+    return {}
+
+
+def _worker_environment(stack: RenderedStack, plane: DataPlane, scale: float) -> dict[str, str]:
+    environment = declared_worker_environment(stack)
+    if not environment:
+        return {}
+    by_mock_url = {
+        queue.outputs["url"]: plane.queue_urls[queue.outputs["name"]]
+        for queue in stack.of_type("aws:sqs/queue:Queue")
+    }
+    for key in ("QUEUE_URL", "DLQ_URL"):
+        environment[key] = by_mock_url[environment[key]]
+    for key in ("PROCESSING_TIMEOUT_SECONDS", "SHUTDOWN_GRACE_SECONDS"):
+        declared = float(environment[key])
+        environment[key] = str(scaled_seconds(declared, scale))
+        plane.scaled[key] = (declared, scaled_seconds(declared, scale))
+    environment["AWS_DEFAULT_REGION"] = plane.region
+    return environment

@@ -1,0 +1,97 @@
+"""`python -m preview` as a user runs it: on this repo and on any other program directory."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.paths import REPO_ROOT
+from tests.programs import PipelineProgram, write_program
+
+pytestmark = pytest.mark.slow  # runs `python -m preview` in subprocesses
+
+
+def preview(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "preview", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_production_tree_and_gate_pass():
+    result = preview()
+    assert result.returncode == 0, result.stderr
+    for expected in (
+        "aws:sqs/queue:Queue",
+        "work-queue",
+        "visibilityTimeoutSeconds=900",
+        "aws:s3/bucketNotification:BucketNotification",
+        "queueUrl",
+        "Policy gate passed: 0 mandatory",
+    ):
+        assert expected in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_production_json():
+    result = preview("--json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert set(document) >= {"resources", "outputs", "violations"}
+    assert {"type", "name", "urn", "parent", "inputs", "outputs"} <= set(document["resources"][0])
+    assert document["outputs"]["queueUrl"].endswith("/file-processing-queue-production")
+    assert all(violation["level"] != "mandatory" for violation in document["violations"])
+
+
+def test_any_program_directory(tmp_path: Path):
+    program = write_program(
+        tmp_path / "other", 'aws.sqs.Queue("lonely", name="lonely")\npulumi.export("answer", 42)\n'
+    )
+    text = preview("--program", str(program), "--stack", "dev")
+    assert "lonely" in text.stdout and "answer" in text.stdout
+    assert text.returncode == 1  # a queue without DLQ or encryption: mandatory violations
+    document = json.loads(preview("--program", str(program), "--stack", "dev", "--json").stdout)
+    assert document["outputs"] == {"answer": 42}
+    assert [r["name"] for r in document["resources"] if r["type"] == "aws:sqs/queue:Queue"] == ["lonely"]
+    assert {"policy", "level", "urn", "message"} == set(document["violations"][0])
+    assert {v["policy"] for v in document["violations"]} >= {
+        "dead-letter-queue-required",
+        "sqs-encryption-at-rest",
+    }
+
+
+def test_compliant_program_passes(tmp_path: Path):
+    program = write_program(tmp_path / "good", PipelineProgram(dlq_alarm=True).source())
+    result = preview("--program", str(program), "--stack", "dev")
+    assert result.returncode == 0, result.stdout
+    assert "0 mandatory, 0 advisory" in result.stdout
+
+
+def test_program_error_is_a_message_not_a_traceback(tmp_path: Path):
+    program = write_program(
+        tmp_path / "broken", 'raise ValueError("bucket name missing: set uploadBucketName")\n'
+    )
+    result = preview("--program", str(program), "--stack", "dev")
+    assert result.returncode == 2
+    assert "bucket name missing: set uploadBucketName" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_invalid_setting_exits_2_naming_the_key():
+    result = preview("--stack", "production", "-c", "visibilityTimeoutSeconds=300")
+    assert result.returncode == 2
+    assert "visibilityTimeoutSeconds=300: must be >= maxProcessingSeconds (900)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_project_is_explained(tmp_path: Path):
+    result = preview("--program", str(tmp_path))
+    assert result.returncode == 2
+    assert "has no Pulumi.yaml" in result.stderr

@@ -1,0 +1,257 @@
+"""The worker fleet and its bundle, rendered under Pulumi's mocks."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from components.worker_bundle import build_bundle
+from preview.gate import evaluate, load_policies
+from preview.render import render_program
+from tests.paths import REPO_ROOT
+from tests.program.test_pipeline import dead_letter_queue, one, work_queue
+
+PROGRAM_FILES = (
+    "__main__.py",
+    "Pulumi.yaml",
+    "Pulumi.production.yaml",
+    "components",
+    "worker",
+    "requirements.txt",
+)
+
+
+def user_data(stack) -> str:
+    template = one(stack, "aws:ec2/launchTemplate:LaunchTemplate", "workers-launch-template")
+    return base64.b64decode(template.inputs["userData"]).decode()
+
+
+def environment_file(script: str) -> dict[str, str]:
+    block = script.split("<<'ENVIRONMENT'\n", 1)[1].split("\nENVIRONMENT\n", 1)[0]
+    return dict(line.split("=", 1) for line in block.splitlines())
+
+
+def test_user_data_names_the_bundle_and_the_queue_settings(production):
+    script = user_data(production)
+    sha256 = production.outputs["workerBundleSha256"]
+    assert f"sha256={sha256}" in script
+    assert f"worker-bundles/{sha256}.tar.gz" in script
+    assert f'echo "{sha256}  /tmp/worker-bundle.tar.gz" | sha256sum --check --strict -' in script
+    environment = environment_file(script)
+    assert environment["QUEUE_URL"] == work_queue(production).outputs["url"]
+    assert environment["DLQ_URL"] == dead_letter_queue(production).outputs["url"]
+    assert environment["PROCESSING_TIMEOUT_SECONDS"] == "900"
+    assert (
+        int(environment["PROCESSING_TIMEOUT_SECONDS"])
+        <= work_queue(production).inputs["visibilityTimeoutSeconds"]
+    )
+    assert environment["METRIC_NAMESPACE"] == "CISFileSearch/Worker"
+    assert environment["INDEX_BUCKET"] == production.outputs["indexBucketName"]
+    assert environment["INDEX_PREFIX"] == "documents/"
+    assert "systemctl enable --now file-processor.service file-processor-drain.service" in script
+
+
+def test_processing_timeout_follows_the_single_setting():
+    stack = render_program(
+        REPO_ROOT,
+        "production",
+        {
+            "cis-file-pipeline:maxProcessingSeconds": "1200",
+            "cis-file-pipeline:visibilityTimeoutSeconds": "1500",
+        },
+    )
+    environment = environment_file(user_data(stack))
+    assert environment["PROCESSING_TIMEOUT_SECONDS"] == "1200"
+    assert work_queue(stack).inputs["visibilityTimeoutSeconds"] == 1500
+    hook = one(stack, "aws:autoscaling/lifecycleHook:LifecycleHook", "workers-drain-on-termination")
+    assert hook.inputs["heartbeatTimeout"] > 1200  # long enough for the longest file to finish
+
+
+def copy_program(destination: Path) -> Path:
+    destination.mkdir(parents=True)
+    for name in PROGRAM_FILES:
+        source = REPO_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, destination / name)
+    return destination
+
+
+def test_a_worker_change_is_a_new_bundle_and_a_new_launch_template(tmp_path):
+    program = copy_program(tmp_path / "program")
+    before = render_program(program, "production")
+    unchanged = render_program(program, "production")
+    assert user_data(unchanged) == user_data(before)
+    assert unchanged.outputs["workerBundleSha256"] == before.outputs["workerBundleSha256"]
+
+    consumer = program / "worker" / "consumer.py"
+    consumer.write_text(consumer.read_text() + "\n# a fix\n")
+    after = render_program(program, "production")
+    assert after.outputs["workerBundleSha256"] != before.outputs["workerBundleSha256"]
+    assert user_data(after) != user_data(before)
+    assert after.outputs["workerBundleSha256"] in user_data(after)
+
+
+def test_bundle_is_reproducible_and_ignores_caches(tmp_path):
+    source = tmp_path / "worker"
+    shutil.copytree(REPO_ROOT / "worker", source, ignore=shutil.ignore_patterns("__pycache__"))
+    first = build_bundle(source)
+    (source / "__pycache__").mkdir(exist_ok=True)
+    (source / "__pycache__" / "consumer.cpython-311.pyc").write_bytes(b"cache")
+    assert build_bundle(source) == first
+    (source / "requirements.txt").write_text((source / "requirements.txt").read_text() + "# pin\n")
+    assert build_bundle(source) != first
+
+
+def worker_policy(stack) -> dict:
+    return json.loads(one(stack, "aws:iam/rolePolicy:RolePolicy", "workers-policy").inputs["policy"])
+
+
+def test_iam_statements_are_least_privilege(production):
+    statements = {s["Sid"]: s for s in worker_policy(production)["Statement"]}
+    queue_arn, dlq_arn = work_queue(production).outputs["arn"], dead_letter_queue(production).outputs["arn"]
+    assert statements["ConsumeWorkQueue"]["Action"] == [
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueAttributes",
+    ]
+    assert statements["ConsumeWorkQueue"]["Resource"] == queue_arn
+    assert statements["DeadLetterPermanentFailures"] == {
+        "Sid": "DeadLetterPermanentFailures",
+        "Effect": "Allow",
+        "Action": "sqs:SendMessage",
+        "Resource": dlq_arn,
+    }
+    assert statements["ReadUploads"]["Resource"] == "arn:aws:s3:::cis-filesearch-storage-production/uploads/*"
+    assert (
+        statements["WriteIndexDocuments"]["Resource"]
+        == "arn:aws:s3:::cis-filesearch-index-production/documents/*"
+    )
+    sha256 = production.outputs["workerBundleSha256"]
+    assert statements["ReadWorkerBundle"]["Resource"] == (
+        f"arn:aws:s3:::cis-filesearch-artifacts-production/worker-bundles/{sha256}.tar.gz"
+    )
+    assert statements["PublishWorkerMetrics"]["Condition"] == {
+        "StringEquals": {"cloudwatch:namespace": "CISFileSearch/Worker"}
+    }
+    assert statements["CompleteOwnTerminationHook"]["Resource"].endswith(
+        ":autoScalingGroup:*:autoScalingGroupName/cis-file-processor-production"
+    )
+    for statement in statements.values():
+        assert "*" not in [
+            action
+            for action in (
+                statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            )
+        ]
+        if statement["Sid"] != "PublishWorkerMetrics":  # PutMetricData has no resource-level permissions
+            assert statement["Resource"] != "*"
+    attachment = one(production, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "workers-ssm")
+    assert attachment.inputs["policyArn"] == "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+
+
+def consumer_rule_fires(stack, policy_document: dict) -> bool:
+    resources = copy.deepcopy(stack.resources)
+    for resource in resources:
+        if resource.name == "workers-policy":
+            resource.inputs["policy"] = resource.outputs["policy"] = json.dumps(policy_document)
+    result = evaluate(resources, load_policies())
+    return any(v.policy == "consumer-can-delete" for v in result.violations)
+
+
+def test_worker_role_passes_the_delete_rule_and_a_copy_without_delete_fails(production):
+    document = worker_policy(production)
+    assert not consumer_rule_fires(production, document)
+    broken = copy.deepcopy(document)
+    consume = next(s for s in broken["Statement"] if s["Sid"] == "ConsumeWorkQueue")
+    consume["Action"].remove("sqs:DeleteMessage")
+    assert consumer_rule_fires(production, broken)
+
+
+def test_instances_require_imdsv2_encrypt_their_disk_and_accept_no_ingress(production):
+    template = one(production, "aws:ec2/launchTemplate:LaunchTemplate", "workers-launch-template").inputs
+    assert template["metadataOptions"]["httpTokens"] == "required"
+    assert template["metadataOptions"]["httpPutResponseHopLimit"] == 1
+    assert template["blockDeviceMappings"][0]["ebs"]["encrypted"] == "true"
+    group = one(production, "aws:ec2/securityGroup:SecurityGroup", "workers-sg").inputs
+    assert group.get("ingress", []) == []
+    assert [rule["fromPort"] for rule in group["egress"]] == [443]
+
+
+def test_instance_refresh_is_canary_first_with_full_capacity_and_rollback(production):
+    group = one(production, "aws:autoscaling/group:Group", "workers-group").inputs
+    assert group["vpcZoneIdentifiers"] == ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"]
+    refresh = group["instanceRefresh"]
+    assert refresh["strategy"] == "Rolling"
+    preferences = refresh["preferences"]
+    assert preferences["checkpointPercentages"] == [50, 100]  # the canary: one of two instances
+    assert preferences["checkpointDelay"] == "600"
+    assert preferences["minHealthyPercentage"] == 100
+    assert preferences["maxHealthyPercentage"] == 200
+    assert preferences["autoRollback"] is True
+    template = one(production, "aws:ec2/launchTemplate:LaunchTemplate", "workers-launch-template")
+    assert group["launchTemplate"] == {
+        "id": template.outputs["id"],
+        "version": str(template.outputs["latestVersion"]),
+    }
+
+
+@pytest.mark.parametrize(("desired", "canary"), [(1, 100), (2, 50), (3, 34), (4, 25)])
+def test_the_canary_is_one_instance_share(desired, canary):
+    stack = render_program(
+        REPO_ROOT,
+        "production",
+        {"cis-file-pipeline:desiredWorkers": str(desired), "cis-file-pipeline:maxWorkers": "6"},
+    )
+    preferences = one(stack, "aws:autoscaling/group:Group", "workers-group").inputs["instanceRefresh"][
+        "preferences"
+    ]
+    assert preferences["checkpointPercentages"] == sorted({canary, 100})
+
+
+def evaluate_metric_math(metrics: list[dict], values: dict[str, float]) -> float:
+    """Evaluate the policy's expression the way CloudWatch would for these metric values."""
+    (expression,) = [m for m in metrics if m.get("returnData")]
+    left, operator, right = expression["expression"].split()
+    assert operator == "/"
+    return values[left] / values[right]
+
+
+def test_scaling_follows_backlog_per_instance(production):
+    policy = one(production, "aws:autoscaling/policy:Policy", "workers-backlog-per-instance").inputs
+    tracking = policy["targetTrackingConfiguration"]
+    assert tracking["targetValue"] == 8
+    metrics = tracking["customizedMetricSpecification"]["metrics"]
+    by_id = {m["id"]: m for m in metrics}
+    visible = by_id["visible"]["metricStat"]["metric"]
+    assert (visible["namespace"], visible["metricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert visible["dimensions"] == [{"name": "QueueName", "value": "file-processing-queue-production"}]
+    in_service = by_id["in_service"]["metricStat"]["metric"]
+    assert in_service["dimensions"] == [
+        {"name": "AutoScalingGroupName", "value": "cis-file-processor-production"}
+    ]
+    assert evaluate_metric_math(metrics, {"visible": 40, "in_service": 2}) == 20  # 2.5x the target: scale out
+    assert evaluate_metric_math(metrics, {"visible": 8, "in_service": 4}) == 2  # below target: scale in
+    group = one(production, "aws:autoscaling/group:Group", "workers-group").inputs
+    assert "GroupInServiceInstances" in group["enabledMetrics"]  # the metric the math divides by
+
+
+def test_production_with_the_fleet_passes_the_gate_and_the_gate_reads_the_fleet(production):
+    assert evaluate(production.resources, load_policies()).mandatory_violations == []
+    resources = copy.deepcopy(production.resources)
+    for resource in resources:
+        if resource.type == "aws:ec2/launchTemplate:LaunchTemplate":
+            script = base64.b64decode(resource.inputs["userData"]).decode()
+            script = script.replace("PROCESSING_TIMEOUT_SECONDS=900", "PROCESSING_TIMEOUT_SECONDS=1800")
+            resource.inputs["userData"] = resource.outputs["userData"] = base64.b64encode(
+                script.encode()
+            ).decode()
+    fired = {v.policy for v in evaluate(resources, load_policies()).mandatory_violations}
+    assert "visibility-covers-processing" in fired

@@ -1,0 +1,59 @@
+"""The drill's verdicts come from moto's state: a good worker passes, a non-deleting one fails, and the
+replayed incident shows the loop that only a queue without redrive allows."""
+
+from __future__ import annotations
+
+import pytest
+
+from preview.render import render_program
+from sandbox.drill import DEFAULT_SCALE, DrillRun, run
+from tests.paths import REPO_ROOT
+
+pytestmark = pytest.mark.slow  # the drill: moto server and worker processes
+
+
+@pytest.fixture(scope="module")
+def stack():
+    return render_program(REPO_ROOT, "production")
+
+
+def drill(
+    stack, tmp_path, variant="fixed", worker_module="worker", burst=0, workers=2, time_limit=60.0
+) -> DrillRun:
+    return run(
+        stack, variant, burst, workers, worker_module, DEFAULT_SCALE, time_limit, tmp_path, progress=False
+    )
+
+
+def test_small_drill_passes_on_moto_state(stack, tmp_path):
+    result = drill(stack, tmp_path, burst=20)
+    assert result.drained
+    assert [check for check in result.checks if not check.passed] == []
+    writes = result.facts["index_writes"]
+    assert writes["uploads/報告書 2024年 第3四半期.txt"] == 1  # S3 object versions, not the worker's word
+    assert writes["uploads/消える ファイル.txt"] == 0 and writes["uploads/壊れた ファイル.pdf"] == 0
+    assert [entry["key"] for entry in result.facts["dead_lettered"]] == ["uploads/壊れた ファイル.pdf"]
+    assert "not a readable PDF" in result.facts["dead_lettered"][0]["reason"]
+    assert result.facts["metrics"]["MessageDeleteFailed"] == 0
+    assert result.facts["max_receive_count_seen"] <= result.facts["max_receive_count"]
+
+
+def test_a_worker_that_does_not_delete_fails_the_drill(stack, tmp_path):
+    result = drill(stack, tmp_path, worker_module="sandbox.incident_worker", burst=3, time_limit=16)
+    failed = {check.name for check in result.checks if not check.passed}
+    assert not result.passed
+    assert "queue depth falls to zero" in failed
+    assert "no message reappears (each file indexed exactly once)" in failed
+
+
+def test_replayed_incident_loops_and_the_fixed_configuration_does_not(stack, tmp_path):
+    fixed = drill(stack, tmp_path)
+    incident = drill(
+        stack, tmp_path, variant="incident", worker_module="sandbox.incident_worker", time_limit=16
+    )
+    max_receive_count = fixed.facts["max_receive_count"]
+    assert fixed.drained and fixed.facts["max_receive_count_seen"] <= max_receive_count
+    assert not incident.drained
+    assert incident.facts["max_receive_count"] is None  # no redrive in the incident's queue
+    assert incident.facts["max_receive_count_seen"] > max_receive_count  # only possible without redrive
+    assert incident.facts["messages_handled"] > fixed.facts["messages_handled"]

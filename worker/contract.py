@@ -1,0 +1,95 @@
+"""What every other part shares with the worker: environment names, the EnvironmentFile format,
+metric and dimension names, log event names. One spelling here; the program, alarms, dashboard,
+sandbox and audit import it (and nothing else from `worker/`).
+
+This module imports nothing from the worker, so the Pulumi program can use it without boto3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+# --- environment (DESIGN contract 2) ---------------------------------------------------------------
+QUEUE_URL = "QUEUE_URL"
+DLQ_URL = "DLQ_URL"
+PROCESSING_TIMEOUT_SECONDS = "PROCESSING_TIMEOUT_SECONDS"
+METRIC_NAMESPACE = "METRIC_NAMESPACE"
+INDEX_BUCKET = "INDEX_BUCKET"
+INDEX_PREFIX = "INDEX_PREFIX"
+FILE_PROCESSOR = "FILE_PROCESSOR"
+WORKER_CONCURRENCY = "WORKER_CONCURRENCY"
+SHUTDOWN_GRACE_SECONDS = "SHUTDOWN_GRACE_SECONDS"
+HEARTBEAT_SECONDS = "HEARTBEAT_SECONDS"
+AWS_DEFAULT_REGION = "AWS_DEFAULT_REGION"
+AUTOSCALING_GROUP_NAME = "AUTOSCALING_GROUP_NAME"
+LIFECYCLE_HOOK_NAME = "LIFECYCLE_HOOK_NAME"
+
+ENVIRONMENT_FILE = "/etc/file-processor.env"
+"""Where cloud-init writes the worker's environment; the systemd units read it (EnvironmentFile=)."""
+ENVIRONMENT_HEREDOC = "ENVIRONMENT"
+"""The heredoc delimiter the user data writes the EnvironmentFile with (see `environment_file_block`)."""
+
+# --- metrics -----------------------------------------------------------------------------------------
+DEFAULT_METRIC_NAMESPACE = "CISFileSearch/Worker"
+QUEUE_DIMENSION = "QueueName"
+"""The one dimension the worker publishes with: the work queue's name."""
+
+PROCESSED = "MessagesProcessed"
+FAILED = "MessageProcessingFailed"
+DEAD_LETTERED = "MessagesDeadLettered"
+DELETE_FAILED = "MessageDeleteFailed"
+RELEASED = "MessagesReleased"
+TEST_EVENTS = "TestEventsDeleted"
+DUPLICATES = "DuplicateMessagesDeleted"
+OBJECTS_GONE = "ObjectsGoneDeleted"
+DURATION = "ProcessingDuration"
+
+# --- SQS limits the worker and the stack both respect ---------------------------------------------
+MAX_MESSAGE_RETENTION_SECONDS = 1_209_600
+"""14 days, SQS's maximum retention (CreateQueue, MessageRetentionPeriod)."""
+
+
+def environment_file(environment: Mapping[str, str]) -> str:
+    """The EnvironmentFile's text: one KEY=value a line (systemd.exec, EnvironmentFile=)."""
+    for key, value in environment.items():
+        if "\n" in str(value) or "=" in key:
+            raise ValueError(f"environment entry {key!r} cannot be written to an EnvironmentFile")
+    return "\n".join(f"{key}={value}" for key, value in environment.items())
+
+
+def environment_file_block(environment: Mapping[str, str]) -> str:
+    """A shell heredoc that writes the EnvironmentFile (what the launch template's user data runs)."""
+    return (
+        f"cat > {ENVIRONMENT_FILE} <<'{ENVIRONMENT_HEREDOC}'\n"
+        f"{environment_file(environment)}\n"
+        f"{ENVIRONMENT_HEREDOC}\n"
+    )
+
+
+def environment_from_user_data(user_data: str) -> dict[str, str]:
+    """The EnvironmentFile a launch template's user data (base64, as EC2 takes it) writes; {} if none."""
+    import base64
+    import binascii
+
+    try:
+        script = base64.b64decode(user_data, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        script = user_data
+    if f"<<'{ENVIRONMENT_HEREDOC}'\n" not in script:
+        return {}
+    return read_environment_file(script)
+
+
+def read_environment_file(text: str) -> dict[str, str]:
+    """Parse an EnvironmentFile's text, or a script holding `environment_file_block`'s heredoc."""
+    opener = f"<<'{ENVIRONMENT_HEREDOC}'\n"
+    if opener in text:
+        text = text.split(opener, 1)[1].split(f"\n{ENVIRONMENT_HEREDOC}\n", 1)[0]
+    entries: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        entries[key.strip()] = value
+    return entries
