@@ -5,7 +5,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from components.file_event_pipeline import FileEventPipeline, FileEventPipelineArgs
+from components.file_event_pipeline import FileEventPipeline
 from components.network import private_subnets
 from components.pipeline_alarms import PipelineAlarms, PipelineAlarmsArgs
 from components.settings import AlarmSettings, FleetSettings, PipelineSettings
@@ -17,41 +17,36 @@ settings = PipelineSettings.from_config()
 fleet_settings = FleetSettings.from_config()
 alarm_settings = AlarmSettings.from_config()
 region = aws.get_region_output().region
+account_id = aws.get_caller_identity_output().account_id
 
-pipeline = FileEventPipeline("file-pipeline", FileEventPipelineArgs.from_settings(settings))
+pipeline = FileEventPipeline("file-pipeline", settings)
 bundle = WorkerBundle(
     "worker-bundle",
-    WorkerBundleArgs(
-        source_dir=HERE / "worker",
-        artifacts_bucket_name=fleet_settings.artifacts_bucket_name,
-        build_dir=HERE / "build",
-    ),
+    WorkerBundleArgs(fleet=fleet_settings, source_dir=HERE / "worker", build_dir=HERE / "build"),
 )
 alarms = PipelineAlarms(
     "alarms",
     PipelineAlarmsArgs(
         settings=alarm_settings,
-        name_prefix=f"cis-file-pipeline-{settings.environment}",
-        queue_name=settings.queue_name,
-        dlq_name=settings.dead_letter_queue_name,
-        group_name=fleet_settings.worker_group_name,
-        metric_namespace=settings.metric_namespace,
+        pipeline=settings,
+        fleet=fleet_settings,
         region=region,
+        account_id=account_id,
     ),
 )
 subnet_ids, vpc_id = private_subnets(fleet_settings)
 fleet = WorkerFleet(
     "workers",
-    WorkerFleetArgs.from_settings(
-        settings,
-        fleet_settings,
+    WorkerFleetArgs(
+        settings=settings,
+        fleet=fleet_settings,
         pipeline=pipeline,
         bundle=bundle,
         subnet_ids=subnet_ids,
         vpc_id=vpc_id,
         ami_id=aws.ssm.get_parameter_output(name=fleet_settings.ami_ssm_parameter).value,
         region=region,
-        account_id=aws.get_caller_identity_output().account_id,
+        account_id=account_id,
         rollout_alarm_names=alarms.rollout_alarm_names,
     ),
 )

@@ -8,54 +8,12 @@ queue policy that admits only this bucket of this account.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from components.private_bucket import PrivateBucket, PrivateBucketArgs
 from components.settings import PipelineSettings
-
-
-@dataclass
-class FileEventPipelineArgs:
-    upload_bucket_name: str
-    upload_prefix: str
-    index_bucket_name: str
-    queue_name: str
-    dead_letter_queue_name: str
-    visibility_timeout_seconds: int
-    max_receive_count: int
-    queue_retention_seconds: int
-    dead_letter_retention_seconds: int
-    receive_wait_time_seconds: int
-    protect_data: bool = False
-    """Protect the upload bucket from deletion (production)."""
-
-    def __post_init__(self) -> None:
-        if self.dead_letter_retention_seconds <= self.queue_retention_seconds:
-            raise ValueError(
-                f"dead_letter_retention_seconds ({self.dead_letter_retention_seconds}) must exceed "
-                f"queue_retention_seconds ({self.queue_retention_seconds})"
-            )
-        if self.max_receive_count < 2:
-            raise ValueError(f"max_receive_count ({self.max_receive_count}) must be at least 2")
-
-    @classmethod
-    def from_settings(cls, settings: PipelineSettings) -> FileEventPipelineArgs:
-        return cls(
-            upload_bucket_name=settings.upload_bucket_name,
-            upload_prefix=settings.upload_prefix,
-            index_bucket_name=settings.index_bucket_name,
-            queue_name=settings.queue_name,
-            dead_letter_queue_name=settings.dead_letter_queue_name,
-            visibility_timeout_seconds=settings.visibility_timeout_seconds,
-            max_receive_count=settings.max_receive_count,
-            queue_retention_seconds=settings.queue_retention_seconds,
-            dead_letter_retention_seconds=settings.dead_letter_retention_seconds,
-            receive_wait_time_seconds=settings.receive_wait_time_seconds,
-            protect_data=settings.is_production,
-        )
 
 
 def redrive_policy(dead_letter_queue_arn: str, max_receive_count: int) -> str:
@@ -98,36 +56,37 @@ class FileEventPipeline(pulumi.ComponentResource):
     notification: aws.s3.BucketNotification
 
     def __init__(
-        self, name: str, args: FileEventPipelineArgs, opts: pulumi.ResourceOptions | None = None
+        self, name: str, settings: PipelineSettings, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        """`settings` are the stack's validated settings (components/settings.py), taken as they are."""
         super().__init__("cis:pipeline:FileEventPipeline", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
         self.upload_bucket = PrivateBucket(
             "uploads",
-            PrivateBucketArgs(bucket_name=args.upload_bucket_name, protect=args.protect_data),
+            PrivateBucketArgs(bucket_name=settings.upload_bucket_name, protect=settings.is_production),
             opts=child,
         ).bucket
         self.index_bucket = PrivateBucket(
-            "index", PrivateBucketArgs(bucket_name=args.index_bucket_name), opts=child
+            "index", PrivateBucketArgs(bucket_name=settings.index_bucket_name), opts=child
         ).bucket
 
         self.dead_letter_queue = aws.sqs.Queue(
             "dead-letter-queue",
-            name=args.dead_letter_queue_name,
-            message_retention_seconds=args.dead_letter_retention_seconds,
+            name=settings.dead_letter_queue_name,
+            message_retention_seconds=settings.dead_letter_retention_seconds,
             sqs_managed_sse_enabled=True,
             opts=child,
         )
         self.queue = aws.sqs.Queue(
             "work-queue",
-            name=args.queue_name,
-            visibility_timeout_seconds=args.visibility_timeout_seconds,
-            receive_wait_time_seconds=args.receive_wait_time_seconds,
-            message_retention_seconds=args.queue_retention_seconds,
+            name=settings.queue_name,
+            visibility_timeout_seconds=settings.visibility_timeout_seconds,
+            receive_wait_time_seconds=settings.receive_wait_time_seconds,
+            message_retention_seconds=settings.queue_retention_seconds,
             sqs_managed_sse_enabled=True,
             redrive_policy=self.dead_letter_queue.arn.apply(
-                lambda arn: redrive_policy(arn, args.max_receive_count)
+                lambda arn: redrive_policy(arn, settings.max_receive_count)
             ),
             opts=child,
         )
@@ -142,9 +101,9 @@ class FileEventPipeline(pulumi.ComponentResource):
         queue_policy = aws.sqs.QueuePolicy(
             "work-queue-policy",
             queue_url=self.queue.url,
-            policy=pulumi.Output.all(self.queue.arn, self.upload_bucket.arn, account_id).apply(
-                lambda values: s3_send_policy(*values)
-            ),
+            policy=pulumi.Output.all(
+                queue_arn=self.queue.arn, bucket_arn=self.upload_bucket.arn, account_id=account_id
+            ).apply(lambda values: s3_send_policy(**values)),
             opts=child,
         )
         # Exactly one notification resource owns the bucket's whole notification configuration: a
@@ -156,7 +115,7 @@ class FileEventPipeline(pulumi.ComponentResource):
                 aws.s3.BucketNotificationQueueArgs(
                     queue_arn=self.queue.arn,
                     events=["s3:ObjectCreated:*"],
-                    filter_prefix=args.upload_prefix,
+                    filter_prefix=settings.upload_prefix,
                 )
             ],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[queue_policy]),

@@ -15,7 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.dashboard import dashboard_body
-from components.settings import AlarmSettings
+from components.settings import AlarmSettings, FleetSettings, PipelineSettings
 from worker import contract
 
 MINUTE = 60
@@ -230,15 +230,47 @@ def _query_args(query: dict[str, Any]) -> aws.cloudwatch.MetricAlarmMetricQueryA
     )
 
 
+def alarm_topic_key_policy(account_id: str) -> dict:
+    """The alarm topic key's policy: the account administers the key (so IAM policies govern it and it can
+    never become unmanageable), and CloudWatch may use it to publish to the encrypted topic.
+
+    CloudWatch cannot publish to a topic encrypted with the AWS-managed key `alias/aws/sns`, whose policy
+    nobody can change; a customer managed key must allow cloudwatch.amazonaws.com kms:Decrypt and
+    kms:GenerateDataKey* ("Enable compatibility between event sources from AWS services and encrypted
+    topics", https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html). Who may publish to the
+    topic at all stays the topic policy's decision (the default one admits only this account).
+    """
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountAdministersTheKey",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "CloudWatchAlarmsPublishToTheEncryptedTopic",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+            },
+        ],
+    }
+
+
 @dataclass
 class PipelineAlarmsArgs:
     settings: AlarmSettings
-    name_prefix: str
-    queue_name: str
-    dlq_name: str
-    group_name: str
-    metric_namespace: str
+    """The validated alarm thresholds and subscribers."""
+    pipeline: PipelineSettings
+    """The validated pipeline settings: queue names, metric namespace, the name prefix."""
+    fleet: FleetSettings
+    """The validated fleet settings: the group the no-workers alarm watches."""
     region: pulumi.Input[str]
+    account_id: pulumi.Input[str]
 
 
 class PipelineAlarms(pulumi.ComponentResource):
@@ -251,22 +283,39 @@ class PipelineAlarms(pulumi.ComponentResource):
     ) -> None:
         super().__init__("cis:monitoring:PipelineAlarms", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        pipeline, prefix = args.pipeline, args.pipeline.name_prefix
+        queue_name, dlq_name = pipeline.queue_name, pipeline.dead_letter_queue_name
+        group_name, namespace = args.fleet.worker_group_name, pipeline.metric_namespace
+        self.topic_key = aws.kms.Key(
+            f"{name}-topic-key",
+            description=f"Encrypts the {prefix} alarm topic; CloudWatch may use it to publish alarms",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=pulumi.Output.from_input(args.account_id).apply(
+                lambda account_id: json.dumps(alarm_topic_key_policy(account_id))
+            ),
+            opts=child,
+        )
+        aws.kms.Alias(
+            f"{name}-topic-key-alias",
+            name=f"alias/{prefix}-alarms",
+            target_key_id=self.topic_key.key_id,
+            opts=child,
+        )
         self.topic = aws.sns.Topic(
-            f"{name}-topic", name=f"{args.name_prefix}-alarms", kms_master_key_id="alias/aws/sns", opts=child
+            f"{name}-topic", name=f"{prefix}-alarms", kms_master_key_id=self.topic_key.arn, opts=child
         )
         for position, email in enumerate(args.settings.alarm_emails):
             aws.sns.TopicSubscription(
                 f"{name}-email-{position}", topic=self.topic.arn, protocol="email", endpoint=email, opts=child
             )
         self.alarms = {}
-        specs = alarm_specs(
-            args.settings, args.queue_name, args.dlq_name, args.group_name, args.metric_namespace
-        )
+        specs = alarm_specs(args.settings, queue_name, dlq_name, group_name, namespace)
         for spec in specs:
             metric = spec.metric or {}
             self.alarms[spec.key] = aws.cloudwatch.MetricAlarm(
                 f"{name}-{spec.key}",
-                name=f"{args.name_prefix}-{spec.key}",
+                name=f"{prefix}-{spec.key}",
                 alarm_description=spec.description,
                 comparison_operator=spec.comparison,
                 threshold=spec.threshold,
@@ -288,13 +337,9 @@ class PipelineAlarms(pulumi.ComponentResource):
         )
         self.dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
-            dashboard_name=args.name_prefix,
+            dashboard_name=prefix,
             dashboard_body=pulumi.Output.from_input(args.region).apply(
-                lambda region: json.dumps(
-                    dashboard_body(
-                        region, args.queue_name, args.dlq_name, args.group_name, args.metric_namespace
-                    )
-                )
+                lambda region: json.dumps(dashboard_body(region, queue_name, dlq_name, group_name, namespace))
             ),
             opts=child,
         )

@@ -1,15 +1,17 @@
-"""The stack's settings: one typed, validated object built from `pulumi.Config`.
+"""The stack's settings: typed, validated objects built once from `pulumi.Config`.
 
 Every number the pipeline depends on (processing time, visibility, receive count, retention) is read
-here once and flows from here into resources and the workers' environment. Defaults live in the
-config schema of `Pulumi.yaml`, so this module holds the rules, not the values.
+here once and flows from here into resources and the workers' environment. The components take these
+objects as they are, so a value is validated once. Defaults live in the config schema of
+`Pulumi.yaml`, so this module holds the rules, not the values; names left empty there derive from the
+project and stack (`DERIVED_NAMES`).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import pulumi
 
@@ -32,6 +34,33 @@ class SettingsError(ValueError):
         self.key = key
         self.value = value
         super().__init__(f"invalid setting {key}={value!r}: {allowed}")
+
+
+NOT_IN_CONFIG = {"config": False}
+"""Field metadata: the field is not a config key (the project and stack come from the engine)."""
+
+DERIVED_NAMES: dict[str, str] = {
+    "environment": "{stack}",
+    "upload_bucket_name": "{project}-uploads-{stack}",
+    "index_bucket_name": "{project}-index-{stack}",
+    "queue_name": "{project}-queue-{stack}",
+    "dead_letter_queue_name": "{project}-dlq-{stack}",
+    "metric_namespace": "{project}/{stack}",
+    "artifacts_bucket_name": "{project}-artifacts-{stack}",
+    "worker_group_name": "{project}-workers-{stack}",
+}
+"""Names left empty in config derive from the project and stack, so a new stack never inherits another
+stack's buckets and queues. Production sets the incident's real names in Pulumi.production.yaml."""
+
+
+def _safe(value: str) -> str:
+    """Lower case, runs of anything but a-z, 0-9 and '-' as one '-': valid in S3 and SQS names."""
+    return re.sub(r"[^a-z0-9-]+", "-", value.lower()).strip("-")
+
+
+def derived_name(field_name: str, project: str, stack: str) -> str:
+    """The default of a name setting for this project and stack."""
+    return DERIVED_NAMES[field_name].format(project=_safe(project), stack=_safe(stack))
 
 
 def _config_key(name: str) -> str:
@@ -58,17 +87,28 @@ class PipelineSettings:
     dead_letter_retention_seconds: int
     receive_wait_time_seconds: int
     metric_namespace: str
+    project: str = field(default="", metadata=NOT_IN_CONFIG)
+    stack: str = field(default="", metadata=NOT_IN_CONFIG)
 
     @classmethod
     def from_config(cls, config: pulumi.Config | None = None) -> PipelineSettings:
         """Read every field from the project's config (defaults come from Pulumi.yaml) and validate."""
-        settings = cls(**_read_fields(cls, config or pulumi.Config()))
+        settings = cls(
+            **_read_fields(cls, config or pulumi.Config()),
+            project=pulumi.get_project(),
+            stack=pulumi.get_stack(),
+        )
         settings.validate()
         return settings
 
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def name_prefix(self) -> str:
+        """`{project}-{stack}`: the prefix of the names that have no setting (alarms, topic, dashboard)."""
+        return f"{_safe(self.project)}-{_safe(self.stack)}"
 
     def validate(self) -> None:
         """Raise SettingsError for the first setting that AWS would reject or that brings the incident back."""
@@ -106,7 +146,11 @@ class PipelineSettings:
             ("indexBucketName", self.index_bucket_name),
         ):
             if not S3_BUCKET_NAME.match(name):
-                raise SettingsError(key, name, "must be a valid S3 bucket name (3-63 of a-z, 0-9, '.', '-')")
+                raise SettingsError(
+                    key,
+                    name,
+                    "must be a valid S3 bucket name (3-63 of a-z, 0-9, '.', '-'); set it in the stack's config",
+                )
         for key, name in (
             ("queueName", self.queue_name),
             ("deadLetterQueueName", self.dead_letter_queue_name),
@@ -239,19 +283,26 @@ class AlarmSettings:
 
 
 def _read_fields(cls: type, config: pulumi.Config) -> dict[str, object]:
-    """Each dataclass field from its camelCase config key, typed by the field's annotation."""
+    """Each dataclass field from its camelCase config key, typed by the field's annotation; a name
+    left empty (or unset) derives from the project and stack (`DERIVED_NAMES`)."""
     values: dict[str, object] = {}
-    for field in fields(cls):
-        key = _config_key(field.name)
+    for setting in fields(cls):
+        if setting.metadata.get("config", True) is False:
+            continue
+        key = _config_key(setting.name)
         try:
-            if field.type == "int":
-                values[field.name] = config.require_int(key)
-            elif field.type == "list[str]":
-                values[field.name] = [str(item) for item in config.require_object(key)]
+            if setting.type == "int":
+                values[setting.name] = config.require_int(key)
+            elif setting.type == "list[str]":
+                values[setting.name] = [str(item) for item in config.require_object(key)]
+            elif setting.name in DERIVED_NAMES:
+                values[setting.name] = config.get(key) or derived_name(
+                    setting.name, pulumi.get_project(), pulumi.get_stack()
+                )
             else:
-                values[field.name] = config.require(key)
+                values[setting.name] = config.require(key)
         except pulumi.ConfigTypeError as error:
-            expected = "a whole number" if field.type == "int" else "a list"
+            expected = "a whole number" if setting.type == "int" else "a list"
             raise SettingsError(key, config.get(key), f"must be {expected}") from error
     return values
 

@@ -19,6 +19,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.private_bucket import PrivateBucket, PrivateBucketArgs
+from components.settings import FleetSettings
 
 BUNDLE_PREFIX = "worker-bundles/"
 EXCLUDED_PARTS = {"__pycache__", ".pytest_cache"}
@@ -26,7 +27,7 @@ EXCLUDED_SUFFIXES = {".pyc", ".pyo"}
 
 
 def bundle_files(source_dir: Path) -> list[Path]:
-    """The files that make up the worker: code, systemd unit, requirements (no caches)."""
+    """The files that make up the worker: code, systemd units, the hash-locked requirements (no caches)."""
     return sorted(
         path
         for path in source_dir.rglob("*")
@@ -53,9 +54,10 @@ def build_bundle(source_dir: Path) -> bytes:
 
 @dataclass
 class WorkerBundleArgs:
+    fleet: FleetSettings
+    """The fleet's validated settings: the artifacts bucket's name."""
     source_dir: Path
-    """The worker package directory (worker/)."""
-    artifacts_bucket_name: str
+    """The worker package directory (worker/): code, systemd units, requirements.lock."""
     build_dir: Path
     """Where the archive is written before upload (git-ignored)."""
 
@@ -78,7 +80,7 @@ class WorkerBundle(pulumi.ComponentResource):
 
         self.bucket = PrivateBucket(
             "artifacts",
-            PrivateBucketArgs(bucket_name=args.artifacts_bucket_name),
+            PrivateBucketArgs(bucket_name=args.fleet.artifacts_bucket_name),
             opts=pulumi.ResourceOptions(parent=self),
         ).bucket
         self.object = aws.s3.BucketObjectv2(

@@ -41,7 +41,7 @@ def test_user_data_names_the_bundle_and_the_queue_settings(production):
     sha256 = production.outputs["workerBundleSha256"]
     assert f"sha256={sha256}" in script
     assert f"worker-bundles/{sha256}.tar.gz" in script
-    assert f'echo "{sha256}  /tmp/worker-bundle.tar.gz" | sha256sum --check --strict -' in script
+    assert f'echo "{sha256}  $workdir/worker-bundle.tar.gz" | sha256sum --check --strict -' in script
     environment = environment_file(script)
     assert environment["QUEUE_URL"] == work_queue(production).outputs["url"]
     assert environment["DLQ_URL"] == dead_letter_queue(production).outputs["url"]
@@ -141,7 +141,11 @@ def test_iam_statements_are_least_privilege(production):
     assert statements["PublishWorkerMetrics"]["Condition"] == {
         "StringEquals": {"cloudwatch:namespace": "CISFileSearch/Worker"}
     }
-    assert statements["CompleteOwnTerminationHook"]["Resource"].endswith(
+    assert statements["ReportOwnLifecycle"]["Action"] == [
+        "autoscaling:CompleteLifecycleAction",
+        "autoscaling:SetInstanceHealth",
+    ]
+    assert statements["ReportOwnLifecycle"]["Resource"].endswith(
         ":autoScalingGroup:*:autoScalingGroupName/cis-file-processor-production"
     )
     for statement in statements.values():
