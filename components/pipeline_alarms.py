@@ -299,7 +299,7 @@ class PipelineAlarms(pulumi.ComponentResource):
         aws.kms.Alias(
             f"{name}-topic-key-alias",
             name=f"alias/{prefix}-alarms",
-            target_key_id=self.topic_key.key_id,
+            target_key_id=self.topic_key.arn,
             opts=child,
         )
         self.topic = aws.sns.Topic(

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from preview.gate import evaluate, load_pack_config, load_policies
+from preview.mocks import MOCK_ACCOUNT_ID
 from preview.render import render_program
 from tests.paths import REPO_ROOT
 from tests.program.test_pipeline import one
@@ -226,3 +227,23 @@ def test_production_passes_the_gate_with_the_dlq_alarm_mandatory(production):
     without_alarm = [r for r in production.resources if not r.name.endswith("dlq-has-messages")]
     failed = evaluate(without_alarm, policies, config).mandatory_violations
     assert [v.policy for v in failed] == ["dlq-is-alarmed"]
+
+
+def test_the_alarm_topic_uses_a_customer_managed_key_that_cloudwatch_may_use(production):
+    topic = one(production, "aws:sns/topic:Topic", "alarms-topic").inputs
+    key = one(production, "aws:kms/key:Key", "alarms-topic-key")
+    assert topic["kmsMasterKeyId"] == key.outputs["arn"]
+    assert not topic["kmsMasterKeyId"].startswith("alias/aws/")  # AWS-managed keys cannot admit CloudWatch
+    assert key.inputs["enableKeyRotation"] is True
+    statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
+    cloudwatch = statements["CloudWatchAlarmsPublishToTheEncryptedTopic"]
+    assert cloudwatch["Effect"] == "Allow"
+    assert cloudwatch["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert set(cloudwatch["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    assert "Condition" not in cloudwatch  # a condition CloudWatch's request lacks would drop every alarm
+    admin = statements["AccountAdministersTheKey"]
+    assert admin["Principal"] == {"AWS": f"arn:aws:iam::{MOCK_ACCOUNT_ID}:root"}
+    assert admin["Action"] == "kms:*"
+    alias = one(production, "aws:kms/alias:Alias", "alarms-topic-key-alias").inputs
+    assert alias["targetKeyId"] == key.outputs["arn"]
+    assert alias["name"] == f"alias/{PREFIX}-alarms"

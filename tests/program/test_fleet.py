@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import copy
+import fnmatch
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -259,3 +261,88 @@ def test_production_with_the_fleet_passes_the_gate_and_the_gate_reads_the_fleet(
             ).decode()
     fired = {v.policy for v in evaluate(resources, load_policies()).mandatory_violations}
     assert "visibility-covers-processing" in fired
+
+
+def listbucket_statements(document: dict) -> list[dict]:
+    return [s for s in document["Statement"] if "s3:ListBucket" in s["Action"]]
+
+
+def request_allowed_by(statement: dict, action: str, resource: str, context: dict[str, str]) -> bool:
+    """IAM's reading of one Allow statement: a condition key absent from the request context does not
+    match (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html)."""
+    actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+    if action not in actions or statement["Resource"] != resource:
+        return False
+    for operator, keys in statement.get("Condition", {}).items():
+        for key, pattern in keys.items():
+            if key not in context:
+                return False
+            if operator == "StringLike" and not fnmatch.fnmatchcase(context[key], pattern):
+                return False
+    return True
+
+
+def test_the_worker_gets_404_for_a_missing_upload(production):
+    """S3 answers 404 for a missing key only to a caller with s3:ListBucket on the bucket, judged for the
+    GetObject request, whose context has no s3:prefix (GetObject API reference). So ListBucket must hold
+    without an s3:prefix condition, on exactly the two buckets the worker reads."""
+    document = worker_policy(production)
+    by_sid = {s["Sid"]: s for s in listbucket_statements(document)}
+    assert {sid: s["Resource"] for sid, s in by_sid.items()} == {
+        "TellMissingUploadsFromDenied": "arn:aws:s3:::cis-filesearch-storage-production",
+        "TellMissingIndexDocumentsFromDenied": "arn:aws:s3:::cis-filesearch-index-production",
+    }
+    get_object_context = {"aws:SecureTransport": "true"}  # what a GetObject request carries: no s3:prefix
+    for bucket in ("cis-filesearch-storage-production", "cis-filesearch-index-production"):
+        assert any(
+            request_allowed_by(s, "s3:ListBucket", f"arn:aws:s3:::{bucket}", get_object_context)
+            for s in by_sid.values()
+        )
+    # The previous statement, limited by s3:prefix, would not count for a GetObject request:
+    prefixed = dict(
+        by_sid["TellMissingUploadsFromDenied"], Condition={"StringLike": {"s3:prefix": "uploads/*"}}
+    )
+    resource = "arn:aws:s3:::cis-filesearch-storage-production"
+    assert not request_allowed_by(prefixed, "s3:ListBucket", resource, get_object_context)
+    assert request_allowed_by(prefixed, "s3:ListBucket", resource, {"s3:prefix": "uploads/a.pdf"})
+
+
+def test_new_instances_wait_for_the_worker_and_a_silent_bootstrap_is_abandoned(production):
+    hook = one(production, "aws:autoscaling/lifecycleHook:LifecycleHook", "workers-worker-ready").inputs
+    assert hook["name"] == "worker-ready"
+    assert hook["lifecycleTransition"] == "autoscaling:EC2_INSTANCE_LAUNCHING"
+    assert hook["defaultResult"] == "ABANDON"
+    group = one(production, "aws:autoscaling/group:Group", "workers-group").inputs
+    (initial,) = group["initialLifecycleHooks"]
+    assert {key: initial[key] for key in ("name", "lifecycleTransition", "defaultResult")} == {
+        "name": "worker-ready",
+        "lifecycleTransition": "autoscaling:EC2_INSTANCE_LAUNCHING",
+        "defaultResult": "ABANDON",
+    }
+    assert group["instanceRefresh"]["preferences"]["autoRollback"] is True
+    script = user_data(production)
+    assert "--lifecycle-hook-name worker-ready" in script
+
+
+def test_the_instances_install_exactly_the_locked_packages_ci_tests_with():
+    """Every package of worker/requirements.lock carries a hash and the version the dev virtualenv
+    (constraints.txt) tests the worker with; the top-level pins of requirements.txt agree with it."""
+    lock = (REPO_ROOT / "worker" / "requirements.lock").read_text()
+    locked = dict(re.findall(r"^([A-Za-z0-9_.-]+)==([^ \\\n]+) \\", lock, re.MULTILINE))
+    blocks = re.split(r"\n(?=[A-Za-z0-9_.-]+==)", lock.split("\n\n")[-1] if "\n\n" in lock else lock)
+    for block in blocks:
+        if "==" in block:
+            assert "--hash=sha256:" in block, block
+    constraints = dict(
+        line.split("==", 1)
+        for line in (REPO_ROOT / "constraints.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
+    normalized = {name.lower().replace("_", "-"): version for name, version in constraints.items()}
+    assert {"boto3", "botocore", "pypdf", "s3transfer", "urllib3", "jmespath"} <= set(locked)
+    for name, version in locked.items():
+        assert normalized.get(name.lower()) == version, name
+    for line in (REPO_ROOT / "worker" / "requirements.txt").read_text().splitlines():
+        if "==" in line:
+            name, version = line.split("==")
+            assert locked[name] == version
