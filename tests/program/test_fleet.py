@@ -6,7 +6,6 @@ import base64
 import copy
 import fnmatch
 import json
-import re
 import shutil
 from pathlib import Path
 
@@ -328,11 +327,15 @@ def test_the_instances_install_exactly_the_locked_packages_ci_tests_with():
     """Every package of worker/requirements.lock carries a hash and the version the dev virtualenv
     (constraints.txt) tests the worker with; the top-level pins of requirements.txt agree with it."""
     lock = (REPO_ROOT / "worker" / "requirements.lock").read_text()
-    locked = dict(re.findall(r"^([A-Za-z0-9_.-]+)==([^ \\\n]+) \\", lock, re.MULTILINE))
-    blocks = re.split(r"\n(?=[A-Za-z0-9_.-]+==)", lock.split("\n\n")[-1] if "\n\n" in lock else lock)
-    for block in blocks:
-        if "==" in block:
-            assert "--hash=sha256:" in block, block
+    requirements = [
+        entry for entry in lock.replace("\\\n", " ").splitlines() if entry and not entry.startswith("#")
+    ]
+    locked = {}
+    for requirement in requirements:
+        name_version, *options = requirement.split()
+        name, version = name_version.split("==")
+        assert options and all(option.startswith("--hash=sha256:") for option in options), requirement
+        locked[name] = version
     constraints = dict(
         line.split("==", 1)
         for line in (REPO_ROOT / "constraints.txt").read_text().splitlines()
