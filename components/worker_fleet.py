@@ -100,8 +100,23 @@ class WorkerFleet(pulumi.ComponentResource):
     def __init__(self, name: str, args: WorkerFleetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("cis:fleet:WorkerFleet", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        settings, fleet, pipeline, bundle = args.settings, args.fleet, args.pipeline, args.bundle
+        profile = self._identity(name, args, child)
+        self._instances(name, args, profile, child)
+        self._group(name, args, child)
+        self._scaling(name, args, child)
+        self.register_outputs(
+            {
+                "groupName": self.group.name,
+                "launchTemplateId": self.launch_template.id,
+                "roleArn": self.role.arn,
+            }
+        )
 
+    def _identity(
+        self, name: str, args: WorkerFleetArgs, child: pulumi.ResourceOptions
+    ) -> aws.iam.InstanceProfile:
+        """The workers' role (least privilege, components/worker_iam.py) and instance profile."""
+        settings, fleet, pipeline, bundle = args.settings, args.fleet, args.pipeline, args.bundle
         self.role = aws.iam.Role(
             f"{name}-role",
             assume_role_policy=json.dumps(EC2_ASSUME_ROLE_POLICY),
@@ -143,6 +158,17 @@ class WorkerFleet(pulumi.ComponentResource):
         )
         profile = aws.iam.InstanceProfile(f"{name}-profile", role=self.role.name, opts=child)
 
+        return profile
+
+    def _instances(
+        self,
+        name: str,
+        args: WorkerFleetArgs,
+        profile: aws.iam.InstanceProfile,
+        child: pulumi.ResourceOptions,
+    ) -> None:
+        """No inbound traffic, IMDSv2 only, encrypted disk; user data from components/host_bootstrap.py."""
+        settings, fleet, pipeline, bundle = args.settings, args.fleet, args.pipeline, args.bundle
         self.security_group = aws.ec2.SecurityGroup(
             f"{name}-sg",
             vpc_id=args.vpc_id,
@@ -209,6 +235,9 @@ class WorkerFleet(pulumi.ComponentResource):
             opts=child,
         )
 
+    def _group(self, name: str, args: WorkerFleetArgs, child: pulumi.ResourceOptions) -> None:
+        """The group, its canary-first instance refresh, and the launch and termination lifecycle hooks."""
+        settings, fleet = args.settings, args.fleet
         alarm_specification = pulumi.Output.from_input(args.rollout_alarm_names).apply(
             lambda names: (
                 aws.autoscaling.GroupInstanceRefreshPreferencesAlarmSpecificationArgs(alarms=list(names))
@@ -274,6 +303,10 @@ class WorkerFleet(pulumi.ComponentResource):
             default_result="CONTINUE",
             opts=child,
         )
+
+    def _scaling(self, name: str, args: WorkerFleetArgs, child: pulumi.ResourceOptions) -> None:
+        """Target tracking on visible messages per in-service instance."""
+        fleet, pipeline = args.fleet, args.pipeline
         self.scaling_policy = aws.autoscaling.Policy(
             f"{name}-backlog-per-instance",
             autoscaling_group_name=self.group.name,
@@ -289,11 +322,4 @@ class WorkerFleet(pulumi.ComponentResource):
                 ),
             ),
             opts=child,
-        )
-        self.register_outputs(
-            {
-                "groupName": self.group.name,
-                "launchTemplateId": self.launch_template.id,
-                "roleArn": self.role.arn,
-            }
         )
