@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from components.worker_bundle import build_bundle
+from components.worker_bundle import build_bundle, bundle_files
 from preview.gate import evaluate, load_policies
 from preview.render import render_program
 from tests.paths import REPO_ROOT
@@ -349,3 +349,5 @@ def test_the_instances_install_exactly_the_locked_packages_ci_tests_with():
         if "==" in line:
             name, version = line.split("==")
             assert locked[name] == version
+    # The lock is part of the bundle, so its hash (in the launch template) covers the dependencies too.
+    assert REPO_ROOT / "worker" / "requirements.lock" in bundle_files(REPO_ROOT / "worker")
