@@ -207,6 +207,18 @@ def redrive_command(queues: Queues, options: argparse.Namespace) -> int:
     print(f"moved {result.moved} message(s) {target}" + (f" ({'; '.join(notes)})" if notes else ""))
     for failure in result.failed:
         print(f"dlq: not moved: {failure}", file=sys.stderr)
+    hidden = int(
+        queues.sqs.get_queue_attributes(
+            QueueUrl=queues.dlq_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+        )["Attributes"].get("ApproximateNumberOfMessagesNotVisible", 0)
+    )
+    if hidden:
+        print(
+            f"dlq: {hidden} message(s) of the DLQ are in flight (read by another client, or held by an "
+            f"interrupted run for up to {scan_visibility_seconds(queues.dlq_depth)} s) and were not "
+            "looked at: run the same command again after that",
+            file=sys.stderr,
+        )
     return EXIT_FAILED if result.failed else EXIT_OK
 
 
