@@ -155,7 +155,8 @@ def move_one_at_a_time(
                     continue
                 started = time.monotonic()
                 try:
-                    _move(sqs, queue_url, queues.dlq_url, letter, ledger, result)
+                    # the newest receipt handle: a message read twice in a long run has a new one
+                    _move(sqs, queue_url, queues.dlq_url, hold.letters[letter.message_id], ledger, result)
                 except (ClientError, BotoCoreError) as error:
                     result.failed.append(f"{letter.message_id}: {type(error).__name__}: {error}")
                     continue
