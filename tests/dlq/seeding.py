@@ -94,14 +94,15 @@ def archived_file(s3: Any, pipeline: LocalPipeline, name: str, text: str = "hell
     return key
 
 
-def drain(sqs: Any, url: str, visibility_seconds: int = 30) -> list[dict[str, Any]]:
-    """Receive every message of a queue (hidden for `visibility_seconds`, not deleted)."""
+def drain(sqs: Any, url: str, visibility_seconds: int = 30, wait_seconds: int = 1) -> list[dict[str, Any]]:
+    """Receive every message of a queue (hidden for `visibility_seconds`, not deleted). moto answers a
+    short poll (`wait_seconds=0`) with every visible message; AWS needs the long poll."""
     found: dict[str, dict[str, Any]] = {}
     while True:
         messages = sqs.receive_message(
             QueueUrl=url,
             MaxNumberOfMessages=10,
-            WaitTimeSeconds=1,
+            WaitTimeSeconds=wait_seconds,
             VisibilityTimeout=visibility_seconds,
             MessageAttributeNames=["All"],
             MessageSystemAttributeNames=["All"],
