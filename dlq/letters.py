@@ -22,6 +22,7 @@ CARRIED_ID = "DlqMessageId"
 NO_REASON_TYPE = "none"
 NO_REASON = "redriven by SQS after maxReceiveCount, without a reason"
 AGE_BUCKETS = ((3600, "< 1 h"), (86_400, "1 h - 1 d"), (7 * 86_400, "1 d - 7 d"), (float("inf"), ">= 7 d"))
+KEY_PLACEHOLDER = "<key>"
 PREFIX_DEPTH = 2
 """Key prefixes are grouped by their first two folders (`uploads/reports/`)."""
 
@@ -71,7 +72,13 @@ class DeadLetter:
 
     @property
     def group(self) -> tuple[str, str]:
-        return (self.error_type, self.reason)
+        """(error type, reason) with this message's own keys written `<key>`: the worker names the file in
+        its reasons, and one group per file would hide that ten files failed the same way."""
+        reason = self.reason
+        for obj in self.objects:
+            if obj.key:
+                reason = reason.replace(obj.key, KEY_PLACEHOLDER)
+        return (self.error_type, reason)
 
     @property
     def key(self) -> str:

@@ -63,6 +63,16 @@ def test_messages_sqs_redrove_form_their_own_group_and_the_worker_reason_is_kept
     assert report["oldest"] < report["newest"]
 
 
+def test_reasons_that_name_their_own_file_still_group_together():
+    letters = [
+        letter(direct_body("b", f"uploads/{name}"), "PermanentError", f"uploads/{name} is not a readable PDF")
+        for name in ("q3 report.pdf", "q4 report.pdf")
+    ]
+    (group,) = summarize(letters, now=NOW)["byReason"]
+    assert (group["reason"], group["count"]) == ("<key> is not a readable PDF", 2)
+    assert letters[0].reason == "uploads/q3 report.pdf is not a readable PDF"
+
+
 def test_receive_count_prefers_the_workers_record_over_sqs_count():
     assert letter(direct_body("b", "k"), "E", "r").receive_count == 1
     assert letter(direct_body("b", "k")).receive_count == 4
