@@ -26,7 +26,7 @@ from typing import IO, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from dlq.letters import CARRIED_ID, DeadLetter
-from dlq.queues import Hold, Queues, scan_visibility_seconds
+from dlq.queues import Hold, Queues, describe, is_permission_error, scan_visibility_seconds
 
 MAX_MOVE_RATE = 500
 """StartMessageMoveTask's MaxNumberOfMessagesPerSecond is at most 500."""
@@ -157,7 +157,12 @@ def move_one_at_a_time(
                 try:
                     # the newest receipt handle: a message read twice in a long run has a new one
                     _move(sqs, queue_url, queues.dlq_url, hold.letters[letter.message_id], ledger, result)
-                except (ClientError, BotoCoreError) as error:
+                except ClientError as error:
+                    if is_permission_error(error):  # every other message would fail the same way
+                        raise describe(error, "move messages", queue_url) from None
+                    result.failed.append(f"{letter.message_id}: {error}")
+                    continue
+                except BotoCoreError as error:
                     result.failed.append(f"{letter.message_id}: {type(error).__name__}: {error}")
                     continue
                 hold.settle(letter.message_id)

@@ -107,10 +107,15 @@ def describe(error: Exception, action: str, url: str) -> DlqError:
         message = error.response.get("Error", {}).get("Message", "") or str(error)
         if code in MISSING_QUEUE:
             return DlqError(f"queue does not exist: {url}")
-        if code in NO_PERMISSION or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 403:
+        if is_permission_error(error):
             return DlqError(f"no permission to {action} on {url}: {code}: {message}".rstrip(": "))
         return DlqError(f"{action} on {url} failed: {code}: {message.strip().splitlines()[0]}")
     return DlqError(f"{action} on {url} failed: {type(error).__name__}: {error}")
+
+
+def is_permission_error(error: ClientError) -> bool:
+    code = error.response.get("Error", {}).get("Code", "")
+    return code in NO_PERMISSION or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 403
 
 
 def name_of(url: str) -> str:

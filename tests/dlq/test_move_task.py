@@ -165,3 +165,56 @@ def test_without_urls_or_outputs_the_error_names_the_options(monkeypatch, capsys
     assert main(["summary"]) == 2
     err = capsys.readouterr().err
     assert "--dlq-url" in err and "--stack-outputs" in err and err.count("\n") == 1
+
+
+def test_the_urls_come_from_the_pulumi_cli_where_it_is_installed(monkeypatch, tmp_path):
+    """A stand-in `pulumi` on PATH answers `pulumi stack output --json --stack production` like the CLI."""
+    from dlq.queues import resolve_urls
+
+    calls = tmp_path / "calls"
+    fake = tmp_path / "pulumi"
+    fake.write_text(
+        "#!/bin/sh\n"
+        f'echo "$@" >> {calls}\n'
+        f"echo '{json.dumps({'queueUrl': QUEUE_URL, 'dlqUrl': DLQ_URL, 'queueArn': QUEUE_ARN})}'\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert resolve_urls(None, None, stack="production") == (DLQ_URL, QUEUE_URL)
+    assert calls.read_text().split() == ["stack", "output", "--json", "--stack", "production"]
+    assert resolve_urls("https://given/dlq", None) == ("https://given/dlq", None), "a given URL wins"
+
+
+def test_a_move_denied_sqs_sendmessage_stops_at_once_deletes_nothing_and_releases_what_it_read(
+    sqs, tmp_path, capsys
+):
+    stubber = sqs.stubber
+    expect_open_queues(stubber, depth=2)
+    messages = [
+        {
+            "MessageId": f"m{n}",
+            "ReceiptHandle": f"rh{n}",
+            "Body": "{}",
+            "Attributes": {"SentTimestamp": "1800000000000"},
+        }
+        for n in range(2)
+    ]
+    stubber.add_response("receive_message", {"Messages": messages})
+    stubber.add_client_error(
+        "send_message",
+        service_error_code="AccessDenied",
+        service_message="not authorized",
+        http_status_code=403,
+    )
+    release = {
+        "QueueUrl": DLQ_URL,
+        "Entries": [{"Id": str(n), "ReceiptHandle": f"rh{n}", "VisibilityTimeout": 0} for n in range(2)],
+    }
+    stubber.add_response(
+        "change_message_visibility_batch", {"Successful": [{"Id": "0"}, {"Id": "1"}], "Failed": []}, release
+    )
+    arguments = ["redrive", "--reason", "none", "--yes", "--ledger", str(tmp_path / "ledger")]
+    code = main([*arguments, "--dlq-url", DLQ_URL, "--queue-url", QUEUE_URL], sqs=sqs)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "no permission to move messages" in err
