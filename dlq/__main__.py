@@ -109,12 +109,19 @@ def read(queues: Queues) -> list[DeadLetter]:
 
 
 def summary_command(queues: Queues, options: argparse.Namespace) -> int:
-    report = {"dlqUrl": queues.dlq_url, "queueUrl": queues.queue_url, **summarize(read(queues))}
+    report = {
+        "dlqUrl": queues.dlq_url,
+        "queueUrl": queues.queue_url,
+        **summarize(read(queues)),
+        "inFlight": queues.dlq_in_flight,
+    }
     if options.json:
         print(json.dumps(report, ensure_ascii=False))
         return EXIT_OK
     print(f"{name_of(queues.dlq_url)}: {report['total']} dead letters", end="")
     print(f" (oldest {report['oldest']}, newest {report['newest']})" if report["total"] else "")
+    if report["inFlight"]:
+        print(f"  + {report['inFlight']} in flight: held by another reader, not counted here")
     if report["total"]:
         print("by reason:")
         for group in report["byReason"]:

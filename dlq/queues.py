@@ -133,6 +133,8 @@ class Queues:
     queue_arn: str | None
     dlq_depth: int
     """ApproximateNumberOfMessages + ...NotVisible when the queues were opened."""
+    dlq_in_flight: int = 0
+    """ApproximateNumberOfMessagesNotVisible then: held by another reader, so not seen by this one."""
 
     def require_queue(self) -> tuple[str, str]:
         if not self.queue_url or not self.queue_arn:
@@ -154,9 +156,8 @@ def open_queues(sqs: Any, dlq_url: str, queue_url: str | None) -> Queues:
         ["QueueArn", "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )
     dlq_arn = dlq["QueueArn"]
-    depth = int(dlq.get("ApproximateNumberOfMessages", 0)) + int(
-        dlq.get("ApproximateNumberOfMessagesNotVisible", 0)
-    )
+    in_flight = int(dlq.get("ApproximateNumberOfMessagesNotVisible", 0))
+    depth = int(dlq.get("ApproximateNumberOfMessages", 0)) + in_flight
     if queue_url:
         work = _attributes(sqs, queue_url, ["QueueArn", "RedrivePolicy"])
         target = _redrive_target(work.get("RedrivePolicy"))
@@ -165,7 +166,7 @@ def open_queues(sqs: Any, dlq_url: str, queue_url: str | None) -> Queues:
                 f"{name_of(dlq_url)} is not the dead-letter queue of {name_of(queue_url)} "
                 f"(its RedrivePolicy targets {name_of(target) if target else 'no queue'}): nothing changed"
             )
-        return Queues(sqs, dlq_url, dlq_arn, queue_url, work["QueueArn"], depth)
+        return Queues(sqs, dlq_url, dlq_arn, queue_url, work["QueueArn"], depth, in_flight)
     sources: list[str] = []
     try:
         for page in sqs.get_paginator("list_dead_letter_source_queues").paginate(QueueUrl=dlq_url):
@@ -178,9 +179,9 @@ def open_queues(sqs: Any, dlq_url: str, queue_url: str | None) -> Queues:
             "pass the DLQ as --dlq-url; nothing changed"
         )
     if len(sources) > 1:
-        return Queues(sqs, dlq_url, dlq_arn, None, None, depth)
+        return Queues(sqs, dlq_url, dlq_arn, None, None, depth, in_flight)
     work = _attributes(sqs, sources[0], ["QueueArn"])
-    return Queues(sqs, dlq_url, dlq_arn, sources[0], work["QueueArn"], depth)
+    return Queues(sqs, dlq_url, dlq_arn, sources[0], work["QueueArn"], depth, in_flight)
 
 
 def _attributes(sqs: Any, url: str, names: list[str]) -> dict[str, str]:

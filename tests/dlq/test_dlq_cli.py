@@ -67,6 +67,10 @@ def test_summary_counts_every_group_and_releases_all_messages_at_once(aws, seede
     assert report["byPrefix"] == {"uploads/reports/": 2, "uploads/見積書/": 2, "uploads/big/": 1}
     assert queue_depth(sqs, pipeline.dlq_url) == (5, 0), "summary left messages hidden"
     assert len(drain(sqs, pipeline.dlq_url)) == 5
+    # now all five are held by that reader: the next summary says so instead of reporting an empty DLQ
+    assert main(["summary", "--json", *urls(pipeline)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["total"], report["inFlight"]) == (0, 5)
 
 
 def test_show_lists_a_group_without_consuming_it(aws, seeded, capsys):
