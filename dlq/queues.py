@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -153,7 +154,7 @@ def open_queues(sqs: Any, dlq_url: str, queue_url: str | None) -> Queues:
     dlq = _attributes(
         sqs,
         dlq_url,
-        ["QueueArn", "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        ["QueueArn", "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "RedrivePolicy"],
     )
     dlq_arn = dlq["QueueArn"]
     in_flight = int(dlq.get("ApproximateNumberOfMessagesNotVisible", 0))
@@ -166,7 +167,9 @@ def open_queues(sqs: Any, dlq_url: str, queue_url: str | None) -> Queues:
                 f"{name_of(dlq_url)} is not the dead-letter queue of {name_of(queue_url)} "
                 f"(its RedrivePolicy targets {name_of(target) if target else 'no queue'}): nothing changed"
             )
-        return Queues(sqs, dlq_url, dlq_arn, queue_url, work["QueueArn"], depth, in_flight)
+        queues = Queues(sqs, dlq_url, dlq_arn, queue_url, work["QueueArn"], depth, in_flight)
+        _warn_of_onward_redrive(dlq_url, dlq.get("RedrivePolicy"))
+        return queues
     sources: list[str] = []
     try:
         for page in sqs.get_paginator("list_dead_letter_source_queues").paginate(QueueUrl=dlq_url):
@@ -178,10 +181,24 @@ def open_queues(sqs: Any, dlq_url: str, queue_url: str | None) -> Queues:
             f"{name_of(dlq_url)} is no queue's dead-letter queue (no queue's RedrivePolicy targets it): "
             "pass the DLQ as --dlq-url; nothing changed"
         )
-    if len(sources) > 1:
-        return Queues(sqs, dlq_url, dlq_arn, None, None, depth, in_flight)
-    work = _attributes(sqs, sources[0], ["QueueArn"])
-    return Queues(sqs, dlq_url, dlq_arn, sources[0], work["QueueArn"], depth, in_flight)
+    elif len(sources) > 1:
+        queues = Queues(sqs, dlq_url, dlq_arn, None, None, depth, in_flight)
+    else:
+        work = _attributes(sqs, sources[0], ["QueueArn"])
+        queues = Queues(sqs, dlq_url, dlq_arn, sources[0], work["QueueArn"], depth, in_flight)
+    _warn_of_onward_redrive(dlq_url, dlq.get("RedrivePolicy"))
+    return queues
+
+
+def _warn_of_onward_redrive(dlq_url: str, policy: str | None) -> None:
+    onward = _redrive_target(policy)
+    if onward:
+        # every read is a receive: after maxReceiveCount reads SQS would move dead letters on
+        print(
+            f"dlq: warning: {name_of(dlq_url)} has a RedrivePolicy of its own (to {name_of(onward)}): "
+            "each read counts as a receive, and enough reads move its messages there",
+            file=sys.stderr,
+        )
 
 
 def _attributes(sqs: Any, url: str, names: list[str]) -> dict[str, str]:

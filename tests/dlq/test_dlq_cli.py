@@ -167,3 +167,16 @@ def test_setup_errors_are_one_line_exit_2_and_change_nothing(
         assert err.count("\n") == 1 and message in err
     assert queue_depth(sqs, pipeline.dlq_url) == (5, 0)
     assert queue_depth(sqs, pipeline.queue_url) == (1, 0)
+
+
+def test_a_dlq_with_a_redrive_policy_of_its_own_is_read_with_a_warning(aws, pipeline_factory, capsys):
+    _, sqs, _ = aws
+    pipeline = pipeline_factory()
+    onward = sqs.create_queue(QueueName=pipeline.dlq_url.rsplit("/", 1)[-1] + "-2")["QueueUrl"]
+    onward_arn = sqs.get_queue_attributes(QueueUrl=onward, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    policy = json.dumps({"deadLetterTargetArn": onward_arn, "maxReceiveCount": 5})
+    sqs.set_queue_attributes(QueueUrl=pipeline.dlq_url, Attributes={"RedrivePolicy": policy})
+    assert main(["summary", *urls(pipeline)]) == 0
+    assert "has a RedrivePolicy of its own" in capsys.readouterr().err

@@ -51,6 +51,7 @@ def expect_open_queues(stubber: Stubber, depth: int = 10, target: str = DLQ_ARN)
                 "QueueArn",
                 "ApproximateNumberOfMessages",
                 "ApproximateNumberOfMessagesNotVisible",
+                "RedrivePolicy",
             ],
         },
     )
