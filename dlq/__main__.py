@@ -25,6 +25,7 @@ from dlq.queues import (
     Hold,
     Queues,
     describe,
+    move_visibility_seconds,
     name_of,
     open_queues,
     resolve_urls,
@@ -222,7 +223,7 @@ def redrive_command(queues: Queues, options: argparse.Namespace) -> int:
     if hidden:
         print(
             f"dlq: {hidden} message(s) of the DLQ are in flight (read by another client, or held by an "
-            f"interrupted run for up to {scan_visibility_seconds(queues.dlq_depth)} s) and were not "
+            f"interrupted run for up to {move_visibility_seconds(queues.dlq_depth, options.rate)} s) and were not "
             "looked at: run the same command again after that",
             file=sys.stderr,
         )

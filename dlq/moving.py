@@ -26,7 +26,7 @@ from typing import IO, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from dlq.letters import CARRIED_ID, DeadLetter
-from dlq.queues import Hold, Queues, describe, is_permission_error, scan_visibility_seconds
+from dlq.queues import Hold, Queues, describe, is_permission_error, move_visibility_seconds
 
 MAX_MOVE_RATE = 500
 """StartMessageMoveTask's MaxNumberOfMessagesPerSecond is at most 500."""
@@ -146,7 +146,7 @@ def move_one_at_a_time(
     sqs = queues.sqs
     result = MoveResult()
     pause = 1.0 / rate if rate else 0.0
-    with Hold(sqs, queues.dlq_url, scan_visibility_seconds(queues.dlq_depth)) as hold:
+    with Hold(sqs, queues.dlq_url, move_visibility_seconds(queues.dlq_depth, rate)) as hold:
         for batch in hold.batches():
             for letter in batch:
                 if limit is not None and result.moved >= limit:

@@ -34,6 +34,10 @@ RECEIVE_WAIT_SECONDS = 1
 """Long polling: an empty answer means the queue has nothing visible, not "this server had none"."""
 SCAN_VISIBILITY_SECONDS = 30
 SCAN_MESSAGES_PER_SECOND = 100
+MOVE_MESSAGES_PER_SECOND = 10
+"""A conservative one-at-a-time moving rate (three calls and three fsyncs a message)."""
+STALE_RECEIVES = 3
+SQS_MAX_VISIBILITY_SECONDS = 43_200
 """A conservative reading rate: the visibility grows with the queue so a long scan keeps its messages."""
 MISSING_QUEUE = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
 NO_PERMISSION = {
@@ -222,6 +226,13 @@ def scan_visibility_seconds(expected_messages: int) -> int:
     return SCAN_VISIBILITY_SECONDS + expected_messages // SCAN_MESSAGES_PER_SECOND
 
 
+def move_visibility_seconds(expected_messages: int, rate: float | None = None) -> int:
+    """A move holds the messages it does not move until it ends: long enough to move them all at
+    `rate` (or MOVE_MESSAGES_PER_SECOND), so none reappears mid-run; SQS caps visibility at 12 h."""
+    moving_seconds = -(-expected_messages // (rate or MOVE_MESSAGES_PER_SECOND))
+    return int(min(scan_visibility_seconds(expected_messages) + moving_seconds, SQS_MAX_VISIBILITY_SECONDS))
+
+
 @dataclass
 class Hold:
     """Messages received from a queue and hidden for a short while; `release()` hands back every one
@@ -239,8 +250,9 @@ class Hold:
     def __exit__(self, *_: object) -> None:
         self.release()
 
-    def receive(self) -> list[DeadLetter]:
-        """One receive; returns the messages not seen before (seen ones get their new receipt handle)."""
+    def receive(self) -> tuple[list[DeadLetter], bool]:
+        """One receive: (the messages not seen before, whether anything came at all). A message seen
+        before (its visibility ran out during a long run) keeps only its newest receipt handle."""
         response = self.sqs.receive_message(
             QueueUrl=self.url,
             MaxNumberOfMessages=SQS_BATCH,
@@ -249,21 +261,28 @@ class Hold:
             MessageAttributeNames=["All"],
             MessageSystemAttributeNames=["All"],
         )
+        messages = response.get("Messages", [])
         new = []
-        for message in response.get("Messages", []):
+        for message in messages:
             letter = DeadLetter.from_message(message)
             if letter.message_id not in self.letters:
                 new.append(letter)
             self.letters[letter.message_id] = letter
-        return new
+        return new, bool(messages)
 
     def batches(self) -> Iterator[list[DeadLetter]]:
-        """Receive until the queue shows nothing new: empty, or only messages already held."""
+        """Receive until the queue shows nothing new: an empty receive, or a few receives in a row of
+        messages already held (their visibility ran out; a long move sizes it so that this is rare)."""
+        stale = 0
         while True:
-            new = self.receive()
-            if not new:
+            new, received = self.receive()
+            if not received:
                 return
-            yield new
+            stale = 0 if new else stale + 1
+            if stale >= STALE_RECEIVES:
+                return
+            if new:
+                yield new
 
     def read_all(self) -> list[DeadLetter]:
         for _ in self.batches():

@@ -27,5 +27,6 @@ def kill_after(copies: int) -> None:
 
 if __name__ == "__main__":
     queues.SCAN_VISIBILITY_SECONDS = int(os.environ.get("DLQ_SCAN_VISIBILITY_SECONDS", "30"))
+    queues.MOVE_MESSAGES_PER_SECOND = int(os.environ.get("DLQ_MOVE_MESSAGES_PER_SECOND", "10"))
     kill_after(int(sys.argv[1]))
     sys.exit(main(sys.argv[2:]))

@@ -11,6 +11,7 @@ import threading
 
 import pytest
 
+from dlq import moving
 from dlq.__main__ import main
 from sandbox.local_aws import queue_depth, wait_until
 from tests.dlq.seeding import archived_file, carried_ids, dead_letter, direct_body, drain
@@ -95,6 +96,41 @@ def test_a_move_killed_between_send_and_delete_resumes_without_duplicates_or_los
     assert duplicates == 0 and losses == 0
     assert set(copies) == chosen
     assert left == others
+
+
+def test_a_slow_move_whose_held_messages_reappear_still_reaches_every_chosen_message(
+    aws, pipeline_factory, tmp_path, monkeypatch
+):
+    """Held messages whose visibility runs out mid-run come back as "already seen": that alone must
+    not end the move while unseen chosen messages wait behind them."""
+    _, sqs, _ = aws
+    # a visibility far shorter than the run (the tool sizes it to the run; this test undersizes it)
+    monkeypatch.setattr(moving, "move_visibility_seconds", lambda *_: 1)
+    pipeline = pipeline_factory()
+    sqs.purge_queue(QueueUrl=pipeline.queue_url)
+    bucket = pipeline.upload_bucket
+    chosen, others = set(), set()
+    for group in range(4):
+        for n in range(10):
+            body = direct_body(bucket, f"uploads/{group}/{n}.pdf")
+            if group % 2:
+                chosen.add(dead_letter(sqs, pipeline.dlq_url, body, "PermanentError", "fixed since"))
+            else:
+                others.add(dead_letter(sqs, pipeline.dlq_url, body, "ProcessingTimedOut", "took too long"))
+    arguments = [
+        "redrive",
+        "--reason",
+        "PermanentError",
+        "--rate",
+        "8",
+        "--yes",
+        "--ledger",
+        str(tmp_path / "l"),
+    ]
+    assert main([*arguments, "--dlq-url", pipeline.dlq_url, "--queue-url", pipeline.queue_url]) == 0
+    assert sorted(carried_ids(drain(sqs, pipeline.queue_url))) == sorted(chosen)
+    wait_until(lambda: queue_depth(sqs, pipeline.dlq_url)[1] == 0, 10, message="DLQ released")
+    assert {m["MessageId"] for m in drain(sqs, pipeline.dlq_url)} == others
 
 
 def test_a_worker_consuming_while_the_redrive_runs_indexes_each_replayed_file_once(
