@@ -26,7 +26,7 @@ from typing import IO, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from dlq.letters import CARRIED_ID, DeadLetter
-from dlq.queues import Hold, Queues, describe, is_permission_error, move_visibility_seconds
+from dlq.queues import DlqError, Hold, Queues, describe, is_permission_error, move_visibility_seconds
 
 MAX_MOVE_RATE = 500
 """StartMessageMoveTask's MaxNumberOfMessagesPerSecond is at most 500."""
@@ -141,7 +141,7 @@ def move_one_at_a_time(
     progress: Progress | None = None,
 ) -> MoveResult:
     """Send each chosen dead letter to the work queue, then delete it from the DLQ (see the module doc).
-    Messages not chosen are held only while the DLQ is read and are released at the end."""
+    Messages not chosen are held until the run ends (so it does not read them twice), then released."""
     queue_url, _ = queues.require_queue()
     sqs = queues.sqs
     result = MoveResult()
@@ -159,7 +159,8 @@ def move_one_at_a_time(
                     _move(sqs, queue_url, queues.dlq_url, hold.letters[letter.message_id], ledger, result)
                 except ClientError as error:
                     if is_permission_error(error):  # every other message would fail the same way
-                        raise describe(error, "move messages", queue_url) from None
+                        denied = describe(error, "move messages", queue_url)
+                        raise DlqError(f"{denied}; {ledger.path} records any copy already sent") from None
                     result.failed.append(f"{letter.message_id}: {error}")
                     continue
                 except BotoCoreError as error:
@@ -173,7 +174,7 @@ def move_one_at_a_time(
                     time.sleep(max(0.0, pause - (time.monotonic() - started)))
             if limit is not None and result.moved >= limit:
                 break
-        result.kept = len([key for key in hold.letters if key not in hold.settled])
+        result.kept = len([held for held in hold.letters if held not in hold.settled])
     if progress is not None:
         progress.close()
     return result
