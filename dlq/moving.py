@@ -1,0 +1,263 @@
+"""Move dead letters back to the work queue: all of them with SQS's own move task, or a filtered few one
+at a time, idempotently across interruptions.
+
+One at a time means: send a copy to the work queue, then delete the original from the DLQ. A process
+killed between the two would leave both, and a naive rerun would send the copy again. So every step is
+written to a ledger file (fsync'ed) before the next one starts: `sending`, `sent`, `deleted`, keyed by
+the DLQ message id. A rerun deletes a `sent` message without sending it again. The copy also carries
+the original id as the message attribute `DlqMessageId`, so any copy can be traced to its dead letter.
+The one window the ledger cannot close is inside the SendMessage call itself (killed after SQS stored
+the copy, before the answer was recorded): such an entry stays `sending` and is sent again on the
+rerun (at least once, never lost); the worker's indexer treats the second copy as a duplicate
+(same ETag and sequencer) and does not index it twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from dlq.letters import CARRIED_ID, DeadLetter
+from dlq.queues import DlqError, Hold, Queues, describe, is_permission_error, move_visibility_seconds
+
+MAX_MOVE_RATE = 500
+"""StartMessageMoveTask's MaxNumberOfMessagesPerSecond is at most 500."""
+MOVE_TASK_POLL_SECONDS = 5.0
+MOVE_TASK_DONE = {"COMPLETED", "CANCELLED", "FAILED"}
+MOVE_TASK_MISSING = {"InvalidAction", "UnsupportedOperation", "UnknownOperationException", "NotImplemented"}
+
+after_send: Callable[[DeadLetter], None] = lambda letter: None  # noqa: E731
+"""Called after a copy is sent and recorded, before the original is deleted: the point where an
+interruption is most likely to duplicate. Tests set it to kill the process there."""
+
+
+class Ledger:
+    """Append-only JSON lines: {"id": DLQ message id, "state": sending|sent|deleted[, "copy": id]}."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.states: dict[str, str] = {}
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    entry = json.loads(line)
+                    self.states[entry["id"]] = entry["state"]
+                except (ValueError, KeyError, TypeError):
+                    continue  # a line cut short by a kill: the step before it still holds
+        self._handle: IO[str] | None = None
+
+    def write(self, message_id: str, state: str, **extra: str) -> None:
+        if self._handle is None:
+            self._handle = self.path.open("a", encoding="utf-8")
+        self._handle.write(json.dumps({"id": message_id, "state": state, **extra}) + "\n")
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self.states[message_id] = state
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+class Progress:
+    """A progress bar on stderr for long moves: redrawn in place on a terminal, a line every 10 %
+    otherwise; with no known total (a filtered move) a running count. Silent below `min_total`."""
+
+    def __init__(
+        self, total: int | None, label: str, stream: IO[str] | None = None, min_total: int = 20
+    ) -> None:
+        self.total = total
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.min_total = min_total
+        self.done = 0
+        self._tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._last_step = -1
+        self._drawn = False
+
+    def update(self, done: int, total: int | None = None) -> None:
+        self.done = done
+        if total is not None:
+            self.total = total
+        if self.total is not None:
+            if self.total < self.min_total:
+                return
+            fraction = min(1.0, self.done / self.total)
+            line = f"{self.label} [{'#' * int(fraction * 30):<30}] {self.done}/{self.total}"
+            step = int(fraction * 10)
+        else:
+            line = f"{self.label}: {self.done} message(s)"
+            step = self.done // self.min_total
+        if self._tty:
+            self.stream.write("\r" + line)
+            self.stream.flush()
+            self._drawn = True
+        elif step > self._last_step and (self.total is not None or step > 0):
+            self._last_step = step
+            self.stream.write(line + "\n")
+
+    def close(self) -> None:
+        if self._drawn:
+            self.stream.write("\n")
+            self._drawn = False
+
+
+@dataclass
+class MoveResult:
+    moved: int = 0
+    resumed: int = 0
+    """Sent by an earlier, interrupted run: deleted now without sending again."""
+    resent: int = 0
+    """Interrupted inside SendMessage by an earlier run: sent again (at least once)."""
+    kept: int = 0
+    """Held but not chosen (other reasons or prefixes, or beyond --max): handed back at once."""
+    failed: list[str] = field(default_factory=list)
+
+
+def select(
+    letters: list[DeadLetter], reason: str | None, prefix: str | None, limit: int | None
+) -> list[DeadLetter]:
+    chosen = [letter for letter in letters if letter.matches(reason=reason, prefix=prefix)]
+    return chosen[:limit] if limit is not None else chosen
+
+
+def move_one_at_a_time(
+    queues: Queues,
+    ledger: Ledger,
+    reason: str | None = None,
+    prefix: str | None = None,
+    key: str | None = None,
+    limit: int | None = None,
+    rate: float | None = None,
+    progress: Progress | None = None,
+) -> MoveResult:
+    """Send each chosen dead letter to the work queue, then delete it from the DLQ (see the module doc).
+    Messages not chosen are held until the run ends (so it does not read them twice), then released."""
+    queue_url, _ = queues.require_queue()
+    sqs = queues.sqs
+    result = MoveResult()
+    pause = 1.0 / rate if rate else 0.0
+    with Hold(sqs, queues.dlq_url, move_visibility_seconds(queues.dlq_depth, rate)) as hold:
+        for batch in hold.batches():
+            for letter in batch:
+                if limit is not None and result.moved >= limit:
+                    break
+                if not letter.matches(reason=reason, prefix=prefix, key=key):
+                    continue
+                started = time.monotonic()
+                try:
+                    # the newest receipt handle: a message read twice in a long run has a new one
+                    _move(sqs, queue_url, queues.dlq_url, hold.letters[letter.message_id], ledger, result)
+                except ClientError as error:
+                    if is_permission_error(error):  # every other message would fail the same way
+                        denied = describe(error, "move messages", queue_url)
+                        raise DlqError(f"{denied}; {ledger.path} records any copy already sent") from None
+                    result.failed.append(f"{letter.message_id}: {error}")
+                    continue
+                except BotoCoreError as error:
+                    result.failed.append(f"{letter.message_id}: {type(error).__name__}: {error}")
+                    continue
+                hold.settle(letter.message_id)
+                result.moved += 1
+                if progress is not None:
+                    progress.update(result.moved)
+                if pause:
+                    time.sleep(max(0.0, pause - (time.monotonic() - started)))
+            if limit is not None and result.moved >= limit:
+                break
+        result.kept = len([held for held in hold.letters if held not in hold.settled])
+    if progress is not None:
+        progress.close()
+    return result
+
+
+def _move(
+    sqs: Any, queue_url: str, dlq_url: str, letter: DeadLetter, ledger: Ledger, result: MoveResult
+) -> None:
+    state = ledger.states.get(letter.message_id)
+    if state in ("sent", "deleted"):  # deleted, yet here again: that delete did not take effect
+        result.resumed += 1
+    else:
+        if state == "sending":
+            result.resent += 1
+        ledger.write(letter.message_id, "sending")
+        sent = sqs.send_message(
+            QueueUrl=queue_url,
+            MessageBody=letter.body,
+            MessageAttributes={CARRIED_ID: {"DataType": "String", "StringValue": letter.message_id}},
+        )
+        ledger.write(letter.message_id, "sent", copy=sent.get("MessageId", ""))
+        after_send(letter)
+    sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=letter.receipt_handle)
+    ledger.write(letter.message_id, "deleted")
+
+
+class MoveTaskUnavailable(Exception):
+    """The endpoint does not offer StartMessageMoveTask (moto 5.2 answers HTTP 500)."""
+
+
+@dataclass
+class MoveTaskResult:
+    status: str
+    moved: int
+    to_move: int | None
+    failure_reason: str | None = None
+
+
+def move_all(
+    queues: Queues,
+    rate: int | None = None,
+    poll_seconds: float | None = None,
+    progress: Progress | None = None,
+    timeout_seconds: float | None = None,
+) -> MoveTaskResult:
+    """Move every message with SQS's own move task (`StartMessageMoveTask`, at `rate` messages per
+    second), and follow it with `ListMessageMoveTasks` until it is COMPLETED, CANCELLED or FAILED.
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_StartMessageMoveTask.html
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ListMessageMoveTasks.html
+    """
+    _, queue_arn = queues.require_queue()
+    sqs = queues.sqs
+    request: dict[str, Any] = {"SourceArn": queues.dlq_arn, "DestinationArn": queue_arn}
+    if rate:
+        request["MaxNumberOfMessagesPerSecond"] = min(int(rate), MAX_MOVE_RATE)
+    try:
+        handle = sqs.start_message_move_task(**request).get("TaskHandle")
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code in MOVE_TASK_MISSING or (status >= 500 and code in {"500", "501", ""}):
+            raise MoveTaskUnavailable(
+                f"StartMessageMoveTask is not available on this endpoint ({code or status})"
+            ) from error
+        raise
+    deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
+    while True:
+        tasks = sqs.list_message_move_tasks(SourceArn=queues.dlq_arn, MaxResults=1).get("Results", [])
+        task = next(
+            (t for t in tasks if not handle or t.get("TaskHandle") in (handle, None)),
+            tasks[0] if tasks else {},
+        )
+        status = task.get("Status", "RUNNING")
+        moved = int(task.get("ApproximateNumberOfMessagesMoved", 0))
+        to_move = task.get("ApproximateNumberOfMessagesToMove")
+        if progress is not None:
+            progress.update(moved, int(to_move) if to_move is not None else None)
+        if status in MOVE_TASK_DONE:
+            if progress is not None:
+                progress.close()
+            return MoveTaskResult(status, moved, to_move, task.get("FailureReason"))
+        if deadline is not None and time.monotonic() > deadline:
+            return MoveTaskResult(
+                status, moved, to_move, "still running: follow it with ListMessageMoveTasks"
+            )
+        time.sleep(MOVE_TASK_POLL_SECONDS if poll_seconds is None else poll_seconds)
