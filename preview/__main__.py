@@ -1,11 +1,12 @@
 """The offline preview and policy gate: `python -m preview [--program DIR] [--stack NAME] [--json]`.
 
-Renders a Pulumi Python program under mocks with its stack's config, prints the resource tree the
-way `pulumi preview` does, evaluates every policy of the pack, and exits non-zero when a mandatory
-policy is violated. No cloud account, no Pulumi CLI.
+Renders a Pulumi Python program under mocks with its stack's config and the engine's preview
+semantics, prints the resource tree the way `pulumi preview` does, evaluates every policy of the
+pack, and exits non-zero when a mandatory (or remediate) policy is violated. No cloud account, no
+Pulumi CLI. Secrets print as [secret], values unknown until deployment as [unknown].
 
-Exit codes: 0 no mandatory violation; 1 a mandatory policy is violated; 2 the program, its config or
-the policy config failed (the program's own message is printed, not a traceback).
+Exit codes: 0 no blocking violation; 1 a mandatory or remediate policy is violated; 2 the program,
+its project/stack files or the policy config are wrong (one line naming the file and line).
 """
 
 from __future__ import annotations
@@ -32,9 +33,11 @@ from preview.gate import (
     load_pack_config,
     load_policies,
 )
+from preview.isolated import install_requirements
 from preview.mocks import RecordedResource
 from preview.project import ProjectError, load_project
 from preview.render import ProgramError, RenderedStack, render_program
+from preview.values import contains_unknown, shown_properties
 
 EXIT_OK, EXIT_MANDATORY_VIOLATION, EXIT_ERROR = 0, 1, 2
 MAX_SHOWN_INPUTS = 5
@@ -56,6 +59,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the tree")
     parser.add_argument("--policy-pack", type=Path, default=DEFAULT_POLICY_PACK, help="policy pack directory")
     parser.add_argument(
+        "--stack-reference",
+        action="append",
+        default=[],
+        metavar="NAME=FILE.json",
+        help="outputs of the stack `pulumi.StackReference(NAME)` reads (as `pulumi stack output --json` "
+        "prints them); other references have unknown outputs",
+    )
+    parser.add_argument(
+        "--install",
+        action="store_true",
+        help="create the program's declared virtualenv from its requirements.txt first (as `pulumi install`)",
+    )
+    parser.add_argument(
         "--policy-config",
         type=Path,
         help="policy pack config (JSON, as for `pulumi preview --policy-pack-config`); "
@@ -76,12 +92,39 @@ def config_overrides(program: Path, assignments: list[str]) -> dict[str, str]:
     return overrides
 
 
+def stack_references(assignments: list[str]) -> dict[str, dict[str, Any]]:
+    references: dict[str, dict[str, Any]] = {}
+    for assignment in assignments:
+        name, separator, file_name = assignment.partition("=")
+        if not separator or not name or not file_name:
+            raise ProjectError(
+                f"--stack-reference {assignment!r}: expected NAME=FILE.json, e.g. acme/network/prod=network.json"
+            )
+        try:
+            outputs = json.loads(Path(file_name).read_text(encoding="utf-8"))
+        except OSError as error:
+            raise ProjectError(f"--stack-reference {name}: {file_name}: {error.strerror or error}") from error
+        except json.JSONDecodeError as error:
+            raise ProjectError(
+                f"--stack-reference {name}: {file_name}:{error.lineno}: not valid JSON: {error.msg}"
+            ) from error
+        if not isinstance(outputs, dict):
+            raise ProjectError(f"--stack-reference {name}: {file_name}: expected an object of stack outputs")
+        references[name] = outputs
+    return references
+
+
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
     started = time.perf_counter()
     try:
+        if options.install:
+            print(install_requirements(load_project(options.program)), file=sys.stderr)
         rendered = render_program(
-            options.program, options.stack, config_overrides(options.program, options.config)
+            options.program,
+            options.stack,
+            config_overrides(options.program, options.config),
+            stack_references(options.stack_reference),
         )
         policies = load_policies(options.policy_pack)
         config_path = options.policy_config
@@ -100,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(as_json(rendered, result), indent=2, default=_json_default, ensure_ascii=False))
     else:
         print_report(rendered, result, config_path, elapsed)
-    return EXIT_MANDATORY_VIOLATION if result.mandatory_violations else EXIT_OK
+    return EXIT_MANDATORY_VIOLATION if result.blocking_violations else EXIT_OK
 
 
 def as_json(rendered: RenderedStack, result: GateResult) -> dict[str, Any]:
@@ -113,12 +156,12 @@ def as_json(rendered: RenderedStack, result: GateResult) -> dict[str, Any]:
                 "name": resource.name,
                 "urn": resource.urn,
                 "parent": resource.parent,
-                "inputs": resource.inputs,
-                "outputs": resource.outputs,
+                "inputs": shown_properties(resource.inputs, resource.secret_inputs),
+                "outputs": shown_properties(resource.outputs, resource.secret_outputs),
             }
             for resource in rendered.resources
         ],
-        "outputs": rendered.outputs,
+        "outputs": shown_properties(rendered.outputs, rendered.secret_outputs),
         "violations": [violation.as_json() for violation in result.violations],
         "couldNotRun": [note.as_json() for note in result.could_not_run],
     }
@@ -135,12 +178,13 @@ def print_report(
     children: dict[str | None, list[RecordedResource]] = defaultdict(list)
     for resource in rendered.resources:
         children[resource.parent].append(resource)
+    shown_outputs = shown_properties(rendered.outputs, rendered.secret_outputs)
     for root in children[None]:
         _print_tree(root, children, prefix="")
     print()
     print("Outputs:")
-    width = max((len(key) for key in rendered.outputs), default=0)
-    for key, value in sorted(rendered.outputs.items()):
+    width = max((len(key) for key in shown_outputs), default=0)
+    for key, value in sorted(shown_outputs.items()):
         print(f"    {key:<{width}}: {json.dumps(value, ensure_ascii=False, default=str)}")
     print()
     source = f" (config {config_path})" if config_path else ""
@@ -152,7 +196,7 @@ def print_report(
         print(f"        urn: {violation.urn}")
     for note in result.could_not_run:
         print(f"    [advisory] {note.policy}: {note.message}")
-    mandatory = len(result.mandatory_violations)
+    mandatory = len(result.blocking_violations)
     advisory = len(result.violations) - mandatory
     print()
     created = sum(1 for resource in rendered.resources if resource.type != "pulumi:pulumi:Stack")
@@ -161,6 +205,10 @@ def print_report(
     print(
         f"Policy gate {verdict}: {mandatory} mandatory, {advisory} advisory violation(s). ({elapsed:.2f} s)"
     )
+    if any(contains_unknown(resource.outputs) for resource in rendered.resources):
+        print(
+            "Values shown as [unknown] are known only after deployment, as `pulumi preview` shows output<T>."
+        )
 
 
 def _print_tree(
@@ -168,7 +216,7 @@ def _print_tree(
 ) -> None:
     kids = children.get(resource.urn, [])
     print(
-        f" +   {prefix}{resource.type:<{58 - len(prefix)}} {resource.name:<34} {summarize_inputs(resource.inputs)}".rstrip()
+        f" +   {prefix}{resource.type:<{58 - len(prefix)}} {resource.name:<34} {summarize_inputs(shown_properties(resource.inputs, resource.secret_inputs))}".rstrip()
     )
     continuation = prefix.replace("├─ ", "│  ").replace("└─ ", "   ")
     for position, child in enumerate(kids):
@@ -195,6 +243,10 @@ def _json_default(value: Any) -> Any:
 def _short(value: Any) -> str:
     if isinstance(value, pulumi.asset.FileAsset):
         return f"<file {Path(value.path).name}>"
+    if isinstance(value, pulumi.asset.FileArchive):
+        return f"<archive {value.path}>"
+    if isinstance(value, pulumi.asset.AssetArchive):
+        return f"<archive of {len(value.assets)}>"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, (list, tuple)):
