@@ -10,15 +10,15 @@ inputs as sent, and which values are secret.
 
 from __future__ import annotations
 
-import importlib
-import keyword
+import contextlib
+import contextvars
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 from google.protobuf import empty_pb2
-from pulumi._types import _py_to_pulumi_names_from_py_properties
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
 from pulumi.runtime.proto import resource_pb2
@@ -39,6 +39,7 @@ __all__ = [
 ]
 
 STACK_REFERENCE_TYPE = "pulumi:pulumi:StackReference"
+_PLAIN_INVOKE: contextvars.ContextVar[bool] = contextvars.ContextVar("preview_plain_invoke", default=False)
 S3_HOSTED_ZONE_IDS = {
     # Amazon S3 website endpoints' hosted zone ids: https://docs.aws.amazon.com/general/latest/gr/s3.html
     "us-east-1": "Z3AQBSTGFYJSTF",
@@ -208,6 +209,8 @@ class RecordingMonitor(MockMonitor):
         super().__init__(mocks)
         self.recorded: dict[str, RecordedResource] = {}
         self.reads: dict[str, RecordedResource] = {}
+        self.unanswered: set[str] = set()
+        """Data sources without an offline answer (their results are unknown)."""
 
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
         urn = self.make_urn(request.parent, request.type, request.name)
@@ -296,22 +299,36 @@ class RecordingMonitor(MockMonitor):
         if isinstance(result, tuple):
             result = result[0]
         if result is None:
-            result = unknown_result(request.tok)
+            self.unanswered.add(request.tok)
+            if not _PLAIN_INVOKE.get():
+                # The output form (get_x_output): the whole result unknown, as the engine answers an
+                # invoke it cannot serve yet.
+                return resource_pb2.ResourceInvokeResponse(unknown=True)
+            # The plain form (get_x) has no way to carry an unknown into Python values (the result
+            # types reject anything but real values): every field is None, never an argument echoed.
+            result = {}
         return_proto = _sync_await(rpc.serialize_properties(result, {}))
         return resource_pb2.ResourceInvokeResponse(failures=None, **{"return": return_proto})
 
 
-def unknown_result(token: str) -> dict[str, Any]:
-    """Every field of the function's result type unknown (the SDK then resolves an unknown output)."""
-    package, _, rest = token.partition(":")
-    module, _, function = rest.partition(":")
-    module = module.split("/")[0]
-    module = f"{module}_" if keyword.iskeyword(module) else module
-    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", function).lower()
-    path = f"pulumi_{package}" + ("" if module == "index" else f".{module}") + f".{snake}"
+@contextlib.contextmanager
+def plain_invokes_marked() -> Iterator[None]:
+    """Mark invokes made through `pulumi.runtime.invoke` (the plain `get_x` form) for the monitor.
+
+    The monitor runs in an executor thread with the caller's context, so a context variable set
+    around the SDK's plain `invoke` tells it which form asked.
+    """
+    original = pulumi.runtime.invoke
+
+    def plain_invoke(*args: Any, **kwargs: Any) -> Any:
+        token = _PLAIN_INVOKE.set(True)
+        try:
+            return original(*args, **kwargs)
+        finally:
+            _PLAIN_INVOKE.reset(token)
+
+    pulumi.runtime.invoke = plain_invoke
     try:
-        result_type = getattr(importlib.import_module(path), f"{function[0].upper()}{function[1:]}Result")
-        names = list(_py_to_pulumi_names_from_py_properties(result_type).values())
-    except (ImportError, AttributeError):
-        names = ["id"]
-    return dict.fromkeys(names, UNKNOWN)
+        yield
+    finally:
+        pulumi.runtime.invoke = original

@@ -25,8 +25,8 @@ from pulumi.runtime.sync_await import _sync_await
 
 from preview import errors
 from preview.config import secure_config
-from preview.mocks import CloudMocks, RecordedResource, RecordingMonitor
-from preview.project import ProjectError, PulumiProject, StackConfig, load_project
+from preview.mocks import CloudMocks, RecordedResource, RecordingMonitor, plain_invokes_marked
+from preview.project import PulumiProject, StackConfig, load_project
 from preview.values import UNKNOWN, plain
 
 DEFAULT_REGION = "us-east-1"
@@ -105,7 +105,7 @@ def render_in_process(
     os.chdir(program_dir)
     sys.path.insert(0, str(program_dir))
     try:
-        with secure_config(stack_config, project.name), _quiet_loop():
+        with secure_config(stack_config, project.name), plain_invokes_marked(), _quiet_loop():
             _sync_await(run_pulumi_func(lambda: runpy.run_path(str(project.main), run_name="__main__")))
             root = pulumi.runtime.settings.get_root_resource()
             exported = getattr(root, "outputs", {}) or {}
