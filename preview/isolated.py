@@ -15,9 +15,10 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from preview.project import ProjectError, PulumiProject
+if TYPE_CHECKING:
+    from preview.project import PulumiProject
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 RENDER_TIMEOUT_SECONDS = 300
@@ -31,6 +32,7 @@ def render_in_virtualenv(
     overrides: dict[str, str],
     stack_references: dict[str, dict[str, Any]],
 ):  # -> RenderedStack (imported lazily by the caller's module)
+    from preview.project import ProjectError  # noqa: PLC0415 - the child imports pulumi first
     from preview.render import ProgramError  # noqa: PLC0415 - render imports this module lazily
 
     python = venv / "bin" / "python"
@@ -77,6 +79,8 @@ def render_in_virtualenv(
 
 def install_requirements(project: PulumiProject) -> str:
     """`--install`: create the declared virtualenv and install the program's requirements into it."""
+    from preview.project import ProjectError  # noqa: PLC0415
+
     if project.virtualenv is None:
         raise ProjectError(
             f"{project.project_file}: --install needs runtime.options.virtualenv (e.g. `virtualenv: venv`, "
@@ -123,6 +127,9 @@ def _missing_module(stderr: str) -> str | None:
 
 
 def _child(request_path: Path, result_path: Path) -> None:
+    import pulumi  # noqa: F401, PLC0415 - first, so a venv without the SDK is reported as missing pulumi
+
+    from preview.project import ProjectError  # noqa: PLC0415
     from preview.render import ProgramError, render_program  # noqa: PLC0415 - runs in the program's venv
 
     request = json.loads(request_path.read_text())
