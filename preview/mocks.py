@@ -99,6 +99,11 @@ class CloudMocks(pulumi.runtime.Mocks):
     def __init__(self, region: str, stack_references: dict[str, dict[str, Any]] | None = None) -> None:
         self.region = region
         self.stack_references = stack_references or {}
+        self.provider_regions: dict[str, str] = {}
+        """Explicit providers ("urn::id", as resources reference them) with their own region."""
+
+    def region_of(self, provider: str | None) -> str:
+        return self.provider_regions.get(provider or "", self.region)
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict]:
         if args.typ == STACK_REFERENCE_TYPE:
@@ -108,16 +113,18 @@ class CloudMocks(pulumi.runtime.Mocks):
         outputs = dict(args.inputs)
         if not args.typ.startswith("aws:"):
             return f"{args.name}-id", outputs
-        resource_id, derived = self._derived(args.typ, args.name, args.inputs)
+        resource_id, derived = self._derived(args.typ, args.name, args.inputs, self.region_of(args.provider))
         for key, value in derived.items():
             outputs.setdefault(key, value)
         return resource_id, outputs
 
-    def _derived(self, typ: str, logical: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    def _derived(
+        self, typ: str, logical: str, inputs: dict[str, Any], region: str
+    ) -> tuple[str, dict[str, Any]]:
         """The id and the outputs AWS computes from the inputs alone, for the resource type `typ`."""
         module = typ.split(":")[1].split("/")[0]
         kind = typ.split(":")[-1]
-        region, account = self.region, MOCK_ACCOUNT_ID
+        account = MOCK_ACCOUNT_ID
         physical = inputs.get("name") or inputs.get("bucket") or logical
         if kind == "Queue" and not inputs.get("name") and inputs.get("fifoQueue"):
             physical = f"{logical}.fifo"
@@ -195,7 +202,7 @@ class CloudMocks(pulumi.runtime.Mocks):
 
     def call(self, args: MockCallArgs) -> dict | None:
         """A data source's result; None when it cannot be known offline (every field then unknown)."""
-        return data_sources.answer(args.token, args.args, self.region)
+        return data_sources.answer(args.token, args.args, self.region_of(args.provider))
 
 
 class RecordingMonitor(MockMonitor):
@@ -229,6 +236,10 @@ class RecordingMonitor(MockMonitor):
             custom=request.custom or False,
         )
         resource_id, state = self.mocks.new_resource(resource_args)
+        if request.type == "pulumi:providers:aws" and isinstance(self.mocks, CloudMocks):
+            region = inputs.get("region")
+            if isinstance(region, str) and not is_unknown(region):
+                self.mocks.provider_regions[f"{urn}::{resource_id}"] = region
         outputs, secret_outputs = plain_properties(state or {})
         secret_keys = {path.split(".")[0] for path in secret_inputs | secret_outputs}
         secret_keys |= set(request.additionalSecretOutputs)

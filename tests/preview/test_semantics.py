@@ -305,3 +305,19 @@ def test_remediate_blocks_like_mandatory(tmp_path: Path):
     result = evaluate(stack.resources, load_policies(), config)
     assert result.violations and {v.level for v in result.violations} == {"remediate"}
     assert result.blocking_violations == result.violations
+
+
+def test_an_explicit_provider_region_is_used_for_resources_and_lookups(tmp_path: Path):
+    stack = render(
+        tmp_path,
+        """
+        tokyo = aws.Provider("tokyo", region="ap-northeast-1")
+        queue = aws.sqs.Queue("q", name="q", opts=pulumi.ResourceOptions(provider=tokyo))
+        zones = aws.get_availability_zones(opts=pulumi.InvokeOptions(provider=tokyo))
+        pulumi.export("url", queue.url)
+        pulumi.export("zones", zones.names)
+        pulumi.export("home", aws.get_region().region)
+        """,
+    )
+    assert stack.outputs["url"] == "https://sqs.ap-northeast-1.amazonaws.com/123456789012/q"
+    assert stack.outputs["zones"][0] == "ap-northeast-1a" and stack.outputs["home"] == "eu-west-1"
