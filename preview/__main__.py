@@ -35,7 +35,7 @@ from preview.isolated import install_requirements
 from preview.mocks import RecordedResource
 from preview.project import ProjectError, load_project
 from preview.render import ProgramError, RenderedStack, render_program
-from preview.values import contains_unknown, shown_properties
+from preview.values import contains_unknown, redact, redact_all, secret_texts, shown_properties
 
 EXIT_OK, EXIT_MANDATORY_VIOLATION, EXIT_ERROR = 0, 1, 2
 MAX_SHOWN_INPUTS = 5
@@ -144,7 +144,21 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_MANDATORY_VIOLATION if result.blocking_violations else EXIT_OK
 
 
+def stack_secrets(rendered: RenderedStack) -> set[str]:
+    """Every secret string of the stack, so that policy messages quoting one print [secret]."""
+    found = secret_texts(rendered.outputs, rendered.secret_outputs)
+    for resource in rendered.resources:
+        found |= secret_texts(resource.inputs, resource.secret_inputs)
+        found |= secret_texts(resource.outputs, resource.secret_outputs)
+    return found
+
+
+def _redacted(document: dict[str, str], secrets: set[str]) -> dict[str, str]:
+    return {key: redact(value, secrets) if key == "message" else value for key, value in document.items()}
+
+
 def as_json(rendered: RenderedStack, result: GateResult) -> dict[str, Any]:
+    secrets = stack_secrets(rendered)
     return {
         "project": rendered.project,
         "stack": rendered.stack,
@@ -154,14 +168,14 @@ def as_json(rendered: RenderedStack, result: GateResult) -> dict[str, Any]:
                 "name": resource.name,
                 "urn": resource.urn,
                 "parent": resource.parent,
-                "inputs": shown_properties(resource.inputs, resource.secret_inputs),
-                "outputs": shown_properties(resource.outputs, resource.secret_outputs),
+                "inputs": redact_all(shown_properties(resource.inputs, resource.secret_inputs), secrets),
+                "outputs": redact_all(shown_properties(resource.outputs, resource.secret_outputs), secrets),
             }
             for resource in rendered.resources
         ],
-        "outputs": shown_properties(rendered.outputs, rendered.secret_outputs),
-        "violations": [violation.as_json() for violation in result.violations],
-        "couldNotRun": [note.as_json() for note in result.could_not_run],
+        "outputs": redact_all(shown_properties(rendered.outputs, rendered.secret_outputs), secrets),
+        "violations": [_redacted(violation.as_json(), secrets) for violation in result.violations],
+        "couldNotRun": [_redacted(note.as_json(), secrets) for note in result.could_not_run],
     }
 
 
@@ -176,9 +190,10 @@ def print_report(
     children: dict[str | None, list[RecordedResource]] = defaultdict(list)
     for resource in rendered.resources:
         children[resource.parent].append(resource)
-    shown_outputs = shown_properties(rendered.outputs, rendered.secret_outputs)
+    secrets = stack_secrets(rendered)
+    shown_outputs = redact_all(shown_properties(rendered.outputs, rendered.secret_outputs), secrets)
     for root in children[None]:
-        _print_tree(root, children, prefix="")
+        _print_tree(root, children, "", secrets)
     print()
     print("Outputs:")
     width = max((len(key) for key in shown_outputs), default=0)
@@ -190,10 +205,10 @@ def print_report(
     for violation in result.violations:
         name = violation.urn.split("::")[-1] if violation.urn else "stack"
         print(f"    [{violation.level}] {violation.policy}  ({name})")
-        print(f"        {violation.message}")
+        print(f"        {redact(violation.message, secrets)}")
         print(f"        urn: {violation.urn}")
     for note in result.could_not_run:
-        print(f"    [advisory] {note.policy}: {note.message}")
+        print(f"    [advisory] {note.policy}: {redact(note.message, secrets)}")
     mandatory = len(result.blocking_violations)
     advisory = len(result.violations) - mandatory
     print()
@@ -210,16 +225,19 @@ def print_report(
 
 
 def _print_tree(
-    resource: RecordedResource, children: dict[str | None, list[RecordedResource]], prefix: str
+    resource: RecordedResource,
+    children: dict[str | None, list[RecordedResource]],
+    prefix: str,
+    secrets: set[str],
 ) -> None:
     kids = children.get(resource.urn, [])
     print(
-        f" +   {prefix}{resource.type:<{58 - len(prefix)}} {resource.name:<34} {summarize_inputs(shown_properties(resource.inputs, resource.secret_inputs))}".rstrip()
+        f" +   {prefix}{resource.type:<{58 - len(prefix)}} {resource.name:<34} {summarize_inputs(redact_all(shown_properties(resource.inputs, resource.secret_inputs), secrets))}".rstrip()
     )
     continuation = prefix.replace("├─ ", "│  ").replace("└─ ", "   ")
     for position, child in enumerate(kids):
         branch = "└─ " if position == len(kids) - 1 else "├─ "
-        _print_tree(child, children, continuation + branch)
+        _print_tree(child, children, continuation + branch, secrets)
 
 
 def summarize_inputs(inputs: dict[str, Any]) -> str:

@@ -82,3 +82,55 @@ def contains_unknown(value: Any) -> bool:
 
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
+
+
+def secret_texts(properties: dict[str, Any], secrets: set[str] | frozenset[str]) -> set[str]:
+    """The plain strings at the secret paths of `properties` (to redact them from free text)."""
+    found: set[str] = set()
+    for path in secrets:
+        value: Any = properties
+        for part in path.split("."):
+            if isinstance(value, dict):
+                value = value.get(part)
+            elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+                value = value[int(part)]
+            else:
+                value = None
+                break
+        _strings(value, found)
+    return {text for text in found if len(text) >= MIN_REDACTED_LENGTH and not is_unknown(text)}
+
+
+def redact(text: str, secrets: set[str]) -> str:
+    """`text` with every secret string in it replaced by [secret] (longest first)."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, SECRET_SHOWN)
+    return text
+
+
+def redact_all(value: Any, secrets: set[str]) -> Any:
+    """Every string inside `value` redacted (a URL or ARN built from a secret name prints [secret])."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {key: redact_all(item, secrets) for key, item in value.items()}
+    if isinstance(value, list):
+        return [redact_all(item, secrets) for item in value]
+    return value
+
+
+MIN_REDACTED_LENGTH = 4
+"""Shorter secrets ("", "1", "yes") would redact ordinary words from a message."""
+
+
+def _strings(value: Any, found: set[str]) -> None:
+    if isinstance(value, str):
+        found.add(value)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _strings(item, found)
+    elif isinstance(value, list):
+        for item in value:
+            _strings(item, found)

@@ -321,3 +321,18 @@ def test_an_explicit_provider_region_is_used_for_resources_and_lookups(tmp_path:
     )
     assert stack.outputs["url"] == "https://sqs.ap-northeast-1.amazonaws.com/123456789012/q"
     assert stack.outputs["zones"][0] == "ap-northeast-1a" and stack.outputs["home"] == "eu-west-1"
+
+
+def test_a_policy_message_quoting_a_secret_prints_secret(tmp_path: Path):
+    stack = render(
+        tmp_path,
+        """
+        aws.sqs.Queue("q", name=pulumi.Output.secret("hidden-queue-name"))
+        """,
+    )
+    result = evaluate(stack.resources, load_policies())
+    assert any(
+        "hidden-queue-name" in violation.message for violation in result.violations
+    )  # the pack quotes it
+    shown = json.dumps(as_json(stack, result))
+    assert "hidden-queue-name" not in shown and "[secret]" in shown
