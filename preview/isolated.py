@@ -9,6 +9,7 @@ the parent evaluates the policies, so the policy pack need not be installed in t
 
 from __future__ import annotations
 
+import gc
 import json
 import pickle
 import subprocess
@@ -151,4 +152,5 @@ def _child(request_path: Path, result_path: Path) -> None:
 
 
 if __name__ == "__main__":
+    gc.disable()  # a short-lived render, as in preview/__main__.py
     _child(Path(sys.argv[1]), Path(sys.argv[2]))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pulumi_policy import EnforcementLevel
 
-from preview.__main__ import as_json
+from preview.cli import as_json
 from preview.gate import GateResult, PolicyConfigError, Violation, evaluate, load_pack_config, load_policies
 from preview.project import ProjectError, load_project
 from preview.render import ProgramError, RenderedStack, render_program
