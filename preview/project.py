@@ -142,8 +142,13 @@ class PulumiProject:
                 continue
             if key in overrides:
                 continue  # -c values are strings the program parses (and reports) itself
+            short = _short(self.name, key)
+            if declaration.secret and key not in self.config_defaults:
+                raise ProjectError(
+                    f"{stack_file}:{_line(root, 'config', (short, key))}: Stack '{stack_name}' with configuration "
+                    f"key '{short}' must be encrypted as it's secret (`pulumi config set --secret {short} ...`)"
+                )
             if declaration.type and not _matches_type(values[key], declaration.type, False):
-                short = key.split(":", 1)[1] if key.startswith(f"{self.name}:") else key
                 where = f"{stack_file}:{_line(root, 'config', (short, key))}"
                 raise ProjectError(
                     f"{where}: Stack '{stack_name}' with configuration key '{short}' must be of type "

@@ -336,3 +336,15 @@ def test_a_policy_message_quoting_a_secret_prints_secret(tmp_path: Path):
     )  # the pack quotes it
     shown = json.dumps(as_json(stack, result))
     assert "hidden-queue-name" not in shown and "[secret]" in shown
+
+
+def test_a_secret_declaration_needs_an_encrypted_value(tmp_path: Path):
+    project = "name: p\nruntime: python\nconfig:\n  token:\n    type: string\n    secret: true\n"
+    program(tmp_path, "", project=project, stack="config:\n  aws:region: us-east-1\n  p:token: plain-text\n")
+    with pytest.raises(
+        ProjectError,
+        match=r"Pulumi\.dev\.yaml:3: Stack 'dev' with configuration key 'token' must be encrypted",
+    ):
+        load_project(tmp_path).load_stack("dev")
+    program(tmp_path, "", project=project, stack="config:\n  p:token:\n    secure: v1:x:eHl6\n")
+    assert load_project(tmp_path).load_stack("dev").secure_keys == {"p:token"}
