@@ -218,7 +218,7 @@ def print_report(
     print(
         f"Policy gate {verdict}: {mandatory} mandatory, {advisory} advisory violation(s). ({elapsed:.2f} s)"
     )
-    if any(contains_unknown(resource.outputs) for resource in rendered.resources):
+    if contains_unknown(rendered.outputs) or any(contains_unknown(r.inputs) for r in rendered.resources):
         print(
             "Values shown as [unknown] are known only after deployment, as `pulumi preview` shows output<T>."
         )
