@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import pickle
 import subprocess
 import sys
@@ -54,7 +55,7 @@ def render_in_virtualenv(
         )
         completed = subprocess.run(
             [str(python), "-m", "preview.isolated", str(request), str(result)],
-            env={"PYTHONPATH": str(scratch_dir), "PATH": "/usr/bin:/bin", "HOME": str(Path.home())},
+            env={**os.environ, "PYTHONPATH": str(scratch_dir), "VIRTUAL_ENV": str(venv)},
             capture_output=True,
             text=True,
             timeout=RENDER_TIMEOUT_SECONDS,
