@@ -348,3 +348,20 @@ def test_a_secret_declaration_needs_an_encrypted_value(tmp_path: Path):
         load_project(tmp_path).load_stack("dev")
     program(tmp_path, "", project=project, stack="config:\n  p:token:\n    secure: v1:x:eHl6\n")
     assert load_project(tmp_path).load_stack("dev").secure_keys == {"p:token"}
+
+
+def test_an_undeclared_value_from_an_esc_environment_is_explained(tmp_path: Path):
+    program(
+        tmp_path,
+        'pulumi.export("host", pulumi.Config().require("dbHost"))\n',
+        stack="environment:\n  - acme/prod-db\nconfig:\n  aws:region: us-east-1\n",
+    )
+    with pytest.raises(ProgramError) as failure:
+        render_program(tmp_path, "dev")
+    assert "__main__.py:6: Missing required configuration variable 'other-team:dbHost'" in str(failure.value)
+    assert "imports ESC environment(s) acme/prod-db" in str(failure.value) and "-c KEY=VALUE" in str(
+        failure.value
+    )
+    assert render_program(tmp_path, "dev", {"other-team:dbHost": "db.internal"}).outputs == {
+        "host": "db.internal"
+    }
