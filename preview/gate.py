@@ -65,9 +65,12 @@ class GateResult:
 
     @property
     def mandatory_violations(self) -> list[Violation]:
-        return [
-            violation for violation in self.violations if violation.level == EnforcementLevel.MANDATORY.value
-        ]
+        """The blocking violations: `mandatory` and `remediate` both fail `pulumi preview`."""
+        return [violation for violation in self.violations if violation.level in BLOCKING_LEVELS]
+
+    @property
+    def blocking_violations(self) -> list[Violation]:
+        return self.mandatory_violations
 
 
 def load_policies(pack_dir: Path = DEFAULT_POLICY_PACK) -> list[Policy]:
@@ -79,22 +82,118 @@ def load_policies(pack_dir: Path = DEFAULT_POLICY_PACK) -> list[Policy]:
 
 
 def load_pack_config(path: Path | None, policies: Iterable[Policy]) -> dict[str, dict[str, Any]]:
-    """Read a `--policy-pack-config` style JSON file: {"policy": "mandatory" | {"enforcementLevel": ..., ...}}."""
+    """Read a `--policy-pack-config` style JSON file: {"policy": "mandatory" | {"enforcementLevel": ..., ...}}.
+
+    Checked as the CLI checks it before the pack runs: every policy named exists, every level is one
+    of the four, and every setting is declared by the policy's config schema and within it.
+    """
     if path is None:
         return {}
     try:
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise PolicyConfigError(f"policy config {path}: {error}") from error
-    names = {policy.name for policy in policies}
+    except OSError as error:
+        raise PolicyConfigError(f"policy config {path}: {error.strerror or error}") from error
+    except json.JSONDecodeError as error:
+        raise PolicyConfigError(
+            f"policy config {path}:{error.lineno}: not valid JSON: {error.msg} (column {error.colno})"
+        ) from error
+    if not isinstance(raw, dict):
+        raise PolicyConfigError(
+            f"policy config {path}: expected an object of policy names, got {type(raw).__name__}"
+        )
+    by_name = {policy.name: policy for policy in policies}
     config: dict[str, dict[str, Any]] = {}
     for name, value in raw.items():
-        if name not in names and name != "all":
+        if name not in by_name and name != "all":
             raise PolicyConfigError(
-                f"policy config {path}: no policy named {name!r}; the pack has {sorted(names)}"
+                f"policy config {path}: no policy named {name!r}; the pack has {sorted(by_name)}"
             )
-        config[name] = {"enforcementLevel": value} if isinstance(value, str) else dict(value)
+        if isinstance(value, str):
+            value = {"enforcementLevel": value}
+        if not isinstance(value, dict):
+            raise PolicyConfigError(
+                f"policy config {path}: {name}: expected an enforcement level or an object, got {value!r}"
+            )
+        level = value.get("enforcementLevel")
+        if level is not None and level not in ENFORCEMENT_LEVELS:
+            raise PolicyConfigError(
+                f"policy config {path}: {name}.enforcementLevel={level!r}: must be one of "
+                f"{', '.join(ENFORCEMENT_LEVELS)}"
+            )
+        if name != "all":
+            _check_settings(path, by_name[name], value)
+        config[name] = dict(value)
     return config
+
+
+ENFORCEMENT_LEVELS = tuple(level.value for level in EnforcementLevel)
+BLOCKING_LEVELS = (EnforcementLevel.MANDATORY.value, EnforcementLevel.REMEDIATE.value)
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "integer": (int,),
+    "number": (int, float),
+    "string": (str,),
+    "boolean": (bool,),
+    "array": (list,),
+    "object": (dict,),
+}
+
+
+def _check_settings(path: Path, policy: Policy, value: dict[str, Any]) -> None:
+    """Each setting against the policy's config schema: declared, of its type, in its range or enum."""
+    schema = policy.config_schema
+    properties = dict(schema.properties) if schema else {}
+    for key, setting in value.items():
+        if key == "enforcementLevel":
+            continue
+        where = f"policy config {path}: {policy.name}.{key}={json.dumps(setting)}"
+        spec = properties.get(key)
+        if spec is None:
+            declared = ", ".join(sorted(properties)) or "none"
+            raise PolicyConfigError(f"{where}: the policy has no such setting (settings: {declared})")
+        problem = _schema_problem(setting, spec)
+        if problem:
+            raise PolicyConfigError(f"{where}: {problem}")
+    for key in (schema.required or []) if schema else []:
+        if key not in value and "default" not in properties.get(key, {}):
+            raise PolicyConfigError(f"policy config {path}: {policy.name}: setting {key!r} is required")
+
+
+def _schema_problem(setting: Any, spec: dict[str, Any]) -> str | None:
+    expected = spec.get("type")
+    types = expected if isinstance(expected, list) else [expected] if expected else []
+    if types:
+        python_types = tuple(t for name in types for t in _JSON_TYPES.get(name, ()))
+        is_bool = isinstance(setting, bool)
+        if not isinstance(setting, python_types) or (is_bool and "boolean" not in types):
+            return f"must be of type {' or '.join(types)}"
+        if "integer" in types and isinstance(setting, float) and not setting.is_integer():
+            return "must be an integer"
+    if "enum" in spec and setting not in spec["enum"]:
+        return f"must be one of {spec['enum']}"
+    bounds = (
+        ("minimum", lambda v, b: v >= b, ">="),
+        ("maximum", lambda v, b: v <= b, "<="),
+        ("exclusiveMinimum", lambda v, b: v > b, ">"),
+        ("exclusiveMaximum", lambda v, b: v < b, "<"),
+    )
+    if isinstance(setting, (int, float)) and not isinstance(setting, bool):
+        for keyword, holds, sign in bounds:
+            if keyword in spec and not holds(setting, spec[keyword]):
+                return f"must be {sign} {spec[keyword]} (allowed: {_allowed_range(spec)})"
+    if isinstance(setting, str):
+        if "minLength" in spec and len(setting) < spec["minLength"]:
+            return f"must be at least {spec['minLength']} characters"
+        if "maxLength" in spec and len(setting) > spec["maxLength"]:
+            return f"must be at most {spec['maxLength']} characters"
+    return None
+
+
+def _allowed_range(spec: dict[str, Any]) -> str:
+    low = spec.get("minimum", spec.get("exclusiveMinimum"))
+    high = spec.get("maximum", spec.get("exclusiveMaximum"))
+    left = "[" if "minimum" in spec else "(" if low is not None else "("
+    right = "]" if "maximum" in spec else ")" if high is not None else ")"
+    return f"{left}{low if low is not None else '-inf'}, {high if high is not None else 'inf'}{right}"
 
 
 def enforcement_level(policy: Policy, config: dict[str, dict[str, Any]]) -> EnforcementLevel:

@@ -1,16 +1,20 @@
-"""Run a Pulumi Python program in-process under mocks and collect what it would deploy.
+"""Run a Pulumi Python program under mocks with the engine's preview semantics and collect what it would deploy.
 
 This is the SDK's documented unit-test path (`pulumi.runtime.set_mocks`) used as a dry run: the
-program runs exactly as the CLI's language host would run it (its directory as the working directory
-and on `sys.path`, its stack's config), but every resource goes to the recording monitor.
+program runs as the CLI's language host runs it (the `main:` directory as working directory and
+first on `sys.path`, its stack's config, `is_dry_run()` True), every resource goes to the
+recording monitor, and what the mocks cannot know is unknown. A program that declares its own
+virtualenv runs in it (`preview.isolated`), as the CLI runs it there.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import runpy
 import sys
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +23,11 @@ from pulumi.runtime.settings import SETTINGS, set_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from preview.mocks import CloudMocks, RecordedResource, RecordingMonitor
-from preview.project import load_project
+from preview import errors
+from preview.config import secure_config
+from preview.mocks import CloudMocks, RecordedResource, RecordingMonitor, plain_invokes_marked
+from preview.project import PulumiProject, StackConfig, load_project
+from preview.values import UNKNOWN, plain
 
 DEFAULT_REGION = "us-east-1"
 
@@ -35,56 +42,188 @@ class RenderedStack:
     stack: str
     resources: list[RecordedResource]
     outputs: dict[str, Any]
+    secret_outputs: set[str] = field(default_factory=set)
+    """Stack outputs (dotted paths) that are secret: shown as [secret]."""
 
     def of_type(self, resource_type: str) -> list[RecordedResource]:
         return [resource for resource in self.resources if resource.type == resource_type]
 
 
 def render_program(
-    program_dir: str | Path, stack: str, config_overrides: dict[str, str] | None = None
+    program_dir: str | Path,
+    stack: str,
+    config_overrides: dict[str, str] | None = None,
+    stack_references: dict[str, dict[str, Any]] | None = None,
 ) -> RenderedStack:
-    """Render `program_dir` for `stack`; `config_overrides` (full keys, e.g. "proj:key") win over files."""
+    """Render `program_dir` for `stack`; `config_overrides` (full keys, e.g. "proj:key") win over files.
+
+    `stack_references` maps a `pulumi.StackReference` name to its outputs; others are unknown.
+    """
     project = load_project(program_dir)
-    config = project.stack_config(stack)
-    config.update(config_overrides or {})
-    mocks = CloudMocks(region=config.get("aws:region", DEFAULT_REGION))
+    stack_config = project.load_stack(stack, config_overrides)
+    venv = declared_virtualenv(project)
+    if venv is not None and not runs_in(venv):
+        from preview.isolated import render_in_virtualenv  # noqa: PLC0415 - only for programs with their own venv
+
+        return render_in_virtualenv(project, venv, stack, config_overrides or {}, stack_references or {})
+    return render_in_process(project, stack_config, stack_references or {})
+
+
+def declared_virtualenv(project: PulumiProject) -> Path | None:
+    """The program's own virtualenv when it declares one that exists.
+
+    The CLI refuses to start when the declared virtualenv is missing. Here the program then runs
+    with this interpreter's packages, and an import that fails says to create it (`--install`).
+    """
+    if project.virtualenv is None or not (project.virtualenv / "pyvenv.cfg").exists():
+        return None
+    return project.virtualenv
+
+
+def runs_in(venv: Path) -> bool:
+    return Path(sys.prefix).resolve() == venv.resolve()
+
+
+def render_in_process(
+    project: PulumiProject, stack_config: StackConfig, stack_references: dict[str, dict[str, Any]]
+) -> RenderedStack:
+    stack = stack_config.stack
+    mocks = CloudMocks(
+        region=stack_config.values.get("aws:region", DEFAULT_REGION), stack_references=stack_references
+    )
     monitor = RecordingMonitor(mocks)
 
     set_root_resource(None)  # type: ignore[arg-type]
-    pulumi.runtime.set_all_config(config)
-    pulumi.runtime.set_mocks(mocks, project=project.name, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config(stack_config.values, sorted(stack_config.secure_keys))
+    pulumi.runtime.set_mocks(mocks, project=project.name, stack=stack, preview=True, monitor=monitor)
     SETTINGS.rpc_manager.clear()
     SETTINGS.outputs.clear()
 
+    program_dir = project.program_dir
     modules_before = set(sys.modules)
-    cwd_before = os.getcwd()
-    os.chdir(project.directory)
-    sys.path.insert(0, str(project.directory))
+    cwd_before = Path.cwd()
+    os.chdir(program_dir)
+    sys.path.insert(0, str(program_dir))
     try:
-        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(project.main), run_name="__main__")))
-        root = pulumi.runtime.settings.get_root_resource()
-        exported = getattr(root, "outputs", {}) or {}
-        outputs = _sync_await(pulumi.Output.from_input(exported).future()) or {}
-    except Exception as error:  # noqa: BLE001 - any failure of the user's program is reported, not raised
-        raise ProgramError(_describe(error)) from error
+        with secure_config(stack_config, project.name), plain_invokes_marked(), _quiet_loop():
+            _sync_await(run_pulumi_func(lambda: runpy.run_path(str(project.main), run_name="__main__")))
+            root = pulumi.runtime.settings.get_root_resource()
+            exported = getattr(root, "outputs", {}) or {}
+            outputs, secret_outputs = _sync_await(_resolve_outputs(exported))
+        resources = list(monitor.recorded.values())
+        check_assets(resources, program_dir)
+    except ModuleNotFoundError as error:
+        raise ProgramError(_missing_module(error, project, cwd_before)) from error
+    except ProgramError:
+        raise
+    except (Exception, SystemExit) as error:  # noqa: BLE001 - any failure of the user's program is reported
+        raise ProgramError(
+            _with_environment_hint(
+                errors.describe(error, project.directory, project.main, cwd_before), stack_config
+            )
+        ) from error
     finally:
         os.chdir(cwd_before)
-        sys.path.remove(str(project.directory))
+        sys.path.remove(str(program_dir))
         _forget_modules_under(project.directory, modules_before)
-
-    resources = list(monitor.recorded.values())
     for resource in resources:
         if resource.type == "pulumi:pulumi:Stack":
             resource.outputs = dict(outputs)
-    return RenderedStack(project=project.name, stack=stack, resources=resources, outputs=dict(outputs))
+            resource.secret_outputs = set(secret_outputs)
+    return RenderedStack(
+        project=project.name,
+        stack=stack,
+        resources=resources,
+        outputs=dict(outputs),
+        secret_outputs=secret_outputs,
+    )
 
 
-def _describe(error: BaseException) -> str:
-    message = str(error) or type(error).__name__
-    cause = error.__cause__ or error.__context__
-    while isinstance(error, pulumi.RunError) and cause is not None and not str(error):
-        message, cause = str(cause), cause.__cause__
+async def _resolve_outputs(exported: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
+    """Stack outputs as the engine records them: unknowns as the sentinel, secrets remembered."""
+    outputs: dict[str, Any] = {}
+    secrets: set[str] = set()
+    for key, value in exported.items():
+        output = pulumi.Output.from_input(value)
+        resolved = await output.future(with_unknowns=True)
+        if not await output.is_known() and resolved is None:
+            resolved = UNKNOWN
+        if await output.is_secret():
+            secrets.add(key)
+        outputs[key] = plain(resolved, secrets, key)
+    return outputs, secrets
+
+
+def check_assets(resources: list[RecordedResource], program_dir: Path) -> None:
+    """A FileAsset or FileArchive whose path does not exist fails, as the CLI fails hashing it."""
+    for resource in resources:
+        for key, asset in _assets(resource.inputs, ""):
+            path = Path(asset.path)
+            resolved = path if path.is_absolute() else program_dir / path
+            if not resolved.exists():
+                kind = type(asset).__name__
+                raise ProgramError(
+                    f"{resource.type} '{resource.name}': {key}: {kind} path '{asset.path}' does not exist "
+                    f"(looked for {resolved}); the CLI fails the same way when it hashes the {kind.lower()[4:]}"
+                )
+
+
+def _assets(value: Any, path: str) -> Iterator[tuple[str, pulumi.FileAsset | pulumi.FileArchive]]:
+    if isinstance(value, (pulumi.FileAsset, pulumi.FileArchive)):
+        yield path, value
+    elif isinstance(value, pulumi.AssetArchive):
+        for name, item in value.assets.items():
+            yield from _assets(item, f"{path}[{name}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _assets(item, f"{path}.{key}" if path else key)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _assets(item, f"{path}[{index}]")
+
+
+def _missing_module(error: ModuleNotFoundError, project: PulumiProject, shown_from: Path) -> str:
+    package = errors.missing_package(error)
+    where = errors.program_frame(error, project.directory, shown_from)
+    location = f"{where[0]}:{where[1]}: " if where else ""
+    python = Path(sys.executable)
+    if project.virtualenv is not None and not (project.virtualenv / "pyvenv.cfg").exists():
+        fix = (
+            f"its declared virtualenv {project.virtualenv} does not exist: create it from requirements.txt with "
+            f"`python -m preview --program {project.directory} --install`"
+        )
+    elif project.virtualenv is not None and (project.directory / "requirements.txt").exists():
+        fix = (
+            f"add {package} to {project.directory / 'requirements.txt'} and run "
+            f"`python -m preview --program {project.directory} --install`"
+        )
+    else:
+        fix = (
+            f"install it with `{python} -m pip install {package}` (or add it to requirements.txt and declare "
+        )
+        fix += "runtime.options.virtualenv, then run `python -m preview --program DIR --install`)"
+    return f"{location}No module named '{error.name}': the program needs the package {package}, which is not installed; {fix}"
+
+
+def _with_environment_hint(message: str, stack_config: StackConfig) -> str:
+    if stack_config.environments and "Missing required configuration variable" in message:
+        return (
+            f"{message} (the stack imports ESC environment(s) {', '.join(stack_config.environments)}, "
+            "which the offline preview cannot open: pass the value with -c KEY=VALUE)"
+        )
     return message
+
+
+class _quiet_loop:  # noqa: N801 - used as a context manager like contextlib helpers
+    """Silence asyncio's 'exception was never retrieved' noise for a program that already failed."""
+
+    def __enter__(self) -> None:
+        loop = asyncio.get_event_loop()
+        self._loop, self._handler = loop, loop.get_exception_handler()
+        loop.set_exception_handler(lambda _loop, _context: None)
+
+    def __exit__(self, *exc: object) -> None:
+        self._loop.set_exception_handler(self._handler)
 
 
 def _forget_modules_under(directory: Path, keep: set[str]) -> None:
