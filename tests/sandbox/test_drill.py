@@ -29,13 +29,13 @@ def test_small_drill_passes_on_moto_state(stack, tmp_path):
     result = drill(stack, tmp_path, burst=20)
     assert result.drained
     assert [check for check in result.checks if not check.passed] == []
-    writes = result.facts["index_writes"]
+    writes = result.facts.index_writes
     assert writes["uploads/報告書 2024年 第3四半期.txt"] == 1  # S3 object versions, not the worker's word
     assert writes["uploads/消える ファイル.txt"] == 0 and writes["uploads/壊れた ファイル.pdf"] == 0
-    assert [entry["key"] for entry in result.facts["dead_lettered"]] == ["uploads/壊れた ファイル.pdf"]
-    assert "not a readable PDF" in result.facts["dead_lettered"][0]["reason"]
-    assert result.facts["metrics"]["MessageDeleteFailed"] == 0
-    assert result.facts["max_receive_count_seen"] <= result.facts["max_receive_count"]
+    assert [entry.key for entry in result.facts.dead_lettered] == ["uploads/壊れた ファイル.pdf"]
+    assert "not a readable PDF" in result.facts.dead_lettered[0].reason
+    assert not result.facts.metrics["MessageDeleteFailed"]  # no datapoint, or 0
+    assert result.facts.max_receive_count_seen <= result.facts.max_receive_count
 
 
 def test_a_worker_that_does_not_delete_fails_the_drill(stack, tmp_path):
@@ -51,9 +51,9 @@ def test_replayed_incident_loops_and_the_fixed_configuration_does_not(stack, tmp
     incident = drill(
         stack, tmp_path, variant="incident", worker_module="sandbox.incident_worker", time_limit=16
     )
-    max_receive_count = fixed.facts["max_receive_count"]
-    assert fixed.drained and fixed.facts["max_receive_count_seen"] <= max_receive_count
+    max_receive_count = fixed.facts.max_receive_count
+    assert fixed.drained and fixed.facts.max_receive_count_seen <= max_receive_count
     assert not incident.drained
-    assert incident.facts["max_receive_count"] is None  # no redrive in the incident's queue
-    assert incident.facts["max_receive_count_seen"] > max_receive_count  # only possible without redrive
-    assert incident.facts["messages_handled"] > fixed.facts["messages_handled"]
+    assert incident.facts.max_receive_count is None  # no redrive in the incident's queue
+    assert incident.facts.max_receive_count_seen > max_receive_count  # only possible without redrive
+    assert incident.facts.messages_handled > fixed.facts.messages_handled
