@@ -332,11 +332,15 @@ def _worker_environment(stack: RenderedStack, plane: DataPlane, scale: float) ->
         queue.outputs["url"]: plane.queue_urls[queue.outputs["name"]]
         for queue in stack.of_type("aws:sqs/queue:Queue")
     }
-    for key in ("QUEUE_URL", "DLQ_URL"):
-        environment[key] = by_mock_url[environment[key]]
-    for key in ("PROCESSING_TIMEOUT_SECONDS", "SHUTDOWN_GRACE_SECONDS"):
-        declared = float(environment[key])
-        environment[key] = str(scaled_seconds(declared, scale))
-        plane.scaled[key] = (declared, scaled_seconds(declared, scale))
-    environment["AWS_DEFAULT_REGION"] = plane.region
+    for key in (contract.QUEUE_URL, contract.DLQ_URL):
+        if key in environment:
+            if environment[key] not in by_mock_url:
+                raise ValueError(f"the declared {key} {environment[key]} is no queue of this stack")
+            environment[key] = by_mock_url[environment[key]]
+    for key in (contract.PROCESSING_TIMEOUT_SECONDS, contract.SHUTDOWN_GRACE_SECONDS):
+        if key in environment:
+            declared = float(environment[key])
+            environment[key] = str(scaled_seconds(declared, scale))
+            plane.scaled[key] = (declared, scaled_seconds(declared, scale))
+    environment[contract.AWS_DEFAULT_REGION] = plane.region
     return environment
