@@ -146,6 +146,13 @@ def test_indexing_lag_at_the_limit_fails_and_no_lag_with_a_backlog_fails():
     assert verdicts(waiting, drained=False)[name] is Verdict.FAIL
 
 
+def test_files_never_indexed_fail_the_lag_even_when_the_indexed_ones_were_fast():
+    name = f"indexing lag < {success_criteria.LAG_LIMIT_SECONDS // 60} min"
+    writes = clean_facts().index_writes | {"in/burst 7.txt": 0}
+    check = next(c for c in judge(clean_facts(index_writes=writes), FILES, False, 12.0) if c.name == name)
+    assert check.verdict is Verdict.FAIL and "1 file(s) not indexed after 12.0 s" in check.detail
+
+
 def test_slow_runs_fall_under_the_throughput_floor():
     name = f"throughput > {success_criteria.THROUGHPUT_FLOOR_PER_HOUR} files/hour"
     hours_for_all = len(INDEXED_KEYS) / success_criteria.THROUGHPUT_FLOOR_PER_HOUR
