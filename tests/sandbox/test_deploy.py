@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from sandbox.data_plane import deploy
 from sandbox.deploy import main
 from sandbox.local_aws import REGION, clients, moto_server
 from tests.paths import REPO_ROOT
+from worker import contract
 
 pytestmark = pytest.mark.slow  # moto server, and one run as a subprocess
 
@@ -164,3 +166,29 @@ def test_the_command_line_prints_one_json_object(endpoint):
     assert result.returncode == 0, result.stderr
     outputs = json.loads(result.stdout)
     assert {"bucketName", "indexBucketName", "queueUrl", "queueArn", "dlqUrl", "dlqArn"} <= set(outputs)
+
+
+def test_the_workers_environment_is_the_declared_environment_file(production):
+    """What the launch template's user data writes, with the endpoint's queue URLs and scaled times."""
+    (template,) = production.of_type("aws:ec2/launchTemplate:LaunchTemplate")
+    declared = contract.environment_from_user_data(template.inputs["userData"])
+    with moto_server() as url:
+        s3, sqs, cloudwatch = clients(url, REGION)
+        plane = deploy(production, s3, sqs, cloudwatch, REGION, scale=0.01)
+    environment = plane.worker_environment
+    assert environment.keys() == declared.keys()
+    assert (
+        environment[contract.QUEUE_URL]
+        == f"{url}/123456789012/{declared[contract.QUEUE_URL].rsplit('/', 1)[-1]}"
+    )
+    assert environment[contract.INDEX_BUCKET] == declared[contract.INDEX_BUCKET]
+    processing = float(declared[contract.PROCESSING_TIMEOUT_SECONDS])
+    assert environment[contract.PROCESSING_TIMEOUT_SECONDS] == str(max(1, round(processing * 0.01)))
+    unchanged = declared.keys() - {
+        contract.QUEUE_URL,
+        contract.DLQ_URL,
+        contract.PROCESSING_TIMEOUT_SECONDS,
+        contract.SHUTDOWN_GRACE_SECONDS,
+        contract.AWS_DEFAULT_REGION,
+    }
+    assert {key: environment[key] for key in unchanged} == {key: declared[key] for key in unchanged}

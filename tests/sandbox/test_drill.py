@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from preview.render import render_program
-from sandbox.drill import DEFAULT_SCALE, DrillRun, run
+from sandbox.drill import DEFAULT_SCALE, STEPS, DrillContext, DrillRun, run
+from sandbox.local_aws import queue_depth
 from tests.paths import REPO_ROOT
 
 pytestmark = pytest.mark.slow  # the drill: moto server and worker processes
@@ -18,15 +19,30 @@ def stack():
 
 
 def drill(
-    stack, tmp_path, variant="fixed", worker_module="worker", burst=0, workers=2, time_limit=60.0
+    stack, tmp_path, variant="fixed", worker_module="worker", burst=0, workers=2, time_limit=60.0, steps=STEPS
 ) -> DrillRun:
     return run(
-        stack, variant, burst, workers, worker_module, DEFAULT_SCALE, time_limit, tmp_path, progress=False
+        stack,
+        variant,
+        burst,
+        workers,
+        worker_module,
+        DEFAULT_SCALE,
+        time_limit,
+        tmp_path,
+        progress=False,
+        steps=steps,
     )
 
 
+def dlq_after_the_verdicts(context: DrillContext) -> None:
+    """A step appended after the drill's own, as a triage step would be: the endpoint is still up."""
+    visible, in_flight = queue_depth(context.sqs, context.pipeline.dlq_url)
+    context.result.notes.append(f"DLQ after the verdicts: {visible} visible, {in_flight} in flight")
+
+
 def test_small_drill_passes_on_moto_state(stack, tmp_path):
-    result = drill(stack, tmp_path, burst=20)
+    result = drill(stack, tmp_path, burst=20, steps=[*STEPS, dlq_after_the_verdicts])
     assert result.drained
     assert [check for check in result.checks if not check.passed] == []
     writes = result.facts.index_writes
@@ -36,6 +52,8 @@ def test_small_drill_passes_on_moto_state(stack, tmp_path):
     assert "not a readable PDF" in result.facts.dead_lettered[0].reason
     assert not result.facts.metrics["MessageDeleteFailed"]  # no datapoint, or 0
     assert result.facts.max_receive_count_seen <= result.facts.max_receive_count
+    # A step appended to STEPS runs last, on the live endpoint, and finds the DLQ as the facts left it.
+    assert result.notes == ["DLQ after the verdicts: 1 visible, 0 in flight"]
 
 
 def test_a_worker_that_does_not_delete_fails_the_drill(stack, tmp_path):
