@@ -67,7 +67,9 @@ def loopback_endpoint(url: str) -> str:
 def check_answers(endpoint: str) -> None:
     """Any HTTP answer will do (moto answers / with 404 on some versions); silence is the error."""
     try:
-        urllib.request.urlopen(endpoint + "/", timeout=PROBE_TIMEOUT_SECONDS).close()
+        # No proxy: a loopback endpoint is reached directly, whatever HTTP_PROXY says.
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        opener.open(endpoint + "/", timeout=PROBE_TIMEOUT_SECONDS).close()
     except urllib.error.HTTPError:
         return
     except (OSError, ValueError) as error:

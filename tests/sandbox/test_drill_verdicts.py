@@ -3,12 +3,14 @@ check that names it, and missing data is NO DATA (never a pass) or a failure whe
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from sandbox.drill_files import DEAD_LETTERED, GONE, INDEXED, DrillFile
-from sandbox.drill_report import text_report
+from sandbox.drill_report import as_json, text_report
 from sandbox.drill_verdicts import (
     DLQ_STABLE,
     NO_REAPPEARANCE,
@@ -182,3 +184,16 @@ def test_report_marks_the_incident_failures_as_expected():
     assert f"[FAIL, as expected] {QUEUE_DRAINED}" in report
     assert "a line from a later step" in report
     assert "== side by side ==" in report and "no DLQ" in report
+
+
+def test_json_report_carries_verdicts_facts_and_pass():
+    run = DrillRun("fixed", len(FILES), 2, True, 20.0, facts=clean_facts())
+    run.checks = judge(run.facts, FILES, True, 20.0)
+    document = json.loads(json.dumps(as_json([run], Path("build/drill/drill.png"), Path("build/drill/logs"))))
+    (shown,) = document["runs"]
+    assert shown["passed"] is True
+    assert {check["verdict"] for check in shown["checks"]} == {"PASS"}
+    assert shown["facts"]["dead_lettered"] == [
+        {"key": "in/poison.pdf", "reason": "not a readable PDF", "redriven": False}
+    ]
+    assert document["chart"] == "build/drill/drill.png"
