@@ -76,7 +76,7 @@ def incident_variant(stack: RenderedStack) -> RenderedStack:
 @dataclass(frozen=True)
 class DrillOptions:
     variant: str
-    """"fixed" (the stack as declared) or "incident" (`incident_variant`)."""
+    """Either "fixed" (the stack as declared) or "incident" (`incident_variant`)."""
     burst: int
     workers: int
     worker_module: str
