@@ -1,7 +1,7 @@
 """What moto holds after a drill run: queues, index document versions, dead letters, CloudWatch sums.
 
 The drill judges the fix from these facts, not from what the workers say about themselves. Reading
-leaves the DLQ as it was found (its messages visible again), so a later step can read it too.
+leaves the queues as found (their messages visible again), so a later step can read them too.
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ from worker import contract
 
 WORKER_METRICS = (contract.PROCESSED, contract.FAILED, contract.DEAD_LETTERED, contract.DELETE_FAILED)
 POLL_SECONDS = 0.25
-READ_VISIBILITY_SECONDS = 60
-"""Messages read to be counted stay hidden this long, so each is counted once."""
+READ_VISIBILITY_SECONDS = 600
+"""Messages read to be counted stay hidden this long, so each is read once (then made visible again)."""
+EXTRA_RECEIVES = 20
+"""Receives allowed beyond one per ten waiting messages (messages arriving late, sampling)."""
 
 
 def collect(
@@ -89,46 +91,48 @@ def _index_documents(
 
 def _receives_of_left_over_messages(sqs: Any, queue_url: str) -> list[int]:
     """How often the workers received each message still visible in the queue (SQS's own count)."""
-    counts: list[int] = []
-    while True:
-        messages = sqs.receive_message(
-            QueueUrl=queue_url,
-            MaxNumberOfMessages=10,
-            AttributeNames=["ApproximateReceiveCount"],
-            WaitTimeSeconds=0,
-            VisibilityTimeout=READ_VISIBILITY_SECONDS,
-        ).get("Messages", [])
-        if not messages:
-            return counts
-        counts += [int(m["Attributes"]["ApproximateReceiveCount"]) - 1 for m in messages]  # minus this one
+    messages = read_all(sqs, queue_url, AttributeNames=["ApproximateReceiveCount"])
+    return [int(m["Attributes"]["ApproximateReceiveCount"]) - 1 for m in messages]  # minus our receive
 
 
 def read_dead_letters(sqs: Any, dlq_url: str) -> list[DeadLetter]:
     """Every message in the DLQ with its key and reason; afterwards they are visible again."""
-    found: list[DeadLetter] = []
-    handles: list[str] = []
-    while True:
+    return [_dead_letter(m) for m in read_all(sqs, dlq_url, MessageAttributeNames=["All"])]
+
+
+def read_all(sqs: Any, queue_url: str, **receive: Any) -> list[dict[str, Any]]:
+    """Each visible message of a queue once (as first received), then all visible again.
+
+    Messages are told apart by MessageId and reading stops once as many were seen as the queue
+    held, or after a bounded number of receives: on a slow endpoint the first messages may become
+    visible again before the last are read, and a loop waiting for an empty receive would not end.
+    """
+    waiting = queue_depth(sqs, queue_url)[0]
+    first: dict[str, dict[str, Any]] = {}
+    handles: dict[str, str] = {}
+    for _ in range(waiting // 10 + EXTRA_RECEIVES):
         messages = sqs.receive_message(
-            QueueUrl=dlq_url,
+            QueueUrl=queue_url,
             MaxNumberOfMessages=10,
-            MessageAttributeNames=["All"],
             WaitTimeSeconds=0,
             VisibilityTimeout=READ_VISIBILITY_SECONDS,
+            **receive,
         ).get("Messages", [])
-        if not messages:
-            break
         for message in messages:
-            handles.append(message["ReceiptHandle"])
-            found.append(_dead_letter(message))
-    for start in range(0, len(handles), 10):
+            first.setdefault(message["MessageId"], message)
+            handles[message["MessageId"]] = message["ReceiptHandle"]
+        if not messages or (waiting and len(first) >= waiting):
+            break
+    receipts = list(handles.values())
+    for start in range(0, len(receipts), 10):
         sqs.change_message_visibility_batch(
-            QueueUrl=dlq_url,
+            QueueUrl=queue_url,
             Entries=[
                 {"Id": str(n), "ReceiptHandle": handle, "VisibilityTimeout": 0}
-                for n, handle in enumerate(handles[start : start + 10])
+                for n, handle in enumerate(receipts[start : start + 10])
             ],
         )
-    return found
+    return list(first.values())
 
 
 def _dead_letter(message: dict[str, Any]) -> DeadLetter:
