@@ -1,9 +1,16 @@
 """Deploy the data plane of a rendered stack into a local AWS (moto server), with the stack's own values.
 
-Buckets (with versioning, public access block and bucket policy), queues with their attributes and redrive policies, queue policies,
-the bucket notification and the metric alarms are created from the inputs the Pulumi program
-rendered under mocks, not typed again. Time values (visibility timeouts, the workers' processing
-timeout) can be scaled down so a drill of the 15-minute incident runs in seconds.
+Buckets (with versioning, public access block and bucket policy), queues with their attributes and
+redrive policies, queue policies, the bucket notification and the metric alarms are created from the
+inputs the Pulumi program rendered under mocks, not typed again. This is the one deployment path of
+the sandbox: `python -m sandbox.deploy`, the drill and the tests' local pipelines all come through
+`deploy()`. Time values (visibility timeouts, the workers' processing timeout) can be scaled down so
+a drill of the 15-minute incident runs in seconds.
+
+Deploying the same stack twice changes nothing: CreateBucket answers BucketAlreadyOwnedByYou for a
+bucket we own (outside us-east-1; https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html),
+and CreateQueue returns the existing queue when every attribute matches, but refuses a changed one
+with QueueNameExists (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html).
 """
 
 from __future__ import annotations
@@ -11,6 +18,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from preview.mocks import RecordedResource
 from preview.render import RenderedStack
@@ -36,6 +45,10 @@ class DataPlane:
     worker_environment: dict[str, str] = field(default_factory=dict)
     scaled: dict[str, tuple[float, float]] = field(default_factory=dict)
     """Setting -> (declared value, value used locally)."""
+    deployed: set[str] = field(default_factory=set)
+    """URNs of the resources created (or found unchanged) at the endpoint."""
+    local_values: dict[str, str] = field(default_factory=dict)
+    """A value the mocks computed (queue URL or ARN) -> the same value at the endpoint."""
 
 
 def scaled_seconds(value: float, scale: float) -> int:
@@ -65,7 +78,7 @@ def deploy(
     _notifications(stack, s3, plane, mock_arns)
     _alarms(stack, cloudwatch, plane)
     if ec2 is not None and autoscaling is not None:
-        _fleet(stack, ec2, autoscaling)
+        _fleet(stack, ec2, autoscaling, plane)
     plane.worker_environment = _worker_environment(stack, plane, scale)
     return plane
 
@@ -78,20 +91,28 @@ def _buckets(stack: RenderedStack, s3: Any, plane: DataPlane, bucket_policies: b
     )
     for bucket in stack.of_type("aws:s3/bucket:Bucket"):
         name = bucket.outputs["bucket"]
-        s3.create_bucket(Bucket=name, **location)
+        try:
+            s3.create_bucket(Bucket=name, **location)
+        except ClientError as error:  # a re-deploy: the bucket is there already, and ours
+            if error.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
+                raise
         plane.buckets.append(name)
+        plane.deployed.add(bucket.urn)
     for versioning in stack.of_type("aws:s3/bucketVersioning:BucketVersioning"):
         status = versioning.inputs["versioningConfiguration"]["status"]
         s3.put_bucket_versioning(
             Bucket=versioning.inputs["bucket"], VersioningConfiguration={"Status": status}
         )
+        plane.deployed.add(versioning.urn)
     for block in stack.of_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"):
         settings = {
             key: block.inputs.get(key[0].lower() + key[1:], False) for key in PUBLIC_ACCESS_BLOCK_SETTINGS
         }
         s3.put_public_access_block(Bucket=block.inputs["bucket"], PublicAccessBlockConfiguration=settings)
+        plane.deployed.add(block.urn)
     for policy in stack.of_type("aws:s3/bucketPolicy:BucketPolicy") if bucket_policies else []:
         s3.put_bucket_policy(Bucket=policy.inputs["bucket"], Policy=policy.inputs["policy"])
+        plane.deployed.add(policy.urn)
 
 
 def _queues(stack: RenderedStack, sqs: Any, plane: DataPlane, scale: float) -> dict[str, str]:
@@ -129,6 +150,8 @@ def _queues(stack: RenderedStack, sqs: Any, plane: DataPlane, scale: float) -> d
         plane.queue_urls[name], plane.queue_arns[name] = url, arn
         mock_to_local[queue.outputs["arn"]] = arn
         mock_to_local[queue.outputs["url"]] = url
+        plane.deployed.add(queue.urn)
+    plane.local_values.update(mock_to_local)
     return mock_to_local
 
 
@@ -140,6 +163,7 @@ def _queue_policies(stack: RenderedStack, sqs: Any, plane: DataPlane, mock_to_lo
         sqs.set_queue_attributes(
             QueueUrl=mock_to_local[policy.inputs["queueUrl"]], Attributes={"Policy": document}
         )
+        plane.deployed.add(policy.urn)
 
 
 def _notifications(stack: RenderedStack, s3: Any, plane: DataPlane, mock_to_local: dict[str, str]) -> None:
@@ -163,9 +187,10 @@ def _notifications(stack: RenderedStack, s3: Any, plane: DataPlane, mock_to_loca
             Bucket=notification.inputs["bucket"],
             NotificationConfiguration={"QueueConfigurations": configurations},
         )
+        plane.deployed.add(notification.urn)
 
 
-def _fleet(stack: RenderedStack, ec2: Any, autoscaling: Any) -> None:
+def _fleet(stack: RenderedStack, ec2: Any, autoscaling: Any, plane: DataPlane) -> None:
     """The workers' group with its launch template (the local AMI and subnets stand in for the real ones)."""
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     subnets = [subnet["SubnetId"] for subnet in ec2.describe_subnets()["Subnets"]][:2]
@@ -176,7 +201,7 @@ def _fleet(stack: RenderedStack, ec2: Any, autoscaling: Any) -> None:
     ):
         metadata = template.inputs.get("metadataOptions", {})
         name = template.name
-        ec2.create_launch_template(
+        created = ec2.create_launch_template(
             LaunchTemplateName=name,
             LaunchTemplateData={
                 "ImageId": image,
@@ -193,12 +218,15 @@ def _fleet(stack: RenderedStack, ec2: Any, autoscaling: Any) -> None:
             LaunchTemplate={"LaunchTemplateName": name, "Version": "$Latest"},
             VPCZoneIdentifier=",".join(subnets),
         )
+        plane.local_values[template.outputs["id"]] = created["LaunchTemplate"]["LaunchTemplateId"]
+        plane.deployed.update((template.urn, group.urn))
 
 
 def _alarms(stack: RenderedStack, cloudwatch: Any, plane: DataPlane) -> None:
     for alarm in stack.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"):
         cloudwatch.put_metric_alarm(**alarm_parameters(alarm))
         plane.alarms.append(alarm.inputs["name"])
+        plane.deployed.add(alarm.urn)
 
 
 def alarm_parameters(alarm: RecordedResource) -> dict[str, Any]:
@@ -245,6 +273,48 @@ def _metric_query(query: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def deployed_outputs(stack: RenderedStack, plane: DataPlane) -> tuple[dict[str, Any], list[str]]:
+    """The stack outputs as deployed: (outputs with the endpoint's URLs and ARNs, outputs left out).
+
+    An output is left out when it names a resource that was not deployed locally (the fleet, the
+    alarm topic, the dashboard): printing the mock's value would point at nothing.
+    """
+    deployed_values: set[str] = set()
+    undeployed_values: set[str] = set()
+    for resource in stack.resources:
+        if not resource.custom:
+            continue
+        values = {value for value in resource.outputs.values() if isinstance(value, str)}
+        (deployed_values if resource.urn in plane.deployed else undeployed_values).update(values)
+    undeployed_values -= deployed_values | set(plane.local_values)
+
+    def local(value: Any) -> Any:
+        if isinstance(value, str):
+            return plane.local_values.get(value, value)
+        if isinstance(value, list):
+            return [local(item) for item in value]
+        if isinstance(value, dict):
+            return {key: local(item) for key, item in value.items()}
+        return value
+
+    def names_undeployed(value: Any) -> bool:
+        if isinstance(value, str):
+            return value in undeployed_values
+        if isinstance(value, list):
+            return any(names_undeployed(item) for item in value)
+        if isinstance(value, dict):
+            return any(names_undeployed(item) for item in value.values())
+        return False
+
+    outputs, left_out = {}, []
+    for key, value in stack.outputs.items():
+        if names_undeployed(value):
+            left_out.append(key)
+        else:
+            outputs[key] = local(value)
+    return outputs, left_out
+
+
 def declared_worker_environment(stack: RenderedStack) -> dict[str, str]:
     """The EnvironmentFile the launch template's user data writes (DESIGN contract 2)."""
     for template in stack.of_type("aws:ec2/launchTemplate:LaunchTemplate"):
@@ -262,11 +332,15 @@ def _worker_environment(stack: RenderedStack, plane: DataPlane, scale: float) ->
         queue.outputs["url"]: plane.queue_urls[queue.outputs["name"]]
         for queue in stack.of_type("aws:sqs/queue:Queue")
     }
-    for key in ("QUEUE_URL", "DLQ_URL"):
-        environment[key] = by_mock_url[environment[key]]
-    for key in ("PROCESSING_TIMEOUT_SECONDS", "SHUTDOWN_GRACE_SECONDS"):
-        declared = float(environment[key])
-        environment[key] = str(scaled_seconds(declared, scale))
-        plane.scaled[key] = (declared, scaled_seconds(declared, scale))
-    environment["AWS_DEFAULT_REGION"] = plane.region
+    for key in (contract.QUEUE_URL, contract.DLQ_URL):
+        if key in environment:
+            if environment[key] not in by_mock_url:
+                raise ValueError(f"the declared {key} {environment[key]} is no queue of this stack")
+            environment[key] = by_mock_url[environment[key]]
+    for key in (contract.PROCESSING_TIMEOUT_SECONDS, contract.SHUTDOWN_GRACE_SECONDS):
+        if key in environment:
+            declared = float(environment[key])
+            environment[key] = str(scaled_seconds(declared, scale))
+            plane.scaled[key] = (declared, scaled_seconds(declared, scale))
+    environment[contract.AWS_DEFAULT_REGION] = plane.region
     return environment

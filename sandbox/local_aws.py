@@ -1,32 +1,39 @@
 """A real local AWS for tests, the benchmarks and the sandbox: moto in server mode, on loopback only.
 
 boto3 reaches it over real HTTP through `AWS_ENDPOINT_URL`, exactly as the worker reaches AWS on
-EC2. `create_pipeline` builds the data plane of the stack (buckets, queue with its redrive policy,
-DLQ, the bucket notification) with the same settings the Pulumi program declares.
+EC2. `create_pipeline` deploys the repository's rendered stack there (through sandbox/data_plane.py,
+the sandbox's one deployment path) under names of its own, with test-sized waits.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
 from moto.server import ThreadedMotoServer
 
-from worker.contract import MAX_MESSAGE_RETENTION_SECONDS
+from preview.render import RenderedStack, render_program
+from sandbox import variants
+from sandbox.data_plane import DataPlane, deploy
+from worker import contract
 
 LOOPBACK = "127.0.0.1"
 REGION = "ap-northeast-1"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PIPELINE_STACK = "production"
+"""The stack `create_pipeline` deploys (its settings, with test-sized waits)."""
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -106,11 +113,15 @@ def clients(endpoint_url: str, region: str = REGION) -> tuple[Any, Any, Any]:
 
 @dataclass(frozen=True)
 class LocalPipeline:
+    """Where a deployed pipeline is: its buckets, queues and the worker's declared settings."""
+
     upload_bucket: str
     index_bucket: str
     queue_url: str
     dlq_url: str
     upload_prefix: str
+    index_prefix: str = ""
+    metric_namespace: str = contract.DEFAULT_METRIC_NAMESPACE
 
     def worker_environment(
         self, endpoint_url: str, processing_timeout_seconds: float, **extra: str
@@ -119,14 +130,41 @@ class LocalPipeline:
         return {
             **os.environ,
             **local_environment(endpoint_url),
-            "QUEUE_URL": self.queue_url,
-            "DLQ_URL": self.dlq_url,
-            "PROCESSING_TIMEOUT_SECONDS": str(processing_timeout_seconds),
-            "METRIC_NAMESPACE": "CISFileSearch/Worker",
-            "INDEX_BUCKET": self.index_bucket,
-            "INDEX_PREFIX": "documents/",
+            contract.QUEUE_URL: self.queue_url,
+            contract.DLQ_URL: self.dlq_url,
+            contract.PROCESSING_TIMEOUT_SECONDS: str(processing_timeout_seconds),
+            contract.METRIC_NAMESPACE: self.metric_namespace,
+            contract.INDEX_BUCKET: self.index_bucket,
+            contract.INDEX_PREFIX: self.index_prefix,
             **extra,
         }
+
+
+def pipeline_of(stack: RenderedStack, plane: DataPlane) -> LocalPipeline:
+    """The deployed pipeline's places: the notified bucket and prefix, and the worker's environment."""
+    notification = stack.of_type("aws:s3/bucketNotification:BucketNotification")[0].inputs
+    environment = plane.worker_environment
+    return LocalPipeline(
+        upload_bucket=notification["bucket"],
+        index_bucket=environment[contract.INDEX_BUCKET],
+        queue_url=environment[contract.QUEUE_URL],
+        dlq_url=environment[contract.DLQ_URL],
+        upload_prefix=notification["queues"][0].get("filterPrefix", ""),
+        index_prefix=environment.get(contract.INDEX_PREFIX, ""),
+        metric_namespace=environment.get(contract.METRIC_NAMESPACE, contract.DEFAULT_METRIC_NAMESPACE),
+    )
+
+
+_rendered: dict[str, RenderedStack] = {}
+_render_lock = threading.Lock()
+
+
+def rendered_stack(stack: str = PIPELINE_STACK) -> RenderedStack:
+    """The repository's program rendered for `stack`, once per process (rendering takes seconds)."""
+    with _render_lock:
+        if stack not in _rendered:
+            _rendered[stack] = render_program(REPO_ROOT, stack)
+        return _rendered[stack]
 
 
 def create_pipeline(
@@ -135,46 +173,31 @@ def create_pipeline(
     name: str,
     visibility_timeout: int,
     max_receive_count: int | None,
-    upload_prefix: str = "uploads/",
     notification_count: int = 1,
     region: str = REGION,
+    cloudwatch: Any = None,
+    receive_wait_seconds: int = 1,
 ) -> LocalPipeline:
-    """Buckets, DLQ, queue (redrive when max_receive_count is set) and `notification_count` identical
-    notification configurations (more than one reproduces the duplicate-notification incident)."""
-    location = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
-    upload_bucket, index_bucket = f"{name}-uploads", f"{name}-index"
-    for bucket in (upload_bucket, index_bucket):
-        s3.create_bucket(Bucket=bucket, **location)
-    dlq_url = sqs.create_queue(
-        QueueName=f"{name}-dlq", Attributes={"MessageRetentionPeriod": str(MAX_MESSAGE_RETENTION_SECONDS)}
-    )["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    attributes = {"VisibilityTimeout": str(visibility_timeout), "ReceiveMessageWaitTimeSeconds": "1"}
-    if max_receive_count is not None:
-        attributes["RedrivePolicy"] = json.dumps(
-            {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count}
-        )
-    queue_url = sqs.create_queue(QueueName=f"{name}-queue", Attributes=attributes)["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    s3.put_bucket_notification_configuration(
-        Bucket=upload_bucket,
-        NotificationConfiguration={
-            "QueueConfigurations": [
-                {
-                    "Id": f"uploads-{position}",
-                    "QueueArn": queue_arn,
-                    "Events": ["s3:ObjectCreated:*"],
-                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": upload_prefix}]}},
-                }
-                for position in range(notification_count)
-            ]
-        },
+    """The repository's stack, deployed under names starting with `name`, with a test-sized work
+    queue: `visibility_timeout`, `max_receive_count` (None: no redrive, the incident's queue), a
+    `receive_wait_seconds` long poll, and each notification declared `notification_count` times
+    (more than one reproduces the duplicate-notification incident). Everything else is as rendered.
+    """
+    stack = variants.with_notifications_repeated(
+        variants.with_work_queue(
+            variants.renamed(rendered_stack(), name),
+            visibility_timeout_seconds=visibility_timeout,
+            receive_wait_seconds=receive_wait_seconds,
+            max_receive_count=max_receive_count,
+            without_redrive=max_receive_count is None,
+        ),
+        notification_count,
     )
-    return LocalPipeline(upload_bucket, index_bucket, queue_url, dlq_url, upload_prefix)
+    if cloudwatch is None:
+        cloudwatch = client(sqs.meta.endpoint_url, "cloudwatch", region)
+    # Bucket policies stay out: their TLS-only deny would refuse uploads over the plain-HTTP endpoint.
+    plane = deploy(stack, s3, sqs, cloudwatch, region, bucket_policies=False)
+    return pipeline_of(stack, plane)
 
 
 def queue_depth(sqs: Any, queue_url: str) -> tuple[int, int]:

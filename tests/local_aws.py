@@ -43,7 +43,7 @@ def aws(aws_endpoint):
 
 @pytest.fixture
 def pipeline_factory(aws):
-    s3, sqs, _ = aws
+    s3, sqs, cloudwatch = aws
 
     def make(
         visibility_timeout: int = 30, max_receive_count: int | None = 3, notification_count: int = 1
@@ -55,6 +55,7 @@ def pipeline_factory(aws):
             visibility_timeout=visibility_timeout,
             max_receive_count=max_receive_count,
             notification_count=notification_count,
+            cloudwatch=cloudwatch,
         )
 
     return make
@@ -76,7 +77,7 @@ def worker_config(pipeline: LocalPipeline, **overrides) -> WorkerConfig:
         processing_timeout_seconds=10,
         metric_namespace=f"Test/{pipeline.upload_bucket}",
         index_bucket=pipeline.index_bucket,
-        index_prefix="documents/",
+        index_prefix=pipeline.index_prefix,
         concurrency=4,
         receive_wait_seconds=1,
         shutdown_grace_seconds=5,

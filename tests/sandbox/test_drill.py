@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from preview.render import render_program
-from sandbox.drill import DEFAULT_SCALE, DrillRun, run
+from sandbox.drill import DEFAULT_SCALE, STEPS, DrillContext, DrillRun, run
+from sandbox.local_aws import queue_depth
 from tests.paths import REPO_ROOT
 
 pytestmark = pytest.mark.slow  # the drill: moto server and worker processes
@@ -18,24 +19,41 @@ def stack():
 
 
 def drill(
-    stack, tmp_path, variant="fixed", worker_module="worker", burst=0, workers=2, time_limit=60.0
+    stack, tmp_path, variant="fixed", worker_module="worker", burst=0, workers=2, time_limit=60.0, steps=STEPS
 ) -> DrillRun:
     return run(
-        stack, variant, burst, workers, worker_module, DEFAULT_SCALE, time_limit, tmp_path, progress=False
+        stack,
+        variant,
+        burst,
+        workers,
+        worker_module,
+        DEFAULT_SCALE,
+        time_limit,
+        tmp_path,
+        progress=False,
+        steps=steps,
     )
 
 
+def dlq_after_the_verdicts(context: DrillContext) -> None:
+    """A step appended after the drill's own, as a triage step would be: the endpoint is still up."""
+    visible, in_flight = queue_depth(context.sqs, context.pipeline.dlq_url)
+    context.result.notes.append(f"DLQ after the verdicts: {visible} visible, {in_flight} in flight")
+
+
 def test_small_drill_passes_on_moto_state(stack, tmp_path):
-    result = drill(stack, tmp_path, burst=20)
+    result = drill(stack, tmp_path, burst=20, steps=[*STEPS, dlq_after_the_verdicts])
     assert result.drained
     assert [check for check in result.checks if not check.passed] == []
-    writes = result.facts["index_writes"]
+    writes = result.facts.index_writes
     assert writes["uploads/報告書 2024年 第3四半期.txt"] == 1  # S3 object versions, not the worker's word
     assert writes["uploads/消える ファイル.txt"] == 0 and writes["uploads/壊れた ファイル.pdf"] == 0
-    assert [entry["key"] for entry in result.facts["dead_lettered"]] == ["uploads/壊れた ファイル.pdf"]
-    assert "not a readable PDF" in result.facts["dead_lettered"][0]["reason"]
-    assert result.facts["metrics"]["MessageDeleteFailed"] == 0
-    assert result.facts["max_receive_count_seen"] <= result.facts["max_receive_count"]
+    assert [entry.key for entry in result.facts.dead_lettered] == ["uploads/壊れた ファイル.pdf"]
+    assert "not a readable PDF" in result.facts.dead_lettered[0].reason
+    assert not result.facts.metrics["MessageDeleteFailed"]  # no datapoint, or 0
+    assert result.facts.max_receive_count_seen <= result.facts.max_receive_count
+    # A step appended to STEPS runs last, on the live endpoint, and finds the DLQ as the facts left it.
+    assert result.notes == ["DLQ after the verdicts: 1 visible, 0 in flight"]
 
 
 def test_a_worker_that_does_not_delete_fails_the_drill(stack, tmp_path):
@@ -48,12 +66,14 @@ def test_a_worker_that_does_not_delete_fails_the_drill(stack, tmp_path):
 
 def test_replayed_incident_loops_and_the_fixed_configuration_does_not(stack, tmp_path):
     fixed = drill(stack, tmp_path)
+    # Long enough for more receives than maxReceiveCount allows even when the workers start slowly
+    # (a loaded machine takes seconds to start them; 16 s fell short once, at three receives).
     incident = drill(
-        stack, tmp_path, variant="incident", worker_module="sandbox.incident_worker", time_limit=16
+        stack, tmp_path, variant="incident", worker_module="sandbox.incident_worker", time_limit=24
     )
-    max_receive_count = fixed.facts["max_receive_count"]
-    assert fixed.drained and fixed.facts["max_receive_count_seen"] <= max_receive_count
+    max_receive_count = fixed.facts.max_receive_count
+    assert fixed.drained and fixed.facts.max_receive_count_seen <= max_receive_count
     assert not incident.drained
-    assert incident.facts["max_receive_count"] is None  # no redrive in the incident's queue
-    assert incident.facts["max_receive_count_seen"] > max_receive_count  # only possible without redrive
-    assert incident.facts["messages_handled"] > fixed.facts["messages_handled"]
+    assert incident.facts.max_receive_count is None  # no redrive in the incident's queue
+    assert incident.facts.max_receive_count_seen > max_receive_count  # only possible without redrive
+    assert incident.facts.messages_handled > fixed.facts.messages_handled
