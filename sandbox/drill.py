@@ -36,6 +36,7 @@ from sandbox import drill_facts, drill_verdicts, variants
 from sandbox.data_plane import DataPlane, deploy, scaled_seconds
 from sandbox.drill_files import GONE, SLOW_FRACTION_OF_PROCESSING, DrillFile, upload_mix
 from sandbox.drill_report import as_json, text_report, write_chart
+from sandbox.drill_triage import triage_dead_letters
 from sandbox.drill_verdicts import DrillRun
 from sandbox.local_aws import (
     REGION,
@@ -105,6 +106,18 @@ class DrillContext:
     files: list[DrillFile] = field(default_factory=list)
     started_at: datetime | None = None
     worker_lines: list[dict[str, Any]] = field(default_factory=list)
+    worker_environment: dict[str, str] = field(default_factory=dict)
+    """The environment the workers ran with (the declared EnvironmentFile at the local endpoint)."""
+
+    def start_workers(self, count: int, label: str) -> list[subprocess.Popen]:
+        """More worker processes like the run's own (used by later steps such as the triage)."""
+        processes, _ = _start_workers(
+            self.options.worker_module, count, self.worker_environment, self.options.log_dir / label
+        )
+        return processes
+
+    def stop_workers(self, processes: list[subprocess.Popen]) -> None:
+        _stop_workers(processes)
 
 
 Step = Callable[[DrillContext], None]
@@ -164,6 +177,7 @@ def run_workers(context: DrillContext) -> None:
         "RETRY_BACKOFF_BASE_SECONDS": str(scaled_seconds(15, options.scale) if options.scale < 1 else 15),
         "PYTHONPATH": str(REPO_ROOT),
     }
+    context.worker_environment = environment
     dlq_url = pipeline.dlq_url if context.redrive else None
     context.started_at = datetime.now(UTC)
     started = time.monotonic()
@@ -220,7 +234,7 @@ def judge_run(context: DrillContext) -> None:
     result.checks = drill_verdicts.judge(result.facts, context.files, result.drained, result.seconds)
 
 
-STEPS: list[Step] = [deploy_data_plane, upload_files, run_workers, read_facts, judge_run]
+STEPS: list[Step] = [deploy_data_plane, upload_files, run_workers, read_facts, judge_run, triage_dead_letters]
 """One run, in order; each step runs while the local endpoint is up. Append a step here."""
 
 
