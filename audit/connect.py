@@ -20,7 +20,7 @@ from botocore.config import Config
 SERVICES = ("s3", "sqs", "cloudwatch", "autoscaling")
 DEFAULT_TIMEOUT_SECONDS = 10.0
 ATTEMPTS = 2
-"""The first try and one retry (botocore's `max_attempts` counts the first call)."""
+"""The first call and one retry: botocore's `total_max_attempts` (its `max_attempts` counts retries only)."""
 
 
 class EndpointError(ValueError):
@@ -66,7 +66,7 @@ def connect(region: str, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> Cl
     config = Config(
         connect_timeout=timeout_seconds,
         read_timeout=timeout_seconds,
-        retries={"mode": "standard", "max_attempts": ATTEMPTS},
+        retries={"mode": "standard", "total_max_attempts": ATTEMPTS},
     )
     session = boto3.session.Session(region_name=region)
     try:
