@@ -266,6 +266,9 @@ def test_visibility_lowered_to_300_fails(deployment, capsys):
 
 
 def test_redrive_policy_removed_judges_the_dlq_as_the_stack_declares_it(deployment, capsys):
+    # No redrive-allow policy either (plain moto, or an account that never set one): only the
+    # declared stack says which queue is the DLQ.
+    del deployment.redrive_allow.policies[deployment.url(DLQ)]
     operator_sets(deployment, QUEUE, RedrivePolicy="")
     code, report = audit_json(capsys)
     assert code == 1
