@@ -94,8 +94,13 @@ def read_live_state(
                 )
                 state.latest_refresh = (refreshes.get("InstanceRefreshes") or [None])[0]
             except (ClientError, ResponseParserError) as error:  # moto 5.2 does not implement it
+                reason = (
+                    error.response.get("Error", {}).get("Code", "error")
+                    if isinstance(error, ClientError)
+                    else "the endpoint answered with something that is not an AWS response"
+                )
                 state.notes.append(
-                    f"latest instance refresh not readable ({type(error).__name__}: {error}); "
+                    f"latest instance refresh not readable ({reason}); "
                     "moto does not implement DescribeInstanceRefreshes"
                 )
     return state
