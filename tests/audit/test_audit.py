@@ -7,8 +7,10 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from moto.backends import get_backend
 
 from audit.__main__ import main
+from sandbox.local_aws import REGION
 from tests.audit.conftest import DLQ, GROUP, QUEUE, UPLOADS, Deployment
 
 pytestmark = pytest.mark.slow  # moto server
@@ -383,12 +385,10 @@ def test_eventbridge_destination_beside_the_queue_fails(deployment, capsys, monk
 
 
 def test_backlog_with_nothing_processed_fails(deployment, capsys):
-    url = deployment.url(QUEUE)
-    for batch in range(50):
-        deployment.sqs.send_message_batch(
-            QueueUrl=url,
-            Entries=[{"Id": str(n), "MessageBody": f"waiting {batch}-{n}"} for n in range(10)],
-        )
+    # 500 uploads' messages, put straight into moto's queue (50 SendMessageBatch calls cost seconds).
+    queues = get_backend("sqs")[deployment.arn(QUEUE).split(":")[4]][REGION]  # type: ignore[index]
+    for n in range(500):
+        queues.send_message(QUEUE, f"waiting {n}")
     code, out = run(capsys)
     assert code == 1
     assert (
