@@ -1,9 +1,12 @@
 """`python -m audit --stack production` (`make audit`): check the deployed pipeline.
 
 Reads the live state with read-only calls (boto3: AWS, or moto through AWS_ENDPOINT_URL), judges it
-with the policy pack's own functions, reports drift from the declared stack and the incident plan's
-baseline numbers, and exits 1 on a mandatory violation or a failed success metric (2: setup error).
-`--watch N` repeats every N seconds with the trend; `--fix-notifications` is the only write.
+with the policy pack's own functions, reports drift and missing resources from the declared stack
+and the incident plan's success metrics. Exit 0: nothing mandatory found and no success metric
+failed; 1: a mandatory policy violation, a mandatory finding (drift or a missing resource) or a
+FAIL; 2: the audit could not run (program, stack, policy config, endpoint, credentials, timeouts),
+with one line saying why. `--watch N` repeats every N seconds with the trend;
+`--fix-notifications` is the only write (see docs/audit.md).
 """
 
 from __future__ import annotations
@@ -17,15 +20,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from audit.baseline import read_baseline, success_checks
+from audit.connect import DEFAULT_TIMEOUT_SECONDS, Clients, EndpointError, connect
 from audit.declared import DeclaredStack, declared_stack
-from audit.drift import find_drift
+from audit.drift import MANDATORY, find_drift
 from audit.fix import fix_notifications
-from audit.live_state import policy_resources, read_live_state
+from audit.live_state import LiveState, policy_resources, read_live_state
 from preview.gate import (
     DEFAULT_POLICY_PACK,
     REPO_ROOT,
@@ -36,16 +38,32 @@ from preview.gate import (
 )
 from preview.project import ProjectError, load_project
 from preview.render import ProgramError, render_program
+from worker.success_criteria import Verdict
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+DEFAULT_REGION = "us-east-1"
+
+
+class SetupError(Exception):
+    """The audit cannot run as asked; the message is the one line the operator sees."""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m audit", description=__doc__.splitlines()[0])
-    parser.add_argument("--stack", default="production")
+    parser.add_argument("--stack", default="production", help="a stack with a Pulumi.<stack>.yaml")
     parser.add_argument("--program", type=Path, default=REPO_ROOT)
-    parser.add_argument("--policy-config", type=Path, help="default: policy/config.<stack>.json when present")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--policy-config", type=Path, help="default: policy/config.<stack>.json, which must exist"
+    )
+    parser.add_argument("--region", help="default: the stack's aws:region, else AWS_DEFAULT_REGION")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help=f"connect and read timeout of each AWS call (default {DEFAULT_TIMEOUT_SECONDS:g})",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument(
         "--watch", type=float, metavar="SECONDS", help="repeat every SECONDS, showing the trend"
     )
@@ -53,93 +71,187 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--count", type=int, default=0, help="with --watch: stop after this many rounds (0: until Ctrl-C)"
     )
     parser.add_argument(
-        "--fix-notifications", action="store_true", help="rewrite notifications to the declared one (writes!)"
+        "--fix-notifications",
+        action="store_true",
+        help="rewrite notifications that differ to the declared one (writes with --yes or at the prompt)",
     )
+    parser.add_argument("--dry-run", action="store_true", help="with --fix-notifications: show the diff only")
+    parser.add_argument("--yes", action="store_true", help="with --fix-notifications: write without asking")
     parser.add_argument(
         "--backup-dir",
         type=Path,
         default=Path("audit-backups"),
-        help="where --fix-notifications saves the old configuration",
+        help="where --fix-notifications saves the configuration it replaces",
     )
     return parser.parse_args(argv)
 
 
+def stack_region(options: argparse.Namespace, config: dict[str, str]) -> str:
+    return (
+        options.region or config.get("aws:region") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+    )
+
+
+def policy_config_path(options: argparse.Namespace) -> Path:
+    """The policy config the stack is judged with: never a silent fallback to the pack's defaults."""
+    if options.policy_config is not None:
+        if not options.policy_config.is_file():
+            raise SetupError(f"--policy-config {options.policy_config}: no such file")
+        return options.policy_config
+    path = DEFAULT_POLICY_PACK / f"config.{options.stack}.json"
+    if not path.is_file():
+        raise SetupError(
+            f"no policy config for stack {options.stack!r}: expected {path}, or pass --policy-config FILE"
+        )
+    return path
+
+
 class Auditor:
     def __init__(self, options: argparse.Namespace) -> None:
-        stack = render_program(options.program, options.stack)
-        config = load_project(options.program).stack_config(options.stack)
-        region = os.environ.get("AWS_DEFAULT_REGION") or config.get("aws:region", "us-east-1")
-        self.declared: DeclaredStack = declared_stack(stack, region)
-        session = boto3.session.Session(region_name=region)
-        client_config = Config(retries={"mode": "standard", "max_attempts": 5})
-        self.s3, self.sqs, self.cloudwatch, self.autoscaling = (
-            session.client(name, config=client_config) for name in ("s3", "sqs", "cloudwatch", "autoscaling")
-        )
+        project = load_project(options.program)
+        if not (project.directory / f"Pulumi.{options.stack}.yaml").is_file():
+            known = sorted(
+                path.name[len("Pulumi.") : -len(".yaml")] for path in project.directory.glob("Pulumi.*.yaml")
+            )
+            raise SetupError(
+                f"unknown stack {options.stack!r}: no Pulumi.{options.stack}.yaml in {project.directory} "
+                f"(stacks: {', '.join(known) or 'none'})"
+            )
         self.policies = load_policies(DEFAULT_POLICY_PACK)
-        config_path = options.policy_config or DEFAULT_POLICY_PACK / f"config.{options.stack}.json"
-        self.policy_config = load_pack_config(config_path if config_path.exists() else None, self.policies)
+        self.policy_config = load_pack_config(policy_config_path(options), self.policies)
+        config = project.stack_config(options.stack)
+        self.stack_name = options.stack
+        self.region = region = stack_region(options, config)
+        self.clients: Clients = connect(region, options.timeout)
+        self.declared: DeclaredStack = declared_stack(
+            render_program(options.program, options.stack), config.get("aws:region") or region
+        )
+        self.notes: list[str] = []
+        environment_region = os.environ.get("AWS_DEFAULT_REGION")
+        if environment_region and environment_region != region:
+            self.notes.append(f"AWS_DEFAULT_REGION is {environment_region}; the audit reads {region}")
+        if self.clients.endpoint_url:
+            self.notes.append(
+                f"endpoint {self.clients.endpoint_url} is not AWS: what only AWS produces may be missing there "
+                "(moto 5.2 publishes no AWS/SQS metrics, implements no DescribeInstanceRefreshes, "
+                "returns no EventBridgeConfiguration and keeps no RedriveAllowPolicy)"
+            )
 
-    def read(self):
-        return read_live_state(
-            self.s3,
-            self.sqs,
-            self.cloudwatch,
-            self.autoscaling,
-            self.declared.region,
-            buckets=list(self.declared.notifications),
+    @property
+    def s3(self) -> Any:
+        return self.clients.s3
+
+    def read(self) -> LiveState:
+        live = read_live_state(
+            self.clients.s3,
+            self.clients.sqs,
+            self.clients.cloudwatch,
+            self.clients.autoscaling,
+            self.region,
+            buckets=list(self.declared.buckets),
             queues=list(self.declared.queues),
             alarm_prefix=self.declared.alarm_prefix,
             group_name=self.declared.group_name,
         )
+        live.notes[:0] = self.notes
+        return live
 
     def audit(self) -> dict[str, Any]:
         live = self.read()
-        gate = evaluate(policy_resources(live), self.policies, self.policy_config)
-        baseline = read_baseline(self.declared, live, self.cloudwatch)
+        gate = evaluate(
+            policy_resources(live, self.declared.dead_letter_targets), self.policies, self.policy_config
+        )
+        findings = find_drift(self.declared, live)
+        baseline = read_baseline(self.declared, live, self.clients.cloudwatch)
         checks = success_checks(baseline, self.declared)
-        report = {
+        counts = {
+            "mandatory_violations": len(gate.mandatory_violations),
+            "mandatory_findings": sum(1 for finding in findings if finding.level == MANDATORY),
+            "failed_checks": sum(1 for check in checks if check.verdict is Verdict.FAIL),
+            "advisory": len(gate.violations)
+            - len(gate.mandatory_violations)
+            + sum(1 for finding in findings if finding.level != MANDATORY),
+            "no_data_checks": sum(1 for check in checks if check.verdict is Verdict.NO_DATA),
+        }
+        return {
+            "stack": self.stack_name,
+            "region": self.region,
+            "endpoint": self.clients.endpoint_url,
+            "passed": not (
+                counts["mandatory_violations"] or counts["mandatory_findings"] or counts["failed_checks"]
+            ),
+            "counts": counts,
             "violations": [violation.as_json() for violation in gate.violations],
-            "drift": [drift.as_json() for drift in find_drift(self.declared, live)],
-            "missing": live.missing,
+            "findings": [finding.as_json() for finding in findings],
             "notes": live.notes,
             "baseline": asdict(baseline),
-            "success_metrics": [asdict(check) for check in checks],
+            "success_metrics": [
+                {"name": check.name, "verdict": check.verdict.value, "detail": check.detail}
+                for check in checks
+            ],
         }
-        report["passed"] = not gate.mandatory_violations and all(check.passed for check in checks)
-        return report
+
+
+def _plural(count: int, what: str) -> str:
+    return f"{count} {what}{'' if count == 1 else 's'}"
+
+
+def verdict_line(report: dict[str, Any]) -> str:
+    counts = report["counts"]
+    if report["passed"]:
+        extra = [
+            _plural(counts["advisory"], "advisory finding") if counts["advisory"] else "",
+            _plural(counts["no_data_checks"], "check") + " without data" if counts["no_data_checks"] else "",
+        ]
+        tail = "; ".join(part for part in extra if part)
+        return "Audit passed" + (f" ({tail})." if tail else ".")
+    parts = [
+        _plural(counts["mandatory_findings"], "mandatory finding") if counts["mandatory_findings"] else "",
+        _plural(counts["mandatory_violations"], "mandatory policy violation")
+        if counts["mandatory_violations"]
+        else "",
+        _plural(counts["failed_checks"], "failed success check") if counts["failed_checks"] else "",
+    ]
+    return "Audit FAILED: " + ", ".join(part for part in parts if part) + "."
 
 
 def text_report(report: dict[str, Any]) -> str:
-    lines = ["Policies (the pack's own rules, on the live state):"]
+    where = f" at {report['endpoint']}" if report["endpoint"] else ""
+    lines = [f"Audit of stack {report['stack']} in {report['region']}{where}"]
+    lines.append("Policies (the pack's own rules, on the live state):")
     lines += [f"    [{v['level']}] {v['policy']}: {v['message']}" for v in report["violations"]] or [
         "    no violation"
     ]
-    lines.append("Drift (declared -> live):")
-    lines += [
-        f"    {d['resource']}: {d['setting']}: declared {json.dumps(d['declared'], ensure_ascii=False)}, live {json.dumps(d['live'], ensure_ascii=False)}"
-        for d in report["drift"]
-    ] or ["    none"]
-    for missing in report["missing"]:
-        lines.append(f"    not found: {missing}")
-    for note in report["notes"]:
-        lines.append(f"    note: {note}")
+    lines.append("Drift and missing resources (declared -> live):")
+    lines += [f"    [{f['level']}] {f['resource']}: {f['message']}" for f in report["findings"]] or [
+        "    none"
+    ]
+    if report["notes"]:
+        lines.append("Notes:")
+        lines += [f"    {note}" for note in report["notes"]]
     baseline = report["baseline"]
     lines.append("Baseline:")
     lines.append(
-        f"    queue {baseline['queue_visible']} visible, {baseline['queue_in_flight']} in flight; DLQ {baseline['dlq_visible']}; "
-        f"oldest message {baseline['oldest_message_age_seconds']} s; in service {baseline['in_service_instances']}; "
-        f"latest instance refresh {baseline['latest_instance_refresh']}"
+        f"    queue visible {_shown(baseline['queue_visible'])}, in flight {_shown(baseline['queue_in_flight'])}; "
+        f"DLQ visible {_shown(baseline['dlq_visible'])}; oldest message age {_shown(baseline['oldest_message_age_seconds'], ' s')}; "
+        f"in service {_shown(baseline['in_service_instances'])}; latest instance refresh {_shown(baseline['latest_instance_refresh'])}"
     )
-    lines.append(
-        f"    worker metrics, last hour: {json.dumps(baseline['worker_metrics_last_hour'])}; success rate {baseline['success_rate_percent']} %"
+    metrics = ", ".join(
+        f"{name} {_shown(value)}" for name, value in baseline["worker_metrics_last_hour"].items()
     )
+    lines.append(f"    worker metrics, last hour: {metrics}")
     lines.append("Success metrics:")
-    lines += [
-        f"    [{'PASS' if c['passed'] else 'FAIL'}] {c['name']}: {c['detail']}"
-        for c in report["success_metrics"]
-    ]
-    lines.append(f"Audit {'passed' if report['passed'] else 'FAILED'}.")
+    lines += [f"    [{c['verdict']}] {c['name']}: {c['detail']}" for c in report["success_metrics"]]
+    lines.append(verdict_line(report))
     return "\n".join(lines)
+
+
+def _shown(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "unknown"
+    if isinstance(value, float):
+        return f"{value:g}{unit}"
+    return f"{value}{unit}"
 
 
 def trend_line(report: dict[str, Any], previous: dict[str, Any] | None) -> str:
@@ -152,32 +264,71 @@ def trend_line(report: dict[str, Any], previous: dict[str, Any] | None) -> str:
         return f" ({change:+d})"
 
     return (
-        f"{time.strftime('%H:%M:%S')}  queue {now['queue_visible']}{delta('queue_visible')}  in flight {now['queue_in_flight']}"
-        f"  DLQ {now['dlq_visible']}{delta('dlq_visible')}  success {now['success_rate_percent']} %"
-        f"  violations {len(report['violations'])}  {'ok' if report['passed'] else 'FAILING'}"
+        f"{time.strftime('%H:%M:%S')}  queue {_shown(now['queue_visible'])}{delta('queue_visible')}"
+        f"  in flight {_shown(now['queue_in_flight'])}"
+        f"  DLQ {_shown(now['dlq_visible'])}{delta('dlq_visible')}  success {_shown(now['success_rate_percent'], ' %')}"
+        f"  findings {report['counts']['mandatory_findings']}  violations {len(report['violations'])}"
+        f"  {'ok' if report['passed'] else 'FAILING'}"
     )
+
+
+def _confirmer(options: argparse.Namespace):
+    """--yes writes; otherwise ask on the terminal, or refuse when stdin is not one."""
+    if options.yes:
+        return lambda _bucket: True
+    if not sys.stdin.isatty():
+        return lambda _bucket: False
+
+    def ask(bucket: str) -> bool:
+        print(
+            f"Write the declared notification to bucket {bucket}? [y/N] ", end="", file=sys.stderr, flush=True
+        )
+        return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+    return ask
 
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
+    fixes = None
     try:
         auditor = Auditor(options)
         if options.fix_notifications:
-            for line in fix_notifications(auditor.s3, auditor.declared, auditor.read(), options.backup_dir):
-                print(line)
+            results = fix_notifications(
+                auditor.s3,
+                auditor.declared,
+                auditor.read(),
+                options.backup_dir,
+                dry_run=options.dry_run,
+                confirm=_confirmer(options),
+            )
+            fixes = [result.as_json() for result in results]
+            if not options.json:
+                for result in results:
+                    print(result.text(), flush=True)
         if options.watch:
             return watch(auditor, options)
         report = auditor.audit()
-    except (ProgramError, ProjectError, PolicyConfigError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_ERROR
+    except (ProgramError, ProjectError, PolicyConfigError, SetupError, EndpointError) as error:
+        return _error(options, str(error))
     except (BotoCoreError, ClientError) as error:
-        print(f"error: cannot read the live pipeline: {error}", file=sys.stderr)
-        return EXIT_ERROR
+        where = os.environ.get("AWS_ENDPOINT_URL") or f"AWS in {options.region or 'the stack region'}"
+        return _error(options, f"cannot read the live pipeline ({where}): {error}")
+    if fixes is not None:
+        report["fix_notifications"] = fixes
     print(
         json.dumps(report, indent=2, ensure_ascii=False, default=str) if options.json else text_report(report)
     )
     return EXIT_OK if report["passed"] else EXIT_FAILED
+
+
+def _error(options: argparse.Namespace, message: str) -> int:
+    """One line on stderr; with --json also a JSON document on stdout, so a pipe still parses."""
+    message = " ".join(message.split())
+    print(f"error: {message}", file=sys.stderr)
+    if options.json:
+        print(json.dumps({"error": message, "exit_code": EXIT_ERROR}))
+    return EXIT_ERROR
 
 
 def watch(auditor: Auditor, options: argparse.Namespace) -> int:

@@ -1,5 +1,7 @@
 """The incident plan's baseline and verification numbers, read live: depths, lag, the workers'
-metrics of the last hour, in-service instances; and its success metrics as pass/fail."""
+metrics of the last hour, in-service instances; judged by worker/success_criteria.py (the same
+checks the drill uses), so no data is reported as NO DATA and never counted as a pass.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +11,12 @@ from typing import Any
 
 from audit.declared import DeclaredStack
 from audit.live_state import LiveState
+from worker import contract, success_criteria
+from worker.success_criteria import CheckResult
 
-WORKER_METRICS = (
-    "MessagesProcessed",
-    "MessageProcessingFailed",
-    "MessagesDeadLettered",
-    "MessageDeleteFailed",
-)
-SUCCESS_RATE_FLOOR = 95.0
-LAG_LIMIT_SECONDS = 300
+WORKER_METRICS = (contract.PROCESSED, contract.FAILED, contract.DEAD_LETTERED, contract.DELETE_FAILED)
+LAG_METRIC = "ApproximateAgeOfOldestMessage"
+"""AWS/SQS publishes it per queue (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html)."""
 
 
 @dataclass
@@ -26,7 +25,8 @@ class Baseline:
     queue_in_flight: int | None = None
     dlq_visible: int | None = None
     oldest_message_age_seconds: float | None = None
-    worker_metrics_last_hour: dict[str, float] = field(default_factory=dict)
+    worker_metrics_last_hour: dict[str, float | None] = field(default_factory=dict)
+    """Metric -> its sum over the last hour; None when CloudWatch holds no datapoint for it."""
     success_rate_percent: float | None = None
     in_service_instances: int | None = None
     latest_instance_refresh: str | None = None
@@ -37,31 +37,25 @@ def read_baseline(
 ) -> Baseline:
     now = now or datetime.now(UTC)
     baseline = Baseline()
-    work = live.queues.get(declared.work_queue or "", {})
-    dead = live.queues.get(declared.dead_letter_queue or "", {})
-    if work:
+    work = live.queues.get(declared.work_queue or "")
+    dead = live.queues.get(declared.dead_letter_queue or "")
+    if work is not None:
         baseline.queue_visible = int(work.get("ApproximateNumberOfMessages", 0))
         baseline.queue_in_flight = int(work.get("ApproximateNumberOfMessagesNotVisible", 0))
-    if dead:
+    if dead is not None:
         baseline.dlq_visible = int(dead.get("ApproximateNumberOfMessages", 0))
-    queue_dimension = [{"Name": "QueueName", "Value": declared.work_queue or ""}]
+    queue_dimension = [{"Name": contract.QUEUE_DIMENSION, "Value": declared.work_queue or ""}]
     age = _statistic(
-        cloudwatch,
-        "AWS/SQS",
-        "ApproximateAgeOfOldestMessage",
-        queue_dimension,
-        "Maximum",
-        now - timedelta(minutes=10),
-        now,
+        cloudwatch, "AWS/SQS", LAG_METRIC, queue_dimension, "Maximum", now - timedelta(minutes=10), now
     )
     baseline.oldest_message_age_seconds = max(age) if age else None
     for name in WORKER_METRICS:
         values = _statistic(
             cloudwatch, declared.metric_namespace, name, queue_dimension, "Sum", now - timedelta(hours=1), now
         )
-        baseline.worker_metrics_last_hour[name] = sum(values)
-    processed = baseline.worker_metrics_last_hour["MessagesProcessed"]
-    failed = baseline.worker_metrics_last_hour["MessageProcessingFailed"]
+        baseline.worker_metrics_last_hour[name] = sum(values) if values else None
+    processed = baseline.worker_metrics_last_hour[contract.PROCESSED] or 0
+    failed = baseline.worker_metrics_last_hour[contract.FAILED] or 0
     baseline.success_rate_percent = (
         round(100 * processed / (processed + failed), 2) if processed + failed else None
     )
@@ -96,52 +90,14 @@ def _statistic(
     return [point[stat] for point in points]
 
 
-@dataclass(frozen=True)
-class SuccessCheck:
-    name: str
-    passed: bool
-    detail: str
-
-
-def success_checks(baseline: Baseline, declared: DeclaredStack) -> list[SuccessCheck]:
+def success_checks(baseline: Baseline, declared: DeclaredStack) -> list[CheckResult]:
+    """The incident plan's success metrics, each PASS, FAIL or NO DATA with why."""
     metrics = baseline.worker_metrics_last_hour
-    checks = [
-        SuccessCheck(
-            "DLQ empty",
-            not baseline.dlq_visible,
-            f"{baseline.dlq_visible} message(s) wait in {declared.dead_letter_queue}"
-            if baseline.dlq_visible
-            else "0 messages",
-        ),
-        SuccessCheck(
-            "no MessageDeleteFailed in the last hour",
-            metrics.get("MessageDeleteFailed", 0) == 0,
-            f"MessageDeleteFailed = {metrics.get('MessageDeleteFailed', 0):g}",
-        ),
+    backlog = baseline.queue_visible
+    return [
+        success_criteria.dead_letter_queue_empty(baseline.dlq_visible, declared.dead_letter_queue),
+        success_criteria.no_delete_failures(metrics.get(contract.DELETE_FAILED)),
+        success_criteria.success_rate(metrics.get(contract.PROCESSED), metrics.get(contract.FAILED), backlog),
+        success_criteria.indexing_lag(baseline.oldest_message_age_seconds, backlog),
+        success_criteria.workers_in_service(baseline.in_service_instances, backlog),
     ]
-    rate = baseline.success_rate_percent
-    checks.append(
-        SuccessCheck(
-            f"success rate >= {SUCCESS_RATE_FLOOR:g} % in the last hour",
-            rate is None or rate >= SUCCESS_RATE_FLOOR,
-            "no files processed in the last hour" if rate is None else f"{rate:g} %",
-        )
-    )
-    age = baseline.oldest_message_age_seconds
-    checks.append(
-        SuccessCheck(
-            f"indexing lag < {LAG_LIMIT_SECONDS // 60} min",
-            age is None or age < LAG_LIMIT_SECONDS,
-            "no ApproximateAgeOfOldestMessage data" if age is None else f"oldest message {age:g} s",
-        )
-    )
-    if baseline.in_service_instances is not None:
-        stranded = (baseline.queue_visible or 0) > 0 and baseline.in_service_instances == 0
-        checks.append(
-            SuccessCheck(
-                "workers in service while there is a backlog",
-                not stranded,
-                f"{baseline.in_service_instances} in service",
-            )
-        )
-    return checks

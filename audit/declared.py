@@ -1,4 +1,9 @@
-"""What the stack declares, read from the program rendered offline (names and settings, one source)."""
+"""What the stack declares, read from the program rendered offline (names and settings, one source).
+
+Queue roles (work queue, dead-letter queue) come from here, from the declared redrive policies:
+the live state is judged against them and never re-infers them, so a queue whose redrive policy was
+removed in the console is still known to be the work queue, and its DLQ still a DLQ.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +14,32 @@ from typing import Any
 from preview.render import RenderedStack
 from worker import contract
 
+WORK_QUEUE = "work queue"
+DEAD_LETTER_QUEUE = "dead-letter queue"
+
 
 @dataclass
 class DeclaredStack:
     region: str
     queues: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Queue name -> its declared inputs."""
+    queue_arns: dict[str, str] = field(default_factory=dict)
+    """Queue name -> the ARN the rendered stack gave it (the offline mocks' account), for localizing documents."""
+    roles: dict[str, str] = field(default_factory=dict)
+    """Queue name -> WORK_QUEUE or DEAD_LETTER_QUEUE."""
+    dead_letter_targets: dict[str, str] = field(default_factory=dict)
+    """Work queue name -> its dead-letter queue's name."""
+    buckets: list[str] = field(default_factory=list)
     notifications: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     """Bucket -> [{queue, events, prefix, suffix}]."""
+    queue_policies: dict[str, str] = field(default_factory=dict)
+    """Queue name -> the declared queue policy document (JSON text)."""
+    redrive_allow_policies: dict[str, str] = field(default_factory=dict)
+    """Queue name -> the declared redrive-allow policy (JSON text)."""
+    public_access_blocks: dict[str, dict[str, bool]] = field(default_factory=dict)
+    """Bucket -> {BlockPublicAcls: bool, ...} as S3 names them."""
+    bucket_policies: dict[str, str] = field(default_factory=dict)
+    """Bucket -> the declared bucket policy document (JSON text)."""
     alarms: dict[str, dict[str, Any]] = field(default_factory=dict)
     group_name: str | None = None
     metric_namespace: str = contract.DEFAULT_METRIC_NAMESPACE
@@ -34,21 +57,62 @@ class DeclaredStack:
             common += 1
         return first[:common]
 
+    @property
+    def mock_account(self) -> str | None:
+        """The account ID the offline render put in ARNs (replaced by the live one before comparing)."""
+        for arn in self.queue_arns.values():
+            parts = arn.split(":")
+            if len(parts) >= 6:
+                return parts[4]
+        return None
+
+    def role(self, queue: str) -> str:
+        return self.roles.get(queue, "queue")
+
+
+PUBLIC_ACCESS_BLOCK_SETTINGS = (
+    "BlockPublicAcls",
+    "IgnorePublicAcls",
+    "BlockPublicPolicy",
+    "RestrictPublicBuckets",
+)
+
 
 def declared_stack(stack: RenderedStack, region: str) -> DeclaredStack:
     declared = DeclaredStack(region=region)
-    arn_to_name = {}
+    arn_to_name: dict[str, str] = {}
+    url_to_name: dict[str, str] = {}
     for queue in stack.of_type("aws:sqs/queue:Queue"):
-        declared.queues[queue.outputs["name"]] = queue.inputs
-        arn_to_name[queue.outputs["arn"]] = queue.outputs["name"]
-    for queue in declared.queues.values():
-        if queue.get("redrivePolicy"):
-            declared.work_queue = queue["name"]
-            declared.dead_letter_queue = arn_to_name.get(
-                json.loads(queue["redrivePolicy"])["deadLetterTargetArn"]
-            )
+        name = queue.outputs["name"]
+        declared.queues[name] = queue.inputs
+        declared.queue_arns[name] = queue.outputs["arn"]
+        arn_to_name[queue.outputs["arn"]] = name
+        url_to_name[queue.outputs["url"]] = name
+    for name, inputs in declared.queues.items():
+        if inputs.get("redrivePolicy"):
+            target = arn_to_name.get(json.loads(inputs["redrivePolicy"])["deadLetterTargetArn"])
+            declared.roles[name] = WORK_QUEUE
+            declared.work_queue = declared.work_queue or name
+            if target:
+                declared.dead_letter_targets[name] = target
+                declared.roles[target] = DEAD_LETTER_QUEUE
+                declared.dead_letter_queue = declared.dead_letter_queue or target
+        if inputs.get("redriveAllowPolicy"):
+            declared.redrive_allow_policies[name] = inputs["redriveAllowPolicy"]
+    for policy in stack.of_type("aws:sqs/redriveAllowPolicy:RedriveAllowPolicy"):
+        name = url_to_name.get(policy.inputs.get("queueUrl", ""))
+        if name:
+            declared.redrive_allow_policies[name] = policy.inputs["redriveAllowPolicy"]
+    for policy in stack.of_type("aws:sqs/queuePolicy:QueuePolicy"):
+        name = url_to_name.get(policy.inputs.get("queueUrl", ""))
+        if name:
+            declared.queue_policies[name] = policy.inputs["policy"]
+    declared.buckets = [bucket.outputs["bucket"] for bucket in stack.of_type("aws:s3/bucket:Bucket")]
     for notification in stack.of_type("aws:s3/bucketNotification:BucketNotification"):
-        declared.notifications[notification.inputs["bucket"]] = [
+        bucket = notification.inputs["bucket"]
+        if bucket not in declared.buckets:
+            declared.buckets.append(bucket)
+        declared.notifications[bucket] = [
             {
                 "queue": arn_to_name.get(queue["queueArn"], queue["queueArn"]),
                 "events": list(queue["events"]),
@@ -57,6 +121,13 @@ def declared_stack(stack: RenderedStack, region: str) -> DeclaredStack:
             }
             for queue in notification.inputs.get("queues", [])
         ]
+    for block in stack.of_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"):
+        declared.public_access_blocks[block.inputs["bucket"]] = {
+            key: bool(block.inputs.get(key[0].lower() + key[1:], False))
+            for key in PUBLIC_ACCESS_BLOCK_SETTINGS
+        }
+    for policy in stack.of_type("aws:s3/bucketPolicy:BucketPolicy"):
+        declared.bucket_policies[policy.inputs["bucket"]] = policy.inputs["policy"]
     for alarm in stack.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"):
         declared.alarms[alarm.inputs["name"]] = alarm.inputs
     groups = stack.of_type("aws:autoscaling/group:Group")

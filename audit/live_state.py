@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError
 
 from preview.mocks import RecordedResource
@@ -26,11 +26,20 @@ class LiveState:
     queues: dict[str, dict[str, str]] = field(default_factory=dict)
     queue_urls: dict[str, str] = field(default_factory=dict)
     buckets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Bucket -> its guards as read: {"public_access_block": {...}} and {"policy": "..."} when present."""
     alarms: list[dict[str, Any]] = field(default_factory=list)
     group: dict[str, Any] | None = None
     latest_refresh: dict[str, Any] | None = None
-    missing: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def account(self) -> str | None:
+        """The account the live queues belong to (from a queue ARN), to localize declared documents."""
+        for attributes in self.queues.values():
+            parts = str(attributes.get("QueueArn", "")).split(":")
+            if len(parts) >= 6:
+                return parts[4]
+        return None
 
 
 def _absent(error: ClientError, *codes: str) -> bool:
@@ -48,13 +57,13 @@ def read_live_state(
     alarm_prefix: str,
     group_name: str | None,
 ) -> LiveState:
+    """Everything the audit judges, read once; a resource that does not exist is simply left out."""
     state = LiveState(region=region)
     for bucket in buckets:
         try:
             state.notifications[bucket] = s3.get_bucket_notification_configuration(Bucket=bucket)
         except ClientError as error:
             if _absent(error, "NoSuchBucket"):
-                state.missing.append(f"bucket {bucket}")
                 continue
             raise
         state.notifications[bucket].pop("ResponseMetadata", None)
@@ -64,7 +73,6 @@ def read_live_state(
             url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
         except ClientError as error:
             if _absent(error, "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
-                state.missing.append(f"queue {name}")
                 continue
             raise
         state.queue_urls[name] = url
@@ -79,16 +87,22 @@ def read_live_state(
             "AutoScalingGroups"
         ]
         state.group = groups[0] if groups else None
-        if state.group is None:
-            state.missing.append(f"auto scaling group {group_name}")
-        else:
+        if state.group is not None:
             try:
                 refreshes = autoscaling.describe_instance_refreshes(
                     AutoScalingGroupName=group_name, MaxRecords=1
                 )
                 state.latest_refresh = (refreshes.get("InstanceRefreshes") or [None])[0]
-            except (ClientError, BotoCoreError, ResponseParserError) as error:  # moto does not implement it
-                state.notes.append(f"instance refreshes not readable: {error}")
+            except (ClientError, ResponseParserError) as error:  # moto 5.2 does not implement it
+                reason = (
+                    error.response.get("Error", {}).get("Code", "error")
+                    if isinstance(error, ClientError)
+                    else "the endpoint answered with something that is not an AWS response"
+                )
+                state.notes.append(
+                    f"latest instance refresh not readable ({reason}); "
+                    "moto does not implement DescribeInstanceRefreshes"
+                )
     return state
 
 
@@ -116,8 +130,14 @@ def _resource(type_: str, name: str, props: dict[str, Any]) -> RecordedResource:
     return RecordedResource.from_properties(type_, name, props, stack="live")
 
 
-def policy_resources(state: LiveState) -> list[RecordedResource]:
+def policy_resources(
+    state: LiveState, dead_letter_targets: dict[str, str] | None = None
+) -> list[RecordedResource]:
+    """The live state as the pack's resources. `dead_letter_targets` (work queue -> its DLQ, from the
+    declared stack) becomes the work queue's `redrivePolicy` dependency, as the engine records it, so the
+    pack knows the DLQ is one even when the live redrive policy is gone."""
     resources = [_resource("pulumi:pulumi:Stack", "live", {})]
+    queue_urns = {name: _resource("aws:sqs/queue:Queue", name, {}).urn for name in state.queues}
     for name, attributes in state.queues.items():
         props: dict[str, Any] = {
             "name": name,
@@ -137,7 +157,12 @@ def policy_resources(state: LiveState) -> list[RecordedResource]:
         ):
             if attributes.get(attribute):
                 props[key] = attributes[attribute]
-        resources.append(_resource("aws:sqs/queue:Queue", name, props))
+        queue = _resource("aws:sqs/queue:Queue", name, props)
+        target = (dead_letter_targets or {}).get(name)
+        if target in queue_urns:
+            queue.property_dependencies = {"redrivePolicy": [queue_urns[target]]}
+            queue.dependencies = [queue_urns[target]]
+        resources.append(queue)
     for bucket, configuration in state.notifications.items():
         resources.append(
             _resource(

@@ -97,3 +97,14 @@ def _no_data(what: str, backlog: int | None) -> str:
     if backlog:
         return f"{what} while {backlog} message(s) wait: the backlog is not being worked"
     return f"{what} (and no backlog)"
+
+
+def workers_in_service(in_service: int | None, backlog: int | None) -> CheckResult:
+    """Some worker in service while messages wait; no group to read is NO DATA, or FAIL with a backlog."""
+    name = "workers in service while there is a backlog"
+    if in_service is None:
+        verdict = Verdict.FAIL if backlog else Verdict.NO_DATA
+        return CheckResult(name, verdict, _no_data("no Auto Scaling Group to read", backlog))
+    if backlog and in_service == 0:
+        return CheckResult(name, Verdict.FAIL, f"0 in service while {backlog} message(s) wait")
+    return CheckResult(name, Verdict.PASS, f"{in_service} in service, {backlog or 0} message(s) waiting")
