@@ -56,7 +56,9 @@ def test_small_drill_passes_on_moto_state(stack, tmp_path):
     # a step appended after it still runs on the live endpoint and finds the DLQ emptied.
     triage = [check for check in result.checks if check.name.startswith("dead letter triaged")]
     assert len(triage) == 1 and triage[0].passed, triage
-    assert any("not a readable PDF" in note for note in result.notes if note.startswith("triage: dead letter"))
+    assert any(
+        "not a readable PDF" in note for note in result.notes if note.startswith("triage: dead letter")
+    )
     assert result.notes[-1] == "DLQ after the verdicts: 0 visible, 0 in flight"
 
 
