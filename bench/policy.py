@@ -15,7 +15,7 @@ from preview.mocks import RecordedResource
 
 ACCOUNT = "123456789012"
 REGION = "ap-northeast-1"
-RESOURCES_PER_UNIT = 11
+RESOURCES_PER_UNIT = 12
 
 
 def _resource(type_: str, name: str, props: dict) -> RecordedResource:
@@ -23,7 +23,7 @@ def _resource(type_: str, name: str, props: dict) -> RecordedResource:
 
 
 def pipeline_unit(n: int) -> list[RecordedResource]:
-    """One compliant pipeline: bucket with its guards, queue, DLQ, policies, notification, alarm, workers."""
+    """One compliant pipeline: bucket with its guards, queue, DLQ, policies, notification, alarm, workers.\n\n    The consumer role is granted through a role policy (IAM analysis) and the workers name the queue\n    in their user data (processing time from the consumers); the notification is the one delivery path.\n"""
     bucket, queue, dlq = f"bucket-{n}", f"queue-{n}", f"dlq-{n}"
     queue_arn, dlq_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}", f"arn:aws:sqs:{REGION}:{ACCOUNT}:{dlq}"
     queue_url = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{queue}"
@@ -78,6 +78,11 @@ def pipeline_unit(n: int) -> list[RecordedResource]:
         ),
         _resource(
             "aws:s3/bucketPolicy:BucketPolicy", f"{bucket}-tls", {"bucket": bucket, "policy": json.dumps(tls)}
+        ),
+        _resource(
+            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+            f"{bucket}-sse",
+            {"bucket": bucket, "rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]},
         ),
         _resource(
             "aws:sqs/queue:Queue",

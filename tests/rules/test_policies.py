@@ -73,7 +73,8 @@ def test_redrive_target_outside_the_stack_is_rejected(tmp_path: Path):
 
 
 def test_policy_config_changes_thresholds(tmp_path: Path):
-    body = PipelineProgram(visibility=1000, dlq_alarm=True).source()
+    """maxProcessingSeconds stands for consumers whose processing the stack does not show (a bare role)."""
+    body = PipelineProgram(visibility=1000, dlq_alarm=True, consumer="role").source()
     assert "visibility-covers-processing" not in fired(gate(tmp_path / "a", body))
     strict = {"visibility-covers-processing": {"maxProcessingSeconds": 1200}}
     assert "visibility-covers-processing" in fired(gate(tmp_path / "b", body, strict))
