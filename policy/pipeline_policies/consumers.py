@@ -99,6 +99,9 @@ def access_table(index: StackIndex) -> list[Access]:
                     declared=is_declared,
                 )
             )
+    for access in table:
+        if access.queue is not None and access.receive:
+            access.queue.receivable = True
     index.memo["access"] = table
     return table
 

@@ -14,6 +14,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from .alarms import alarm_topic_findings
 from .config import schema, setting
 from .consumers import access_table, receivers_of
 from .delivery import delivery_paths, filters_overlap, paths_overlap, rules_matching_bucket
@@ -537,6 +538,7 @@ def undecided_notes(index: StackIndex, max_processing: float) -> list[tuple[str,
                     urn,
                 )
             )
+    notes += [(message, urn) for decided, message, urn in alarm_topic_findings(index) if not decided]
     reported: set[int] = set()
     for access in access_table(index):
         role = access.role
@@ -551,7 +553,17 @@ def undecided_notes(index: StackIndex, max_processing: float) -> list[tuple[str,
                     role.resource.urn,
                 )
             )
-    for queue in index.work_queues:
+    for queue in index.idle_queues:
+        if queue.redrive_policy is None:
+            notes.append(
+                (
+                    f"queue {queue.label} has no feed and no consumer in this stack and no redrive policy. If "
+                    "something outside the stack consumes it, a message that always fails loops until it expires: "
+                    "give it a dead-letter queue (aws.sqs.RedrivePolicy).",
+                    queue.resource.urn,
+                )
+            )
+    for queue in index.work_queues + index.idle_queues:
         if processing_requirements(index, queue, max_processing):
             continue
         visibility = as_number(queue.prop("visibilityTimeoutSeconds"))

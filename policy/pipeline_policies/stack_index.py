@@ -126,6 +126,8 @@ class Queue:
     """What delivers messages into the queue (notifications, subscriptions, rules), as readable labels."""
     workers: list[WorkerDeclaration] = field(default_factory=list)
     lambda_consumers: list[LambdaConsumer] = field(default_factory=list)
+    receivable: bool = False
+    """Some principal of the stack is allowed sqs:ReceiveMessage on it (set by the consumer analysis)."""
 
     def prop(self, key: str, default: Any = None) -> Any:
         return peek(self.resource.props, key, default)
@@ -232,7 +234,24 @@ class StackIndex:
 
     @property
     def work_queues(self) -> list[Queue]:
-        return [queue for queue in self.queues if not queue.is_dead_letter_queue]
+        """Queues that receive work: fed by events or consumed, and not only a redrive target."""
+        self._analyse_consumers()
+        return [
+            q for q in self.queues if not q.is_dead_letter_queue and (q.fed_as_work_queue or q.receivable)
+        ]
+
+    @property
+    def idle_queues(self) -> list[Queue]:
+        """Queues neither fed, consumed nor redriven to in this stack (their role is decided elsewhere)."""
+        self._analyse_consumers()
+        return [
+            q for q in self.queues if not q.is_dead_letter_queue and not (q.fed_as_work_queue or q.receivable)
+        ]
+
+    def _analyse_consumers(self) -> None:
+        from .consumers import access_table
+
+        access_table(self)
 
     @property
     def dead_letter_queues(self) -> list[Queue]:
