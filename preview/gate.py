@@ -39,6 +39,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_POLICY_PACK = REPO_ROOT / "policy"
 POLICY_MODULE = "pipeline_policies"
 PACK_DEFAULT_LEVEL = EnforcementLevel.ADVISORY
+BLOCKING_LEVELS = (EnforcementLevel.MANDATORY.value, EnforcementLevel.REMEDIATE.value)
 
 
 class PolicyConfigError(Exception):
@@ -65,9 +66,8 @@ class GateResult:
 
     @property
     def mandatory_violations(self) -> list[Violation]:
-        return [
-            violation for violation in self.violations if violation.level == EnforcementLevel.MANDATORY.value
-        ]
+        """Violations that block: mandatory, and remediate (stronger than mandatory; the gate does not rewrite)."""
+        return [violation for violation in self.violations if violation.level in BLOCKING_LEVELS]
 
 
 def load_policies(pack_dir: Path = DEFAULT_POLICY_PACK) -> list[Policy]:

@@ -16,7 +16,6 @@ from pulumi_policy import (
 
 from .config import schema, setting
 from .stack_index import (
-    BUCKET_ENCRYPTION,
     BUCKET_POLICY,
     PUBLIC_ACCESS_BLOCK,
     QUEUE,
@@ -388,7 +387,6 @@ work_queue_long_polling = StackValidationPolicy(
 SECURE_DEFAULTS = {
     "sqs": "SSE-SQS is on by default for queues created since October 2022 (SQS announcement, 2022-10); a queue "
     "created earlier and adopted into the stack keeps no encryption",
-    "s3-encryption": "S3 encrypts every new object with SSE-S3 by default since 5 January 2023",
     "s3-public-access": "S3 turns all four Block Public Access settings on (and ACLs off) for every new bucket "
     "since April 2023",
 }
@@ -398,9 +396,11 @@ S3_DEFAULT_ENCRYPTION_DOC = (
 
 
 def _check_secure_defaults(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    """Settings left undeclared where AWS's current default is secure: SSE-SQS on new queues
-    (sqs-server-side-encryption.html), SSE-S3 on new objects (default-encryption-faq.html) and Block
-    Public Access on new buckets (access-control-block-public-access.html)."""
+    """Settings left undeclared where AWS's current default is secure for new resources only: SSE-SQS on
+    queues created since October 2022 (sqs-server-side-encryption.html) and Block Public Access on buckets
+    created since April 2023 (access-control-block-public-access.html). S3 default encryption needs no
+    note: since 5 January 2023 S3 applies SSE-S3 to every bucket, existing ones included
+    (default-encryption-faq.html), so an undeclared setting is never unencrypted."""
     index = index_stack(args.resources)
     for queue in index.queues:
         sse = queue.prop("sqsManagedSseEnabled")
@@ -413,14 +413,6 @@ def _check_secure_defaults(args: StackValidationArgs, report_violation: ReportVi
     for bucket in index.buckets:
         names = _bucket_names(bucket)
         label = _bucket_label(bucket)
-        encryption = [r for t in BUCKET_ENCRYPTION for r in index.attached(t, names, bucket.urn)]
-        if not encryption and not peek(bucket.props, "serverSideEncryptionConfiguration"):
-            report_violation(
-                f"bucket {label} declares no default encryption and relies on AWS's default: "
-                f"{SECURE_DEFAULTS['s3-encryption']}. Declare an "
-                "aws.s3.BucketServerSideEncryptionConfiguration (SSE-S3 or SSE-KMS) to make it explicit.",
-                bucket.urn,
-            )
         if not index.attached(PUBLIC_ACCESS_BLOCK, names, bucket.urn):
             report_violation(
                 f"bucket {label} declares no public access block and relies on AWS's default: "
@@ -432,13 +424,13 @@ def _check_secure_defaults(args: StackValidationArgs, report_violation: ReportVi
 
 aws_secure_defaults_relied_on = StackValidationPolicy(
     name="aws-secure-defaults-relied-on",
-    description="Notes settings a program leaves to AWS's defaults where the default is now secure (SSE-SQS on "
-    "new queues, SSE-S3 on new objects, Block Public Access on new buckets), naming the default and when it "
-    "changed. Fix: declare the setting.",
+    description="Notes settings a program leaves to AWS's defaults where the default is now secure only for new "
+    "resources (SSE-SQS on queues, Block Public Access on buckets), naming the default and when it changed. Fix: "
+    "declare the setting.",
     enforcement_level=EnforcementLevel.ADVISORY,
     validate=_check_secure_defaults,
-    remediation_steps="Declare sqsManagedSseEnabled=True, an aws.s3.BucketServerSideEncryptionConfiguration and an "
-    "aws.s3.BucketPublicAccessBlock with all four settings True.",
+    remediation_steps="Declare sqsManagedSseEnabled=True on the queue and an aws.s3.BucketPublicAccessBlock with all "
+    "four settings True on the bucket.",
     url=S3_DEFAULT_ENCRYPTION_DOC,
 )
 
