@@ -272,8 +272,8 @@ INGRESS_SCHEMA = schema(
         "type": "array",
         "items": {"type": "integer", "minimum": 0, "maximum": 65535},
         "default": [80, 443],
-        "description": "Ports a security group not attached to a queue consumer may open to the internet "
-        "(a public load balancer's listeners). Consumers accept no public ingress at all.",
+        "description": "Single ports a security group may open to the internet (a public load balancer's "
+        "listeners); any other port or range open to 0.0.0.0/0 or ::/0 is a violation.",
     }
 )
 SG_DOC = "https://docs.aws.amazon.com/vpc/latest/userguide/security-group-rules.html"
@@ -431,7 +431,7 @@ aws_secure_defaults_relied_on = StackValidationPolicy(
     validate=_check_secure_defaults,
     remediation_steps="Declare sqsManagedSseEnabled=True on the queue and an aws.s3.BucketPublicAccessBlock with all "
     "four settings True on the bucket.",
-    url=S3_DEFAULT_ENCRYPTION_DOC,
+    url=S3_BPA_DOC,
 )
 
 SECURITY_POLICIES = [

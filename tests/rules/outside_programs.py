@@ -422,6 +422,18 @@ aws.s3.BucketNotification("uploads", bucket=bucket.id, eventbridge=True, topics=
         frozenset({"one-notification-per-bucket"}),
         EB_RULES,
     ),
+    "queue policy letting any SNS topic send": OutsideProgram(
+        pipeline()
+        + """
+topic = aws.sns.Topic("uploads")
+aws.sqs.QueuePolicy("jobs-from-sns", queue_url=queue.id, policy=queue.arn.apply(lambda arn: json.dumps({
+    "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
+    "Action": "sqs:SendMessage", "Resource": arn}]})))
+aws.sns.TopicSubscription("jobs", topic=topic.arn, protocol="sqs", endpoint=queue.arn)
+""",
+        frozenset({"queue-policy-source-conditions"}),
+        "https://docs.aws.amazon.com/sns/latest/dg/subscribe-sqs-queue-to-sns-topic.html",
+    ),
     # --- alarms ---
     "alarm topic encrypted with alias/aws/sns": OutsideProgram(
         pipeline()

@@ -103,3 +103,18 @@ def test_every_policy_takes_every_enforcement_level(tmp_path: Path, level: str):
     assert {violation.level for violation in result.violations} == {level}
     blocking = level in ("mandatory", "remediate")
     assert bool(result.mandatory_violations) is blocking
+
+
+def test_the_reference_page_lists_every_policy_with_its_level_and_source():
+    page = (REPO_ROOT / "docs" / "policies.md").read_text(encoding="utf-8")
+    rows: dict[str, str] = {}
+    for line in page.splitlines():
+        if line.startswith("| `"):
+            rows.setdefault(line.split("|")[1].strip(" `"), line)  # the rules table comes first
+    for policy in POLICIES:
+        assert policy.name in rows, policy.name
+        assert policy.enforcement_level.value in rows[policy.name].split("|")[2], policy.name
+        assert policy.url and policy.url.split("#")[0] in page, policy.name
+    for policy in CONFIGURABLE:
+        for key in policy.config_schema.properties:
+            assert f"| `{policy.name}` | `{key}` |" in page, (policy.name, key)
