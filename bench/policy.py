@@ -15,7 +15,7 @@ from preview.mocks import RecordedResource
 
 ACCOUNT = "123456789012"
 REGION = "ap-northeast-1"
-RESOURCES_PER_UNIT = 12
+RESOURCES_PER_UNIT = 14
 
 
 def _resource(type_: str, name: str, props: dict) -> RecordedResource:
@@ -27,6 +27,7 @@ def pipeline_unit(n: int) -> list[RecordedResource]:
     bucket, queue, dlq = f"bucket-{n}", f"queue-{n}", f"dlq-{n}"
     queue_arn, dlq_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}", f"arn:aws:sqs:{REGION}:{ACCOUNT}:{dlq}"
     queue_url = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{queue}"
+    profile_arn = f"arn:aws:iam::{ACCOUNT}:instance-profile/profile-{n}"
     user_data = base64.b64encode(
         f"QUEUE_URL={queue_url}\nPROCESSING_TIMEOUT_SECONDS=900\nINDEX_BUCKET=index-{n}\n".encode()
     ).decode()
@@ -139,9 +140,23 @@ def pipeline_unit(n: int) -> list[RecordedResource]:
             },
         ),
         _resource(
+            "aws:iam/role:Role",
+            f"role-{n}",
+            {"name": f"role-{n}", "arn": f"arn:aws:iam::{ACCOUNT}:role/role-{n}", "managedPolicyArns": []},
+        ),
+        _resource(
+            "aws:iam/instanceProfile:InstanceProfile",
+            f"profile-{n}",
+            {"name": f"profile-{n}", "arn": profile_arn, "role": f"role-{n}"},
+        ),
+        _resource(
             "aws:ec2/launchTemplate:LaunchTemplate",
             f"workers-{n}",
-            {"userData": user_data, "metadataOptions": {"httpTokens": "required"}},
+            {
+                "userData": user_data,
+                "metadataOptions": {"httpTokens": "required"},
+                "iamInstanceProfile": {"arn": profile_arn},
+            },
         ),
         _resource("aws:ec2/securityGroup:SecurityGroup", f"workers-{n}-sg", {"ingress": [], "egress": []}),
     ]

@@ -316,8 +316,11 @@ def _open_ingress(args: ResourceValidationArgs) -> list[tuple[str, float | None,
 
 def _check_no_open_ingress(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     """A security group rule with 0.0.0.0/0 or ::/0 admits the whole internet (security-group-rules.html)."""
+    open_rules = _open_ingress(args)
+    if not open_rules:
+        return
     public_ports = {int(p) for p in setting(args, INGRESS_SCHEMA, "publicPorts") or []}
-    for cidr, low, high in _open_ingress(args):
+    for cidr, low, high in open_rules:
         if low is not None and high is not None and low == high and int(low) in public_ports:
             continue  # one listener port of a public endpoint
         span = (

@@ -18,6 +18,7 @@ from typing import Any
 from .iam import Permissions, aws_managed_statements
 from .values import (
     UNKNOWN,
+    _target,
     as_number,
     decoded_user_data,
     elements,
@@ -67,6 +68,12 @@ SQS_DEFAULT_RETENTION_SECONDS = 345_600
 SQS_MAX_RETENTION_SECONDS = 1_209_600
 SQS_DEFAULT_RECEIVE_WAIT_SECONDS = 0
 LAMBDA_DEFAULT_TIMEOUT_SECONDS = 3
+
+
+def _unwrapped(props: Any) -> Any:
+    if is_unknown(props):
+        return props
+    return _target(props)
 
 
 def _dependencies(resource: Any, key: str) -> list[str]:
@@ -315,9 +322,31 @@ def _allows_redrive(value: Any) -> bool:
     return peek(document, "redrivePermission") != "denyAll"
 
 
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """A stack resource with its properties unwrapped once from the engine's unknown-checking proxy.
+
+    Unknown values stay the SDK's sentinels, which `peek`, `known` and `is_unknown` recognise; reading
+    the plain dict avoids a proxy lookup per property (the index reads every resource).
+    """
+
+    resource_type: str
+    name: str
+    urn: str
+    props: Any
+    property_dependencies: Any
+
+
 def _build(resources: list[Any]) -> StackIndex:
     index = StackIndex()
-    for resource in resources:
+    for policy_resource in resources:
+        resource = Resource(
+            policy_resource.resource_type,
+            policy_resource.name,
+            policy_resource.urn,
+            _unwrapped(policy_resource.props),
+            getattr(policy_resource, "property_dependencies", {}) or {},
+        )
         index.by_type[resource.resource_type].append(resource)
     _index_queues(index)
     _index_buckets(index)
