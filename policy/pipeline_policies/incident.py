@@ -199,7 +199,7 @@ def _check_visibility_covers_processing(args: StackValidationArgs, report_violat
                 f"{required:g}.",
                 queue.resource.urn,
             )
-    if any(not worker.environment for worker in index.workers):
+    if any(worker.user_data_unknown for worker in index.workers):
         known(UNKNOWN, "userData")
 
 

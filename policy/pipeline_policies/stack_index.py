@@ -11,6 +11,7 @@ property (an Output passed in), or by the literal value (a name, id, ARN or URL 
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,6 +69,9 @@ SQS_DEFAULT_RETENTION_SECONDS = 345_600
 SQS_MAX_RETENTION_SECONDS = 1_209_600
 SQS_DEFAULT_RECEIVE_WAIT_SECONDS = 0
 LAMBDA_DEFAULT_TIMEOUT_SECONDS = 3
+_QUEUE_REFERENCE = re.compile(
+    r"(https://sqs\.[A-Za-z0-9.-]+/\d{12}/[A-Za-z0-9_.-]+|arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]+)"
+)
 
 
 def _unwrapped(props: Any) -> Any:
@@ -186,6 +190,7 @@ class WorkerDeclaration:
     resource: Any
     environment: dict[str, str]
     role: Role | None = None
+    user_data_unknown: bool = False
 
 
 @dataclass
@@ -616,8 +621,12 @@ def _index_consumers(index: StackIndex) -> None:
         user_data = peek(resource.props, "userData")
         if user_data is None:
             continue
-        environment = {} if is_unknown(user_data) else environment_assignments(decoded_user_data(user_data))
-        if not (is_unknown(user_data) or "QUEUE_URL" in environment):
+        text = "" if is_unknown(user_data) else decoded_user_data(user_data)
+        environment = environment_assignments(text)
+        # The queue it consumes: QUEUE_URL (this project's contract), else any queue URL or ARN it names.
+        named = [environment["QUEUE_URL"]] if "QUEUE_URL" in environment else _QUEUE_REFERENCE.findall(text)
+        queues = [q for q in (index.queue_lookup.get(ref) for ref in named) if q is not None]
+        if not (is_unknown(user_data) or "QUEUE_URL" in environment or queues):
             continue
         profile_ref = peek(resource.props, "iamInstanceProfile")
         if isinstance(profile_ref, str) or profile_ref is None:
@@ -625,12 +634,13 @@ def _index_consumers(index: StackIndex) -> None:
         else:
             role = profiles.get(peek(profile_ref, "arn")) or profiles.get(peek(profile_ref, "name"))
             role = role or profiles.find(resource, "iamInstanceProfile")
-        worker = WorkerDeclaration(resource=resource, environment=environment, role=role)
+        worker = WorkerDeclaration(
+            resource=resource, environment=environment, role=role, user_data_unknown=is_unknown(user_data)
+        )
         index.workers.append(worker)
         if role is not None:
             role.workers.append(worker)
-        queue = index.queue_lookup.get(environment.get("QUEUE_URL"))
-        if queue is not None:
+        for queue in {id(q): q for q in queues}.values():
             queue.workers.append(worker)
 
     functions = Lookup()

@@ -259,6 +259,20 @@ boundary = aws.iam.Policy("sqs-read-boundary", policy=json.dumps({"Version": "20
         frozenset({"no-recursive-trigger"}),
         "https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventNotifications.html",
     ),
+    "instance whose user data names the queue ARN, processing unknown (maxProcessingSeconds)": OutsideProgram(
+        pipeline(visibility=120)
+        + NOTIFY_QUEUE
+        + """
+role = aws.iam.Role("consumer", assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))
+profile = aws.iam.InstanceProfile("consumer", role=role.name)
+aws.ec2.Instance("consumer", ami="ami-0abcdef1234567890", instance_type="t3.small", iam_instance_profile=profile.name,
+    metadata_options=aws.ec2.InstanceMetadataOptionsArgs(http_tokens="required"),
+    user_data=queue.arn.apply(lambda arn: f"#!/bin/bash\\n/opt/consumer/run --queue-arn {arn}\\n"))
+""",
+        frozenset({"visibility-covers-processing", "consumer-can-delete"}),
+        "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html",
+    ),
     # --- queue roles ---
     "redrive policy declared on the dead-letter queue (swapped)": OutsideProgram(
         BUCKET
