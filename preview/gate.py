@@ -39,6 +39,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_POLICY_PACK = REPO_ROOT / "policy"
 POLICY_MODULE = "pipeline_policies"
 PACK_DEFAULT_LEVEL = EnforcementLevel.ADVISORY
+BLOCKING_LEVELS = (EnforcementLevel.MANDATORY.value, EnforcementLevel.REMEDIATE.value)
 
 
 class PolicyConfigError(Exception):

@@ -6,11 +6,13 @@ can show that the policy naming that thing fires (and that it does not fire on t
 
 from __future__ import annotations
 
+import json
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from preview.gate import GateResult, evaluate, load_policies
+from preview.mocks import CloudMocks
 from preview.render import RenderedStack, render_program
 
 PROJECT_YAML = """name: {name}
@@ -26,6 +28,48 @@ def write_program(directory: Path, body: str, name: str = "test-program", stack_
     header = "import base64\nimport json\n\nimport pulumi\nimport pulumi_aws as aws\n\n"
     (directory / "__main__.py").write_text(header + textwrap.dedent(body))
     return directory
+
+
+def _policy_document_json(arguments: dict) -> str:
+    """What aws.iam.get_policy_document computes, for mocks that do not compute it themselves."""
+
+    def listed(value):
+        return value if isinstance(value, list) and len(value) != 1 else (value[0] if value else value)
+
+    statements = []
+    for statement in arguments.get("statements") or []:
+        rendered: dict = {"Effect": statement.get("effect", "Allow")}
+        if statement.get("sid"):
+            rendered["Sid"] = statement["sid"]
+        for source, target in (
+            ("actions", "Action"),
+            ("notActions", "NotAction"),
+            ("resources", "Resource"),
+            ("notResources", "NotResource"),
+        ):
+            if statement.get(source):
+                rendered[target] = listed(sorted(statement[source]))
+        for principal in statement.get("principals") or []:
+            rendered.setdefault("Principal", {})[principal["type"]] = listed(principal["identifiers"])
+        for condition in statement.get("conditions") or []:
+            rendered.setdefault("Condition", {}).setdefault(condition["test"], {})[condition["variable"]] = (
+                listed(condition["values"])
+            )
+        statements.append(rendered)
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+_mock_call = CloudMocks.call
+
+
+def _call_with_policy_documents(self: CloudMocks, args) -> dict:
+    result = _mock_call(self, args)
+    if args.token.endswith("getPolicyDocument") and not isinstance(result.get("json"), str):
+        result = {**result, "json": _policy_document_json(dict(args.args)), "id": "policy-document"}
+    return result
+
+
+CloudMocks.call = _call_with_policy_documents  # a no-op once the mocks compute policy documents themselves
 
 
 def render(directory: Path, body: str) -> RenderedStack:
@@ -49,15 +93,23 @@ class PipelineProgram:
     max_receive_count: int = 3
     queue_retention: int = 345600
     dlq_retention: int = 1209600
-    encrypted: bool = True
+    encrypted: bool | None = True  # None: left to SQS's default (SSE-SQS since 2022)
     receive_wait: int = 20
     notifications: list[list[tuple[str, str]]] = field(
         default_factory=lambda: [[("s3:ObjectCreated:*", "uploads/")]]
     )
     queue_policy_conditions: bool = True
-    public_access_block: bool = True
+    public_access_block: bool | None = True  # False: declared with the settings off; None: not declared
     tls_policy: bool = True
+    bucket_encryption: bool = True
     dlq_alarm: bool = False
+    consumer: str | None = "worker"  # "worker" (EC2, 900 s jobs), "role" (processing not in the stack), None
+    consumer_actions: tuple[str, ...] = (
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueAttributes",
+    )
 
     def source(self) -> str:
         lines = [
@@ -72,8 +124,8 @@ class PipelineProgram:
         ]
         if self.visibility is not None:
             queue_args.append(f"visibility_timeout_seconds={self.visibility}")
-        if self.encrypted:
-            queue_args.append("sqs_managed_sse_enabled=True")
+        if self.encrypted is not None:
+            queue_args.append(f"sqs_managed_sse_enabled={self.encrypted}")
         redrive = (
             "dlq.arn.apply(lambda arn: json.dumps("
             f'{{"deadLetterTargetArn": arn, "maxReceiveCount": {self.max_receive_count}}}))'
@@ -97,10 +149,16 @@ class PipelineProgram:
             '"Principal": {"Service": "s3.amazonaws.com"}, "Action": "sqs:SendMessage", "Resource": q, '
             f"{condition}}}]}}))(*v)))"
         )
-        if self.public_access_block:
+        if self.public_access_block is not None:
+            on = self.public_access_block
             lines.append(
-                'aws.s3.BucketPublicAccessBlock("pab", bucket=bucket.id, block_public_acls=True, '
-                "block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True)"
+                f'aws.s3.BucketPublicAccessBlock("pab", bucket=bucket.id, block_public_acls={on}, '
+                f"block_public_policy={on}, ignore_public_acls={on}, restrict_public_buckets={on})"
+            )
+        if self.bucket_encryption:
+            lines.append(
+                'aws.s3.BucketServerSideEncryptionConfiguration("sse", bucket=bucket.id, rules=[{'
+                '"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}])'
             )
         if self.tls_policy:
             lines.append(
@@ -117,6 +175,8 @@ class PipelineProgram:
                 f'aws.s3.BucketNotification("notification-{position}", bucket=bucket.id, queues=[{queues}], '
                 "opts=pulumi.ResourceOptions(depends_on=[policy]))"
             )
+        if self.consumer is not None:
+            lines += self._consumer_lines()
         if self.dlq_alarm:
             lines.append(
                 'aws.cloudwatch.MetricAlarm("dlq-alarm", namespace="AWS/SQS", '
@@ -125,3 +185,22 @@ class PipelineProgram:
                 'comparison_operator="GreaterThanThreshold")'
             )
         return "\n".join(lines) + "\n"
+
+    def _consumer_lines(self) -> list[str]:
+        lines = [
+            'role = aws.iam.Role("consumer", assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": '
+            '[{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))',
+            'aws.iam.RolePolicy("consumer-sqs", role=role.id, policy=queue.arn.apply(lambda arn: json.dumps('
+            f'{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Action": {list(self.consumer_actions)}, '
+            '"Resource": arn}]})))',
+        ]
+        if self.consumer == "worker":
+            lines += [
+                'profile = aws.iam.InstanceProfile("consumer", role=role.name)',
+                'user_data = queue.url.apply(lambda url: base64.b64encode(("#!/bin/bash\\ncat > /etc/worker.env <<EOF\\n"'
+                ' f"QUEUE_URL={url}\\nPROCESSING_TIMEOUT_SECONDS=900\\nEOF\\n").encode()).decode())',
+                'aws.ec2.LaunchTemplate("workers", image_id="ami-12345678", instance_type="t3.small", '
+                'user_data=user_data, iam_instance_profile={"arn": profile.arn}, '
+                'metadata_options={"http_tokens": "required", "http_put_response_hop_limit": 1})',
+            ]
+        return lines

@@ -4,10 +4,11 @@
 (`preview/gate.py`) and the tests call them directly.
 """
 
+from .alarms import ALARM_POLICIES
 from .incident import INCIDENT_POLICIES
 from .security import SECURITY_POLICIES
 
 PACK_NAME = "cis-file-pipeline-policies"
-POLICIES = [*INCIDENT_POLICIES, *SECURITY_POLICIES]
+POLICIES = [*INCIDENT_POLICIES, *ALARM_POLICIES, *SECURITY_POLICIES]
 
 __all__ = ["PACK_NAME", "POLICIES"]

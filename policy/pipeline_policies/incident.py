@@ -1,6 +1,7 @@
-"""Rules that reject the configurations behind the incident: duplicate notifications, a visibility
-timeout shorter than processing, no dead-letter queue, a consumer that cannot delete, a bucket that
-triggers itself, and a dead-letter queue nobody watches."""
+"""Rules that reject the configurations behind the incident, judged the way AWS behaves: more than one
+delivery path per event, a visibility timeout shorter than the consumers' processing, a work queue
+without a dead-letter queue, a consumer that cannot delete what it receives, a bucket that triggers
+itself, and a dead-letter queue nobody watches."""
 
 from __future__ import annotations
 
@@ -9,162 +10,228 @@ from typing import Any
 from pulumi_policy import (
     EnforcementLevel,
     ReportViolation,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
     StackValidationArgs,
     StackValidationPolicy,
 )
 
+from .alarms import alarm_topic_findings
 from .config import schema, setting
+from .consumers import access_table, receivers_of
+from .delivery import delivery_paths, filters_overlap, paths_overlap, rules_matching_bucket
 from .stack_index import (
     SQS_DEFAULT_RETENTION_SECONDS,
     SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS,
-    Destination,
+    SQS_MAX_RETENTION_SECONDS,
+    Queue,
+    StackIndex,
     index_stack,
     redrive_target,
 )
-from .values import (
-    UNKNOWN,
-    as_list,
-    as_number,
-    elements,
-    is_unknown,
-    json_document,
-    known,
-    pattern_matches,
-    peek,
-    statements,
+from .values import UNKNOWN, as_number, elements, is_unknown, json_document, known, peek
+
+# --- every delivery path counted once per event -----------------------------------------------------
+
+S3_NOTIFICATION_DOC = (
+    "https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-how-to-filtering.html"
 )
-
-# --- one notification per bucket -------------------------------------------------------------------
-
-
-def events_overlap(first: list[Any], second: list[Any]) -> bool:
-    """Two event lists overlap when any pattern of one matches a pattern of the other (s3:ObjectCreated:*)."""
-    for a in first:
-        for b in second:
-            if is_unknown(a) or is_unknown(b):
-                return True
-            if pattern_matches(str(a), str(b)) or pattern_matches(str(b), str(a)):
-                return True
-    return False
-
-
-def filters_overlap(first: Destination, second: Destination) -> bool:
-    """S3's own rule: overlapping when the prefixes nest and the suffixes nest (empty matches all)."""
-    prefixes_nest = first.prefix.startswith(second.prefix) or second.prefix.startswith(first.prefix)
-    suffixes_nest = first.suffix.endswith(second.suffix) or second.suffix.endswith(first.suffix)
-    return prefixes_nest and suffixes_nest and events_overlap(first.events, second.events)
 
 
 def _check_one_notification_per_bucket(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    """S3 rejects overlapping destinations and each notification configuration replaces the last
+    (notification-how-to-filtering.html); EventBridge delivers once per matching rule and target
+    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rules.html)."""
     index = index_stack(args.resources)
     by_bucket: dict[str, list[Any]] = {}
     for notification in index.notifications:
         bucket = notification.bucket
-        key = str(known(bucket, "bucket")) if not is_unknown(bucket) else notification.resource.urn
-        by_bucket.setdefault(key, []).append(notification)
+        by_bucket.setdefault(notification.bucket_key, []).append(notification)
         for position, first in enumerate(notification.destinations):
             for second in notification.destinations[position + 1 :]:
                 if filters_overlap(first, second):
                     report_violation(
                         f"bucket {bucket}: two destinations ({first.kind} {first.target} and {second.kind} "
-                        f"{second.target}) receive the same events under overlapping filters "
-                        f"(prefix {first.prefix!r}/{second.prefix!r}), so every upload is delivered twice. "
-                        "Keep one destination per event, or make the prefix/suffix filters disjoint.",
+                        f"{second.target}) take the same event types under overlapping filters "
+                        f"(prefix {first.prefix!r}/{second.prefix!r}, suffix {first.suffix!r}/{second.suffix!r}). "
+                        "S3 rejects this configuration at deploy time ('Configurations overlap'), and a "
+                        "configuration applied around it would deliver every matching upload twice. Keep one "
+                        "destination per event, or make the prefix/suffix filters disjoint.",
                         notification.resource.urn,
                     )
-        if notification.eventbridge and notification.destinations:
+        if (
+            notification.eventbridge
+            and notification.destinations
+            and not rules_matching_bucket(index, notification.bucket_key)
+        ):
             report_violation(
-                f"bucket {bucket}: EventBridge delivery is enabled beside {len(notification.destinations)} "
-                "direct destination(s), a second path for every event. Remove `eventbridge` or the direct one.",
+                f"bucket {bucket}: EventBridge delivery is enabled beside {len(notification.destinations)} direct "
+                "destination(s), and no EventBridge rule in this stack uses it. S3 then sends every event to the "
+                "default event bus as well, where each matching rule (of any stack) delivers it once more: a "
+                "second path for every upload. Remove `eventbridge`, or declare here the rule that needs it.",
                 notification.resource.urn,
             )
-    for bucket, notifications in by_bucket.items():
+    for notifications in by_bucket.values():
         for extra in notifications[1:]:
             report_violation(
-                f"bucket {bucket} has {len(notifications)} BucketNotification resources; each one replaces the "
-                "bucket's whole notification configuration, and together they fight or duplicate events. "
-                "Declare all destinations in a single aws.s3.BucketNotification.",
+                f"bucket {extra.bucket} has {len(notifications)} BucketNotification resources "
+                f"({', '.join(n.resource.name for n in notifications)}). Each one is a "
+                "PutBucketNotificationConfiguration that replaces the bucket's whole configuration, so the last "
+                "one applied silently removes the others and every update flips them. Declare all destinations "
+                "in a single aws.s3.BucketNotification.",
                 extra.resource.urn,
             )
+    for paths in delivery_paths(index).values():
+        reported: set[tuple[int, int]] = set()
+        for position, first in enumerate(paths):
+            for second in paths[position + 1 :]:
+                if "eventbridge" not in (first.kind, second.kind) or not paths_overlap(first, second):
+                    continue
+                key = (id(first), id(second))
+                if key in reported:
+                    continue
+                reported.add(key)
+                report_violation(
+                    f"bucket {first.bucket_label}: an upload matching both '{first.route}' and '{second.route}' "
+                    f"reaches queue {first.queue.label} twice (EventBridge delivers once per matching rule and "
+                    "target, beside any direct notification), so every such file is processed twice. Keep one "
+                    "path from the bucket to the queue, or make their event patterns disjoint.",
+                    second.urn,
+                )
 
 
 one_notification_per_bucket = StackValidationPolicy(
     name="one-notification-per-bucket",
-    description="A bucket has exactly one BucketNotification, and no two of its destinations get the same "
-    "event for overlapping prefix/suffix filters (the duplicate-notification incident). Fix: declare every "
-    "destination in one aws.s3.BucketNotification, with disjoint filters.",
+    description="Each bucket event reaches a queue by exactly one path: one BucketNotification per bucket, "
+    "destinations whose filters S3 accepts (no overlap for the same event type), no EventBridge rule "
+    "duplicating a direct destination or another rule (the duplicate-notification incident). Fix: one "
+    "aws.s3.BucketNotification per bucket with disjoint filters, and one route per queue.",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=_check_one_notification_per_bucket,
+    remediation_steps="Declare every destination of a bucket in one aws.s3.BucketNotification with disjoint "
+    "prefix/suffix filters per event type; route each event to a queue either directly, through SNS, or through "
+    "one EventBridge rule, never two of these.",
+    url=S3_NOTIFICATION_DOC,
 )
 
-# --- visibility covers processing ------------------------------------------------------------------
+# --- visibility covers the consumers' processing ---------------------------------------------------
 
+LAMBDA_SQS_DOC = "https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html"
+LAMBDA_VISIBILITY_FACTOR = 6
 VISIBILITY_SCHEMA = schema(
     maxProcessingSeconds={
         "type": "integer",
-        "minimum": 1,
+        "minimum": 0,
+        "maximum": 43200,
         "default": 900,
-        "description": "The longest a worker may process one message; every work queue's visibility covers it.",
+        "description": "The longest a consumer the pack cannot see (a role allowed to receive, with no worker or "
+        "Lambda in the stack) may process one message; such queues' visibility covers it.",
     }
 )
 
 
+def processing_requirements(
+    index: StackIndex, queue: Queue, max_processing: float
+) -> list[tuple[float, str]]:
+    """(seconds the visibility must cover, who needs it) for each consumer of the queue."""
+    needs: list[tuple[float, str]] = []
+    seen_roles: set[int] = set()
+    for worker in queue.workers:
+        timeout = as_number(worker.environment.get("PROCESSING_TIMEOUT_SECONDS"))
+        if timeout is None:
+            needs.append(
+                (
+                    max_processing,
+                    f"workers of {worker.resource.name} (no PROCESSING_TIMEOUT_SECONDS: "
+                    f"maxProcessingSeconds {max_processing:g} s)",
+                )
+            )
+        else:
+            needs.append(
+                (timeout, f"workers of {worker.resource.name} (PROCESSING_TIMEOUT_SECONDS={timeout:g})")
+            )
+        if worker.role is not None:
+            seen_roles.add(id(worker.role))
+    for consumer in queue.lambda_consumers:
+        needs.append(
+            (
+                LAMBDA_VISIBILITY_FACTOR * consumer.timeout_seconds,
+                f"Lambda {consumer.function.name} (timeout {consumer.timeout_seconds:g} s; AWS asks for "
+                f"{LAMBDA_VISIBILITY_FACTOR}x the function timeout)",
+            )
+        )
+        if consumer.role is not None:
+            seen_roles.add(id(consumer.role))
+    for access in receivers_of(index, queue):
+        if id(access.role) in seen_roles:
+            continue
+        seen_roles.add(id(access.role))
+        needs.append(
+            (
+                max_processing,
+                f"{access.role.label}, allowed to receive (processing not in the stack: "
+                f"maxProcessingSeconds {max_processing:g} s)",
+            )
+        )
+    return needs
+
+
+def _visibility(queue: Queue) -> float:
+    visibility = as_number(known(queue.prop("visibilityTimeoutSeconds"), "visibilityTimeoutSeconds"))
+    return SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS if visibility is None else visibility
+
+
 def _check_visibility_covers_processing(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    """A message's visibility timeout must outlast its processing or it is delivered again
+    (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html);
+    for a Lambda consumer AWS asks for six times the function timeout (with-sqs.html)."""
     index = index_stack(args.resources)
-    max_processing = as_number(setting(args, VISIBILITY_SCHEMA, "maxProcessingSeconds"))
-    queues_by_url = {queue.url: queue for queue in index.work_queues if isinstance(queue.url, str)}
+    max_processing = float(as_number(setting(args, VISIBILITY_SCHEMA, "maxProcessingSeconds")) or 0)
     for queue in index.work_queues:
-        visibility = as_number(known(queue.prop("visibilityTimeoutSeconds"), "visibilityTimeoutSeconds"))
-        visibility = SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS if visibility is None else visibility
-        if max_processing is not None and visibility < max_processing:
+        needs = processing_requirements(index, queue, max_processing)
+        if not needs:
+            continue  # no consumer in the stack: an advisory note (cannot-decide-from-stack)
+        visibility = _visibility(queue)
+        required, who = max(needs, key=lambda need: need[0])
+        if visibility < required:
             report_violation(
-                f"queue {queue.name}: visibilityTimeoutSeconds is {visibility:g}, shorter than the processing "
-                f"time ({max_processing:g} s), so files still being processed reappear and are processed again. "
-                f"Set visibilityTimeoutSeconds >= {max_processing:g}.",
+                f"queue {queue.label}: visibilityTimeoutSeconds is {visibility:g}, but {who} may take "
+                f"{required:g} s per message. SQS makes a message visible again when the timeout ends, so files "
+                f"still being processed are delivered and processed again. Set visibilityTimeoutSeconds >= "
+                f"{required:g}.",
                 queue.resource.urn,
             )
-    for worker in index.workers:
-        if not worker.environment:
-            known(UNKNOWN, "userData")
-        queue = queues_by_url.get(worker.environment.get("QUEUE_URL"))
-        timeout = as_number(worker.environment.get("PROCESSING_TIMEOUT_SECONDS"))
-        if queue is None or timeout is None:
-            continue
-        visibility = (
-            as_number(queue.prop("visibilityTimeoutSeconds")) or SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS
-        )
-        if visibility < timeout:
-            report_violation(
-                f"workers of {worker.resource.name} may process a message for {timeout:g} s "
-                f"(PROCESSING_TIMEOUT_SECONDS) but queue {queue.name} hides it for only {visibility:g} s. "
-                "Take both from the same setting, with visibility >= the processing timeout.",
-                worker.resource.urn,
-            )
+    if any(worker.user_data_unknown for worker in index.workers):
+        known(UNKNOWN, "userData")
 
 
 visibility_covers_processing = StackValidationPolicy(
     name="visibility-covers-processing",
-    description="Every work queue's visibility timeout is at least maxProcessingSeconds and at least the "
-    "processing timeout its workers are given, so no message reappears while it is being processed. Fix: "
-    "raise visibilityTimeoutSeconds (both numbers come from one setting in this project).",
+    description="Every work queue's visibility timeout covers its consumers' processing: the workers' "
+    "PROCESSING_TIMEOUT_SECONDS, six times a Lambda consumer's timeout, maxProcessingSeconds for a consumer "
+    "whose processing the stack does not show. Fix: raise visibilityTimeoutSeconds.",
     enforcement_level=EnforcementLevel.MANDATORY,
     config_schema=VISIBILITY_SCHEMA,
     validate=_check_visibility_covers_processing,
+    remediation_steps="Set the queue's visibilityTimeoutSeconds to at least the longest processing time of its "
+    "consumers (6x the function timeout for Lambda); take both numbers from one setting.",
+    url=LAMBDA_SQS_DOC,
 )
 
 # --- dead-letter queue required --------------------------------------------------------------------
 
+SQS_DLQ_DOC = (
+    "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html"
+)
 DEAD_LETTER_SCHEMA = schema(
     minMaxReceiveCount={
         "type": "integer",
         "minimum": 1,
+        "maximum": 1000,
         "default": 2,
         "description": "Smallest allowed maxReceiveCount (1 can dead-letter a message that was never processed).",
     },
     maxMaxReceiveCount={
         "type": "integer",
+        "minimum": 1,
         "maximum": 1000,
         "default": 10,
         "description": "Largest allowed maxReceiveCount (a poison file is retried at most this often).",
@@ -172,161 +239,229 @@ DEAD_LETTER_SCHEMA = schema(
 )
 
 
+def _retention(queue: Queue) -> float:
+    value = as_number(queue.prop("messageRetentionSeconds"))
+    return SQS_DEFAULT_RETENTION_SECONDS if value is None else value
+
+
+def _retention_fix(source: Queue, dlq: Queue, source_retention: float) -> str:
+    if source_retention < SQS_MAX_RETENTION_SECONDS:
+        return f"Set the DLQ's messageRetentionSeconds to {SQS_MAX_RETENTION_SECONDS} (14 days, the maximum)."
+    return (
+        f"Both cannot exceed the 14-day maximum ({SQS_MAX_RETENTION_SECONDS} s), so lower the source's: e.g. "
+        f"messageRetentionSeconds={SQS_DEFAULT_RETENTION_SECONDS} on {source.label} (4 days), 14 days on the DLQ."
+    )
+
+
 def _check_dead_letter_queue(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    """A redrive policy makes another queue the dead-letter queue; it must be of the same type (FIFO or
+    standard), and a standard queue's message keeps its original enqueue time in the DLQ, so the DLQ must
+    retain longer (sqs-dead-letter-queues.html)."""
     index = index_stack(args.resources)
     low = as_number(setting(args, DEAD_LETTER_SCHEMA, "minMaxReceiveCount"))
     high = as_number(setting(args, DEAD_LETTER_SCHEMA, "maxMaxReceiveCount"))
     for queue in index.work_queues:
         urn = queue.resource.urn
         if queue.redrive_policy is None:
-            report_violation(
-                f"queue {queue.name} has no redrive policy, so a message that always fails loops forever. "
-                "Add a dead-letter queue: an aws.sqs.RedrivePolicy (or the queue's redrivePolicy) with "
-                "deadLetterTargetArn and maxReceiveCount.",
-                urn,
-            )
+            swapped = [source for source in queue.redrive_sources if queue.fed_as_work_queue]
+            if swapped:
+                names = ", ".join(source.label for source in swapped)
+                report_violation(
+                    f"queue {queue.label} receives the work but has no redrive policy, while {names} redrives to "
+                    f"it: the redrive policy is declared on the wrong queue (swapped). A message that always fails "
+                    f"loops forever in {queue.label}. Move the redrive policy to {queue.label} with "
+                    f"deadLetterTargetArn = {swapped[0].label}'s ARN.",
+                    urn,
+                )
+            else:
+                report_violation(
+                    f"queue {queue.label} has no redrive policy, so a message that always fails is received again "
+                    "and again until it expires. Add a dead-letter queue: an aws.sqs.RedrivePolicy (or the queue's "
+                    "redrivePolicy) with deadLetterTargetArn and maxReceiveCount.",
+                    urn,
+                )
             continue
         if is_unknown(queue.redrive_policy):
             continue  # present, not known yet during preview: it counts as present
+        dlq = queue.redrive_target
+        if dlq is not None and dlq.fed_as_work_queue and not dlq.redrive_policy:
+            continue  # the swap is reported on the work queue
         document = json_document(queue.redrive_policy, "redrivePolicy")
         target = redrive_target(queue.redrive_policy)
         if target is None:
-            report_violation(f"queue {queue.name}: the redrive policy names no deadLetterTargetArn.", urn)
-        elif not is_unknown(target) and target not in index.queue_by_arn:
             report_violation(
-                f"queue {queue.name}: the dead-letter target {target} is not a queue of this stack; declare the "
-                "DLQ here so its retention and alarm are checked too.",
+                f"queue {queue.label}: the redrive policy names no deadLetterTargetArn; SQS rejects it.", urn
+            )
+        elif dlq is None and not is_unknown(target):
+            report_violation(
+                f"queue {queue.label}: the dead-letter target {target} is not a queue of this stack; declare the "
+                "DLQ here so its type, retention and alarm are checked too.",
                 urn,
             )
         count = peek(document, "maxReceiveCount")
         count_number = as_number(count)
         if not is_unknown(count) and (count_number is None or not low <= count_number <= high):
             report_violation(
-                f"queue {queue.name}: maxReceiveCount is {count}; allowed range is {low:g}..{high:g} "
+                f"queue {queue.label}: maxReceiveCount is {count}; allowed range is {low:g}..{high:g} "
                 "(1 dead-letters messages that were only received, never processed).",
                 urn,
             )
-        dlq = index.queue_by_arn.get(target) if isinstance(target, str) else None
-        if dlq is not None:
-            source_retention = (
-                as_number(queue.prop("messageRetentionSeconds")) or SQS_DEFAULT_RETENTION_SECONDS
+        if dlq is None:
+            continue
+        if dlq.fifo != queue.fifo:
+            kinds = ("FIFO", "standard") if queue.fifo else ("standard", "FIFO")
+            report_violation(
+                f"queue {queue.label} is a {kinds[0]} queue but its dead-letter queue {dlq.label} is {kinds[1]}: "
+                "SQS requires a DLQ of the same type and rejects the redrive policy. Make both FIFO or both "
+                "standard.",
+                urn,
             )
-            dlq_retention = as_number(dlq.prop("messageRetentionSeconds")) or SQS_DEFAULT_RETENTION_SECONDS
-            if not is_unknown(dlq.prop("messageRetentionSeconds")) and dlq_retention <= source_retention:
-                report_violation(
-                    f"dead-letter queue {dlq.name} keeps messages {dlq_retention:g} s, not longer than its source "
-                    f"{queue.name} ({source_retention:g} s); a redriven message keeps its original age and can "
-                    "expire unseen. Give the DLQ a longer messageRetentionSeconds (14 days = 1209600).",
-                    dlq.resource.urn,
-                )
+        if is_unknown(dlq.prop("messageRetentionSeconds")) or is_unknown(
+            queue.prop("messageRetentionSeconds")
+        ):
+            continue
+        source_retention, dlq_retention = _retention(queue), _retention(dlq)
+        if dlq_retention <= source_retention:
+            report_violation(
+                f"dead-letter queue {dlq.label} keeps messages {dlq_retention:g} s, not longer than its source "
+                f"{queue.label} ({source_retention:g} s). A standard queue's message keeps its original enqueue "
+                "time when moved, so it can expire in the DLQ before anyone reads it. "
+                + _retention_fix(queue, dlq, source_retention),
+                dlq.resource.urn,
+            )
 
 
 dead_letter_queue_required = StackValidationPolicy(
     name="dead-letter-queue-required",
-    description="Every work queue redrives to a dead-letter queue of this stack, with maxReceiveCount in the "
-    "configured range, and the DLQ keeps messages longer than its source. Fix: add an aws.sqs.RedrivePolicy "
-    "(or redrivePolicy) to a DLQ declared in the stack, with a longer messageRetentionSeconds on the DLQ.",
+    description="Every work queue redrives to a dead-letter queue of this stack (the queue its redrive policy "
+    "points at), of the same type (FIFO/standard), with maxReceiveCount in the configured range, and the DLQ "
+    "keeps messages longer than its source. Fix: an aws.sqs.RedrivePolicy on the work queue targeting a DLQ "
+    "declared in the stack.",
     enforcement_level=EnforcementLevel.MANDATORY,
     config_schema=DEAD_LETTER_SCHEMA,
     validate=_check_dead_letter_queue,
+    remediation_steps="Put the redrive policy on the queue that receives the work (deadLetterTargetArn = the DLQ, "
+    "maxReceiveCount in range); make the DLQ the same type and give it a longer messageRetentionSeconds, lowering "
+    "the source's when both are at 14 days.",
+    url=SQS_DLQ_DOC,
 )
 
 # --- the consumer may delete what it receives --------------------------------------------------------
 
-IAM_POLICY_TYPES = {
-    "aws:iam/policy:Policy",
-    "aws:iam/rolePolicy:RolePolicy",
-    "aws:iam/userPolicy:UserPolicy",
-    "aws:iam/groupPolicy:GroupPolicy",
-}
-REQUIRED_WITH_RECEIVE = ("sqs:DeleteMessage", "sqs:ChangeMessageVisibility")
+IAM_EVALUATION_DOC = (
+    "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html"
+)
 
 
-def _grants(document: Any, action: str, resource: str) -> bool:
-    """Whether the document allows `action` on `resource` (an explicit Deny wins)."""
-    allowed = False
-    for statement in statements(document):
-        actions = [str(a) for a in as_list(statement.get("Action"))]
-        resources = [str(r) for r in as_list(statement.get("Resource"))]
-        if any(pattern_matches(a, action) for a in actions) and any(
-            pattern_matches(r, resource) for r in resources
-        ):
-            if statement.get("Effect") == "Deny":
-                return False
-            allowed = allowed or statement.get("Effect") == "Allow"
-    return allowed
+def _principal(access: Any) -> str:
+    role = access.role
+    sources = [source.name for source in role.sources if source is not role.resource]
+    made_of = f" (policies: {', '.join(sources)})" if sources and role.declared else ""
+    return f"{'role ' if role.declared else ''}{role.label}{made_of}"
 
 
-def missing_delete_permissions(document: Any) -> dict[str, list[str]]:
-    """For each resource the document lets a consumer receive from: the actions it may not perform."""
-    missing: dict[str, list[str]] = {}
-    for statement in statements(document):
-        if statement.get("Effect") != "Allow":
-            continue
-        if not any(pattern_matches(str(a), "sqs:ReceiveMessage") for a in as_list(statement.get("Action"))):
-            continue
-        for resource in as_list(statement.get("Resource")):
-            lacking = [
-                action for action in REQUIRED_WITH_RECEIVE if not _grants(document, action, str(resource))
-            ]
-            if lacking:
-                missing[str(resource)] = lacking
-    return missing
-
-
-def _policy_documents(args: ResourceValidationArgs) -> list[Any]:
-    if args.resource_type in IAM_POLICY_TYPES:
-        return [json_document(peek(args.props, "policy"), "policy")]
-    if args.resource_type == "aws:iam/role:Role":
-        return [
-            json_document(peek(inline, "policy"), "inlinePolicies", "policy")
-            for inline in elements(peek(args.props, "inlinePolicies"))
-        ]
-    return []
-
-
-def _check_consumer_can_delete(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    for document in _policy_documents(args):
-        for resource, lacking in missing_delete_permissions(document).items():
-            report_violation(
-                f"{args.name} lets a consumer sqs:ReceiveMessage on {resource} but not {', '.join(lacking)}: "
-                "it can never delete what it processed, so every message comes back (the incident's loop). "
-                f"Grant {', '.join(lacking)} on the same resource."
+def consumer_findings(index: StackIndex) -> list[tuple[bool, str, str]]:
+    """(decided, message, urn) for every consumer that cannot delete, change visibility or receive."""
+    findings = []
+    for access in access_table(index):
+        role = access.role
+        urn = role.resource.urn
+        decided = role.permissions.decidable
+        where = f"queue {access.queue_label}"
+        if access.declared and not access.receive:
+            findings.append(
+                (
+                    decided,
+                    f"{_principal(access)} consumes {where} but its effective permissions do not allow "
+                    "sqs:ReceiveMessage on it: the consumer gets AccessDenied on every receive and nothing is "
+                    "processed. Grant sqs:ReceiveMessage, sqs:DeleteMessage and sqs:ChangeMessageVisibility on it.",
+                    urn,
+                )
             )
+            continue
+        if not access.delete:
+            findings.append(
+                (
+                    decided,
+                    f"{_principal(access)} may sqs:ReceiveMessage on {where} but not sqs:DeleteMessage (an explicit "
+                    "Deny anywhere, a permissions boundary, or no Allow in any of its policies): it can never delete "
+                    "what it processed, so every message becomes visible again and loops until it is dead-lettered or "
+                    "expires (the incident). Grant sqs:DeleteMessage on the same queue and remove the Deny.",
+                    urn,
+                )
+            )
+        lambda_only = role.lambda_functions and not role.workers
+        if not access.change_visibility and not lambda_only:
+            findings.append(
+                (
+                    decided,
+                    f"{_principal(access)} may sqs:ReceiveMessage on {where} but not sqs:ChangeMessageVisibility: it "
+                    "cannot extend the visibility of a long job (heartbeat) nor release a failed message early "
+                    "(backoff), so a slow file is redelivered mid-processing. Grant sqs:ChangeMessageVisibility on "
+                    "the same queue.",
+                    urn,
+                )
+            )
+    return findings
 
 
-consumer_can_delete = ResourceValidationPolicy(
+def _check_consumer_can_delete(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    """A role's permissions are the union of its inline and attached policies, an explicit Deny anywhere
+    wins and a permissions boundary caps them (reference_policies_evaluation-logic.html)."""
+    index = index_stack(args.resources)
+    for decided, message, urn in consumer_findings(index):
+        if decided:
+            report_violation(message, urn)
+    for role in index.roles:
+        for document_source in role.sources:
+            if is_unknown(peek(document_source.props, "policy")):
+                known(UNKNOWN, "policy")
+
+
+consumer_can_delete = StackValidationPolicy(
     name="consumer-can-delete",
-    description="An IAM policy that grants sqs:ReceiveMessage on a queue also grants sqs:DeleteMessage and "
-    "sqs:ChangeMessageVisibility on it. Fix: grant all three actions on the same queue.",
+    description="Every consumer of a queue (a worker's instance role, a Lambda's execution role, any role "
+    "allowed sqs:ReceiveMessage) may also sqs:DeleteMessage and sqs:ChangeMessageVisibility on it, judged on "
+    "its effective permissions: all inline and attached policies, explicit Deny first, capped by its "
+    "permissions boundary. Fix: grant the three actions on the same queue.",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=_check_consumer_can_delete,
+    remediation_steps="Grant sqs:ReceiveMessage, sqs:DeleteMessage and sqs:ChangeMessageVisibility on the queue in "
+    "one of the role's policies, and make sure no Deny (or permissions boundary) removes DeleteMessage.",
+    url=IAM_EVALUATION_DOC,
 )
 
 # --- no recursive trigger --------------------------------------------------------------------------
 
 
 def _check_no_recursive_trigger(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    """An object written under a watched prefix raises another event
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventNotifications.html)."""
     index = index_stack(args.resources)
     outputs_by_bucket: dict[str, list[tuple[Any, str]]] = {}
     for worker in index.workers:
         output_bucket = worker.environment.get("INDEX_BUCKET")
         if output_bucket:
-            outputs_by_bucket.setdefault(output_bucket, []).append(
-                (worker, worker.environment.get("INDEX_PREFIX", ""))
-            )
+            bucket = index.bucket_lookup.get(output_bucket)
+            key = bucket.urn if bucket is not None else output_bucket
+            outputs_by_bucket.setdefault(key, []).append((worker, worker.environment.get("INDEX_PREFIX", "")))
     for notification in index.notifications:
-        bucket = notification.bucket
         for destination in notification.destinations:
-            for worker, output_prefix in outputs_by_bucket.get(str(bucket), []):
+            if not any(
+                str(event).lower().startswith("s3:objectcreated") or is_unknown(event) or event == "s3:*"
+                for event in destination.events
+            ):
+                continue
+            for worker, output_prefix in outputs_by_bucket.get(notification.bucket_key, []):
                 if destination.prefix.startswith(output_prefix) or output_prefix.startswith(
                     destination.prefix
                 ):
                     report_violation(
-                        f"bucket {bucket}: the notification on prefix {destination.prefix!r} also matches where "
-                        f"the workers of {worker.resource.name} write (INDEX_PREFIX {output_prefix!r}), so each "
-                        "indexed document triggers another message. Write the index to another bucket or a "
-                        "prefix outside the watched one.",
+                        f"bucket {notification.bucket}: the notification on prefix {destination.prefix!r} also "
+                        f"matches where the workers of {worker.resource.name} write (INDEX_PREFIX "
+                        f"{output_prefix!r}), so S3 raises a new event for each document they write and the "
+                        "pipeline feeds itself. Write the output to another bucket or a prefix outside the "
+                        "watched one.",
                         notification.resource.urn,
                     )
 
@@ -334,9 +469,11 @@ def _check_no_recursive_trigger(args: StackValidationArgs, report_violation: Rep
 no_recursive_trigger = StackValidationPolicy(
     name="no-recursive-trigger",
     description="A bucket notification's filter does not match where the workers write their output. Fix: "
-    "write the index to another bucket or outside the watched prefix.",
+    "write the output to another bucket or outside the watched prefix.",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=_check_no_recursive_trigger,
+    remediation_steps="Point INDEX_BUCKET/INDEX_PREFIX outside every prefix a notification of that bucket watches.",
+    url="https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventNotifications.html",
 )
 
 # --- the dead-letter queue is alarmed --------------------------------------------------------------
@@ -344,8 +481,8 @@ no_recursive_trigger = StackValidationPolicy(
 DLQ_METRIC = "ApproximateNumberOfMessagesVisible"
 
 
-def _alarmed_queue_names(alarms: list[Any]) -> set[str]:
-    names: set[str] = set()
+def _alarmed_queue_names(alarms: list[Any]) -> set[Any]:
+    names: set[Any] = set()
     for alarm in alarms:
         metrics = [alarm.props]
         # A metric inside metric math counts only when the alarm judges it directly (returnData), not
@@ -363,12 +500,14 @@ def _alarmed_queue_names(alarms: list[Any]) -> set[str]:
 
 
 def _check_dlq_alarmed(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    """SQS metrics per queue (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/
+    sqs-available-cloudwatch-metrics.html)."""
     index = index_stack(args.resources)
     alarmed = _alarmed_queue_names(index.alarms)
     for dlq in index.dead_letter_queues:
         if str(dlq.name) not in alarmed and UNKNOWN not in alarmed:
             report_violation(
-                f"dead-letter queue {dlq.name} has no CloudWatch alarm on {DLQ_METRIC}: failed files would pile "
+                f"dead-letter queue {dlq.label} has no CloudWatch alarm on {DLQ_METRIC}: failed files would pile "
                 "up unseen. Add an aws.cloudwatch.MetricAlarm (namespace AWS/SQS, QueueName dimension) > 0.",
                 dlq.resource.urn,
             )
@@ -380,6 +519,96 @@ dlq_is_alarmed = StackValidationPolicy(
     "aws.cloudwatch.MetricAlarm on it (namespace AWS/SQS, QueueName dimension, > 0).",
     enforcement_level=EnforcementLevel.ADVISORY,
     validate=_check_dlq_alarmed,
+    remediation_steps="Add an aws.cloudwatch.MetricAlarm on AWS/SQS ApproximateNumberOfMessagesVisible with the "
+    "DLQ's QueueName dimension, threshold 0, comparison GreaterThanThreshold.",
+    url="https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html",
+)
+
+# --- what the stack cannot decide --------------------------------------------------------------------
+
+
+def undecided_notes(index: StackIndex, max_processing: float) -> list[tuple[str, str]]:
+    notes = []
+    for decided, message, urn in consumer_findings(index):
+        if not decided:
+            notes.append(
+                (
+                    message + " (Cannot be decided from this stack: it also holds "
+                    "policies whose text is not here.)",
+                    urn,
+                )
+            )
+    notes += [(message, urn) for decided, message, urn in alarm_topic_findings(index) if not decided]
+    reported: set[int] = set()
+    for access in access_table(index):
+        role = access.role
+        if not role.permissions.decidable and id(role) not in reported and access.receive:
+            reported.add(id(role))
+            notes.append(
+                (
+                    f"{_principal(access)} consumes queue {access.queue_label} and also holds "
+                    f"{', '.join(role.permissions.undecided)}, neither in this stack nor in the pack's table of "
+                    "AWS-managed policies: whether it may delete and change visibility cannot be decided here. Declare "
+                    "that policy in the stack, or attach the queue permissions explicitly.",
+                    role.resource.urn,
+                )
+            )
+    for queue in index.idle_queues:
+        if queue.redrive_policy is None:
+            notes.append(
+                (
+                    f"queue {queue.label} has no feed and no consumer in this stack and no redrive policy. If "
+                    "something outside the stack consumes it, a message that always fails loops until it expires: "
+                    "give it a dead-letter queue (aws.sqs.RedrivePolicy).",
+                    queue.resource.urn,
+                )
+            )
+    for queue in index.work_queues + index.idle_queues:
+        if processing_requirements(index, queue, max_processing):
+            continue
+        visibility = as_number(queue.prop("visibilityTimeoutSeconds"))
+        visibility = SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS if visibility is None else visibility
+        if not is_unknown(queue.prop("visibilityTimeoutSeconds")) and visibility < max_processing:
+            notes.append(
+                (
+                    f"queue {queue.label} has no consumer in this stack (no worker naming it, no Lambda mapping, no "
+                    f"role allowed to receive), so its processing time is unknown; its visibilityTimeoutSeconds "
+                    f"({visibility:g}) is below maxProcessingSeconds ({max_processing:g}). If its consumers take that "
+                    "long, messages are delivered again while being processed.",
+                    queue.resource.urn,
+                )
+            )
+    return notes
+
+
+UNDECIDED_SCHEMA = schema(
+    maxProcessingSeconds={
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 43200,
+        "default": 900,
+        "description": "The processing time assumed for a queue whose consumers are not in the stack.",
+    }
+)
+
+
+def _check_cannot_decide(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    index = index_stack(args.resources)
+    max_processing = float(as_number(setting(args, UNDECIDED_SCHEMA, "maxProcessingSeconds")) or 0)
+    for message, urn in undecided_notes(index, max_processing):
+        report_violation(message, urn)
+
+
+cannot_decide_from_stack = StackValidationPolicy(
+    name="cannot-decide-from-stack",
+    description="Notes where a verdict needs what the stack does not hold: a consumer role with a policy whose "
+    "text is elsewhere (an AWS-managed policy outside the pack's table, another stack's policy), a queue with no "
+    "consumer in the stack. Fix: declare the missing piece in the stack.",
+    enforcement_level=EnforcementLevel.ADVISORY,
+    config_schema=UNDECIDED_SCHEMA,
+    validate=_check_cannot_decide,
+    remediation_steps="Declare the policy, role or consumer in the stack so the pack can judge it.",
+    url=IAM_EVALUATION_DOC,
 )
 
 INCIDENT_POLICIES = [
@@ -389,4 +618,5 @@ INCIDENT_POLICIES = [
     consumer_can_delete,
     no_recursive_trigger,
     dlq_is_alarmed,
+    cannot_decide_from_stack,
 ]

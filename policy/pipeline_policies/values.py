@@ -34,6 +34,9 @@ _SENTINELS = {
 }
 
 
+_PLAIN = (dict, list, tuple, str, int, float, bool, type(None))
+
+
 class _Unknown:
     """A value that exists but is not known yet (during `pulumi preview`)."""
 
@@ -53,6 +56,8 @@ def is_unknown(value: Any) -> bool:
 
 def _target(container: Any) -> Any:
     """The plain dict or list behind a policy proxy (the proxy itself raises on unknown members)."""
+    if type(container) in _PLAIN:
+        return container
     if isinstance(container, Mapping) and not isinstance(container, dict):
         return container["__target"]
     if isinstance(container, Sequence) and not isinstance(container, (list, tuple, str)):
@@ -62,10 +67,10 @@ def _target(container: Any) -> Any:
 
 def peek(props: Any, key: str, default: Any = None) -> Any:
     """props[key] without raising: the value, `default` when absent, or UNKNOWN when not known yet."""
-    if is_unknown(props):
+    if props is UNKNOWN or (type(props) is str and props in _SENTINELS):
         return UNKNOWN
     target = _target(props)
-    if not isinstance(target, Mapping):
+    if type(target) is not dict and not isinstance(target, Mapping):
         return default
     value = target.get(key, default)
     if is_unknown(value):

@@ -6,6 +6,7 @@ policies as JSON strings), which keeps each example fast enough for hundreds of 
 
 from __future__ import annotations
 
+import fnmatch
 import json
 
 from hypothesis import given, settings
@@ -79,6 +80,19 @@ def test_queue_rules_match_the_predicate(queues, dlq_retention):
             )
         resources.append(resource("aws:sqs/queue:Queue", f"work-{position}", props))
 
+    # The queues' consumer: a role whose processing time the stack does not show (maxProcessingSeconds).
+    consume = {
+        "Effect": "Allow",
+        "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"],
+        "Resource": f"arn:aws:sqs:{REGION_ACCOUNT}:work-*",
+    }
+    resources.append(
+        resource(
+            "aws:iam/rolePolicy:RolePolicy",
+            "consumer",
+            {"role": "consumer", "policy": json.dumps({"Statement": [consume]})},
+        )
+    )
     expected_visibility = any(
         (q["visibility"] if q["visibility"] is not None else 30) < MAX_PROCESSING for q in queues
     )
@@ -140,47 +154,189 @@ def test_notification_rule_matches_the_predicate(notifications):
     assert verdict(resources, "one-notification-per-bucket") == expected
 
 
-ACTIONS = [
+# --- effective IAM permissions against a brute-force evaluator -----------------------------------------
+
+ACCOUNT_ARN = f"arn:aws:sqs:{REGION_ACCOUNT}"
+QA, QB, QC = f"{ACCOUNT_ARN}:a", f"{ACCOUNT_ARN}:b", f"{ACCOUNT_ARN}:c"
+# Every kind of queue the patterns below can tell apart: the stack's two queues, a named queue outside
+# the stack, other queues of the account (one-letter and longer names, for `?`), queue "a" of another
+# account, any other queue.
+UNIVERSE = [
+    QA,
+    QB,
+    QC,
+    f"{ACCOUNT_ARN}:d",
+    f"{ACCOUNT_ARN}:work-queue",
+    "arn:aws:sqs:eu-west-1:999999999999:a",
+    "arn:aws:sqs:eu-west-1:999999999999:e",
+]
+ACTION_PATTERNS = [
     "sqs:ReceiveMessage",
     "sqs:DeleteMessage",
     "sqs:ChangeMessageVisibility",
     "sqs:*",
+    "sqs:Delete*",
+    "SQS:receivemessage",
+    "sqs:Change*",
     "sqs:SendMessage",
+    "*",
 ]
-QUEUE_A = f"arn:aws:sqs:{REGION_ACCOUNT}:a"
-statement = st.fixed_dictionaries(
+RESOURCE_PATTERNS = [
+    QA,
+    QB,
+    QC,
+    "*",
+    "arn:aws:sqs:*",
+    f"{ACCOUNT_ARN}:*",
+    "arn:aws:sqs:*:*:a",
+    f"{ACCOUNT_ARN}:?",
+]
+MANAGED = {
+    "arn:aws:iam::aws:policy/AmazonSQSFullAccess": [
+        {"Effect": "Allow", "Action": ["sqs:*"], "Resource": "*"}
+    ],
+    "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore": [],
+}
+
+iam_statement = st.builds(
+    lambda effect, not_action, actions, not_resource, resources: {
+        "Effect": effect,
+        ("NotAction" if not_action else "Action"): actions,
+        ("NotResource" if not_resource else "Resource"): resources,
+    },
+    st.sampled_from(["Allow", "Allow", "Deny"]),
+    st.booleans() | st.just(False),
+    st.lists(st.sampled_from(ACTION_PATTERNS), min_size=1, max_size=3, unique=True),
+    st.sampled_from([False, False, False, True]),
+    st.lists(st.sampled_from(RESOURCE_PATTERNS), min_size=1, max_size=2, unique=True),
+)
+document = st.lists(iam_statement, min_size=1, max_size=3)
+role_graph = st.fixed_dictionaries(
     {
-        "Effect": st.sampled_from(["Allow", "Allow", "Deny"]),
-        "Action": st.lists(st.sampled_from(ACTIONS), min_size=1, max_size=3, unique=True),
-        "Resource": st.sampled_from([QUEUE_A, "*"]),
+        "inline": st.lists(document, max_size=1),  # Role.inline_policies
+        "role_policies": st.lists(document, max_size=2),  # aws.iam.RolePolicy
+        "attached": st.lists(document, max_size=1),  # aws.iam.Policy + RolePolicyAttachment
+        "shared": st.lists(document, max_size=1),  # aws.iam.Policy + PolicyAttachment(roles=[...])
+        "managed": st.lists(st.sampled_from(sorted(MANAGED)), max_size=2, unique=True),
+        "boundary": st.none() | document,
     }
 )
 
 
-def simple_can(statements: list[dict], action: str, resource_name: str) -> bool:
-    def covers(s: dict) -> bool:
-        acts = s["Action"]
-        return (action in acts or "sqs:*" in acts) and s["Resource"] in (resource_name, "*")
-
-    allowed = any(s["Effect"] == "Allow" and covers(s) for s in statements)
-    denied = any(s["Effect"] == "Deny" and covers(s) for s in statements)
-    return allowed and not denied
+def _glob(pattern: str, value: str, fold: bool) -> bool:
+    """IAM wildcards, written independently of the pack: fnmatch without character classes."""
+    if fold:
+        pattern, value = pattern.lower(), value.lower()
+    return fnmatch.fnmatchcase(value, pattern)
 
 
-@settings(max_examples=200, deadline=None)
-@given(statements=st.lists(statement, min_size=1, max_size=4))
-def test_consumer_rule_matches_the_predicate(statements):
-    resources = [
-        resource("aws:iam/policy:Policy", "consumer", {"policy": json.dumps({"Statement": statements})})
+def brute_force_allows(
+    documents: list[list[dict]], boundary: list[dict] | None, action: str, arn: str
+) -> bool:
+    def applies(statement: dict) -> bool:
+        if "Action" in statement:
+            action_hit = any(_glob(p, action, True) for p in statement["Action"])
+        else:
+            action_hit = not any(_glob(p, action, True) for p in statement["NotAction"])
+        if "Resource" in statement:
+            resource_hit = any(_glob(p, arn, False) for p in statement["Resource"])
+        else:
+            resource_hit = not any(_glob(p, arn, False) for p in statement["NotResource"])
+        return action_hit and resource_hit
+
+    identity = [s for d in documents for s in d]
+    everything = identity + (boundary or [])
+    if any(s["Effect"] == "Deny" and applies(s) for s in everything):
+        return False
+    if boundary is not None and not any(s["Effect"] == "Allow" and applies(s) for s in boundary):
+        return False
+    return any(s["Effect"] == "Allow" and applies(s) for s in identity)
+
+
+def role_resources(position: int, graph: dict) -> list[RecordedResource]:
+    name = f"role-{position}"
+    role_arn = f"arn:aws:iam::123456789012:role/{name}"
+    props: dict = {"name": name, "arn": role_arn, "id": name}
+    props["inlinePolicies"] = [
+        {"name": f"inline-{i}", "policy": json.dumps({"Version": "2012-10-17", "Statement": d})}
+        for i, d in enumerate(graph["inline"])
     ]
-    receive_targets = {
-        s["Resource"]
-        for s in statements
-        if s["Effect"] == "Allow" and ("sqs:ReceiveMessage" in s["Action"] or "sqs:*" in s["Action"])
-    }
-    expected = any(
-        not simple_can(statements, action, target)
-        for target in receive_targets
-        for action in ("sqs:DeleteMessage", "sqs:ChangeMessageVisibility")
-    )
+    props["managedPolicyArns"] = list(graph["managed"])
+    resources = []
+    if graph["boundary"] is not None:
+        boundary_arn = f"arn:aws:iam::123456789012:policy/{name}-boundary"
+        props["permissionsBoundary"] = boundary_arn
+        resources.append(
+            resource(
+                "aws:iam/policy:Policy",
+                f"{name}-boundary",
+                {"arn": boundary_arn, "policy": json.dumps({"Statement": graph["boundary"]})},
+            )
+        )
+    resources.append(resource("aws:iam/role:Role", name, props))
+    for i, d in enumerate(graph["role_policies"]):
+        resources.append(
+            resource(
+                "aws:iam/rolePolicy:RolePolicy",
+                f"{name}-p{i}",
+                {"role": name, "policy": json.dumps({"Statement": d})},
+            )
+        )
+    for i, d in enumerate(graph["attached"]):
+        arn = f"arn:aws:iam::123456789012:policy/{name}-a{i}"
+        resources.append(
+            resource(
+                "aws:iam/policy:Policy", f"{name}-a{i}", {"arn": arn, "policy": json.dumps({"Statement": d})}
+            )
+        )
+        resources.append(
+            resource(
+                "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+                f"{name}-att{i}",
+                {"role": name, "policyArn": arn},
+            )
+        )
+    for i, d in enumerate(graph["shared"]):
+        arn = f"arn:aws:iam::123456789012:policy/{name}-s{i}"
+        resources.append(
+            resource(
+                "aws:iam/policy:Policy", f"{name}-s{i}", {"arn": arn, "policy": json.dumps({"Statement": d})}
+            )
+        )
+        resources.append(
+            resource(
+                "aws:iam/policyAttachment:PolicyAttachment",
+                f"{name}-share{i}",
+                {"roles": [name], "policyArn": arn},
+            )
+        )
+    return resources
+
+
+def brute_force_violation(graph: dict) -> bool:
+    documents = graph["inline"] + graph["role_policies"] + graph["attached"] + graph["shared"]
+    documents += [MANAGED[arn] for arn in graph["managed"]]
+    for arn in UNIVERSE:
+
+        def can(action: str, arn: str = arn) -> bool:
+            return brute_force_allows(documents, graph["boundary"], action, arn)
+
+        if can("sqs:ReceiveMessage") and not (
+            can("sqs:DeleteMessage") and can("sqs:ChangeMessageVisibility")
+        ):
+            return True
+    return False
+
+
+@settings(max_examples=300, deadline=None)
+@given(graphs=st.lists(role_graph, min_size=1, max_size=2))
+def test_consumer_rule_matches_a_brute_force_evaluator(graphs):
+    """The pack's verdict equals enumerating every action x every kind of queue ARN for every role."""
+    resources = [
+        resource("aws:sqs/queue:Queue", name, queue_props(name, visibilityTimeoutSeconds=900.0))
+        for name in ("a", "b")
+    ]
+    for position, graph in enumerate(graphs):
+        resources += role_resources(position, graph)
+    expected = any(brute_force_violation(graph) for graph in graphs)
     assert verdict(resources, "consumer-can-delete") == expected

@@ -77,3 +77,25 @@ def test_unknown_iam_document_cannot_pass(tmp_path: Path):
     resources = with_unknown(stack, "consumer", "policy")
     result = evaluate(resources, load_policies())
     assert any(note.policy == "consumer-can-delete" for note in result.could_not_run)
+
+
+def test_an_unknown_role_policy_is_could_not_run_not_a_pass(tmp_path: Path):
+    """A worker whose only grant is not known yet: no verdict either way, the engine's advisory note."""
+    stack = render(tmp_path, PipelineProgram(dlq_alarm=True).source())
+    resources = with_unknown(stack, "consumer-sqs", "policy")
+    result = evaluate(resources, load_policies())
+    assert "consumer-can-delete" not in {v.policy for v in result.violations}
+    assert any(note.policy == "consumer-can-delete" for note in result.could_not_run)
+
+
+def test_an_unknown_alarm_topic_key_is_no_verdict(tmp_path: Path):
+    body = PipelineProgram(dlq_alarm=True).source() + (
+        'topic = aws.sns.Topic("alerts", kms_master_key_id="alias/aws/sns")\n'
+        'aws.cloudwatch.MetricAlarm("age", namespace="AWS/SQS", metric_name="ApproximateAgeOfOldestMessage", '
+        'statistic="Maximum", period=60, evaluation_periods=1, threshold=600, '
+        'comparison_operator="GreaterThanThreshold", alarm_actions=[topic.arn])\n'
+    )
+    stack = render(tmp_path, body)
+    assert "alarms-reach-someone" in policies_fired(stack.resources)
+    resources = with_unknown(stack, "alerts", "kmsMasterKeyId")
+    assert "alarms-reach-someone" not in policies_fired(resources)
