@@ -128,7 +128,6 @@ def load_pack_config(path: Path | None, policies: Iterable[Policy]) -> dict[str,
 
 
 ENFORCEMENT_LEVELS = tuple(level.value for level in EnforcementLevel)
-BLOCKING_LEVELS = (EnforcementLevel.MANDATORY.value, EnforcementLevel.REMEDIATE.value)
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
     "integer": (int,),
     "number": (int, float),
