@@ -69,6 +69,8 @@ def code(value: object) -> str:
         return "—"
     if isinstance(value, dict) and "secure" in value:
         return "[secret]"
+    if value == "":
+        return '`""`'
     if isinstance(value, bool):
         text = "true" if value else "false"
     elif isinstance(value, (list, dict)):
@@ -91,15 +93,13 @@ def page(title: str, source: str, intro: str, body: list[str]) -> str:
 
 # --- configuration -------------------------------------------------------------------------------
 
-SCHEMA_KEYS = {"type", "description", "default", "items", "secret"}
-
 
 def _type_name(schema: dict[str, Any]) -> str:
     kind = str(schema.get("type", "string"))
     items = schema.get("items")
     if kind == "array" and isinstance(items, dict):
-        return f"array of {items.get('type', 'string')}"
-    return kind
+        kind = f"array of {items.get('type', 'string')}"
+    return f"{kind}, secret" if schema.get("secret") else kind
 
 
 def configuration_page(root: Path = REPO_ROOT) -> str:
@@ -127,7 +127,12 @@ def configuration_page(root: Path = REPO_ROOT) -> str:
     }
     rows = []
     for key, entry in declared.items():
-        schema = entry if isinstance(entry, dict) and SCHEMA_KEYS & set(entry) else {"default": entry}
+        if isinstance(entry, dict) and "type" in entry:
+            schema = entry
+        elif isinstance(entry, dict) and set(entry) == {"value"}:  # the nested value declaration
+            schema = {"default": entry["value"]}
+        else:  # a plain value
+            schema = {"default": entry}
         rows.append(
             [
                 f"`{key}`",

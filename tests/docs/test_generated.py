@@ -71,7 +71,11 @@ def test_configuration_page_reads_projects_written_elsewhere(generate, tmp_path)
             name: billing-api
             runtime: python
             config:
-              aws:region: eu-west-1
+              aws:region:
+                value: eu-west-1
+              namePrefix:
+                type: string
+                default: ""
               dbPassword:
                 type: string
                 secret: true
@@ -92,7 +96,9 @@ def test_configuration_page_reads_projects_written_elsewhere(generate, tmp_path)
     )
     text = generate.configuration_page(tmp_path)
     rows = {line.split(" | ")[0]: line for line in text.splitlines() if line.startswith("| `")}
-    assert "required" in rows["| `dbPassword`"] and "[secret]" in rows["| `dbPassword`"]
+    assert rows["| `dbPassword`"].split(" | ")[1:4] == ["string, secret", "required", "[secret]"]
+    assert rows["| `namePrefix`"].split(" | ")[2] == '`""`'
+    assert rows["| `aws:region`"].split(" | ")[2] == "`eu-west-1`"
     assert "AAABAJx1" not in text
     assert "\\|" in rows["| `dbPassword`"]  # a pipe in a description does not split the table
     assert "How many copies run at once." in rows["| `replicas`"]
