@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import textwrap
 from pathlib import Path
 
+import pipeline_policies  # pytest puts policy/ on sys.path, as the pack runs
 import yaml
 
 from tests.paths import REPO_ROOT
-
-sys.path.insert(0, str(REPO_ROOT / "policy"))  # as the pack runs: pipeline_policies at top level
-import pipeline_policies  # noqa: E402
 
 
 def relative(paths: list[Path], root: Path = REPO_ROOT) -> list[str]:
