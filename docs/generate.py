@@ -401,7 +401,7 @@ def imports_architecture_block(root: Path = REPO_ROOT) -> str:
                 f"**{_label(part)}**",
                 PART_FOLDERS.get(part, f"`{part}/`"),
                 ", ".join(map(_label, allowed[part])) or "nothing",
-                ", ".join(map(_label, importers[part])) or "nothing (tests only)",
+                ", ".join(map(_label, importers[part])) or "no other part",
             ]
             for part in parts
         ],
