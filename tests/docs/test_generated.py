@@ -57,7 +57,7 @@ def test_configuration_page_lists_every_declared_key_with_its_default(generate):
         assert f"`{key}`" in rows, key
         if isinstance(schema, dict) and "default" in schema:
             default = schema["default"]
-            shown = json.dumps(default) if isinstance(default, list | dict) else str(default)
+            shown = json.dumps(default) if isinstance(default, list | dict) else str(default) or '""'
             assert f"`{shown}`" in rows[f"`{key}`"], key
 
 
