@@ -239,7 +239,7 @@ def policies_page(root: Path = REPO_ROOT) -> str:
         [
             f"`{policy.name}`",
             getattr(policy, "remediation_steps", None) or "",
-            getattr(policy, "url", None) or "",
+            f"<{policy.url}>" if getattr(policy, "url", None) else "",
         ]
         for policy in policies
         if getattr(policy, "remediation_steps", None) or getattr(policy, "url", None)
