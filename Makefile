@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STACK ?= production
 REQUIREMENTS := requirements.txt requirements-dev.txt policy/requirements.txt worker/requirements.txt constraints.txt
 
-.PHONY: preview test test-fast lint lint-workflows drill audit bench dlq clean
+.PHONY: preview test test-fast lint lint-workflows drill audit bench dlq docs clean
 
 $(VENV)/.installed: $(REQUIREMENTS)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found " + sys.version.split()[0] + ")")'
@@ -48,6 +48,9 @@ bench: $(VENV)/.installed  ## the benchmarks (ratios measured in one run)
 
 dlq: $(VENV)/.installed  ## dead-letter triage: make dlq ARGS="summary"
 	$(PY) -m dlq $(ARGS)
+
+docs: $(VENV)/.installed  ## regenerate docs/reference/ and the import-contract blocks from the code
+	$(PY) docs/generate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache
