@@ -115,3 +115,34 @@ def test_progress_draws_a_bar_for_long_moves_and_stays_quiet_for_short_ones():
     short = Progress(3, "moving", stream=quiet)
     short.update(3)
     assert quiet.getvalue() == ""
+
+
+def test_fields_other_writers_fill_differently_never_crash_show_or_export():
+    """Found by trying: a numeric eventTime crashed `show`, a Binary attribute crashed `export` (bytes
+    are not JSON), a non-numeric ReceiveCount crashed both."""
+    body = json.dumps(
+        {
+            "Records": [
+                {"eventTime": 5, "s3": {"bucket": {"name": "b"}, "object": {"key": "k", "size": "big"}}}
+            ]
+        }
+    )
+    odd = DeadLetter.from_message(
+        {
+            "MessageId": "odd",
+            "ReceiptHandle": "rh",
+            "Body": body,
+            "MessageAttributes": {
+                "ErrorType": {"DataType": "Binary", "BinaryValue": b"\x00\xff"},
+                "ReceiveCount": {"DataType": "String", "StringValue": "many"},
+                "Blobs": {"DataType": "Binary", "BinaryListValues": [b"\x01"]},
+            },
+            "Attributes": {"SentTimestamp": str(int(NOW * 1000)), "ApproximateReceiveCount": "4"},
+        }
+    )
+    row = odd.row()
+    assert (row["key"], row["size"], row["receiveCount"], row["errorType"]) == ("k", None, 4, NO_REASON_TYPE)
+    assert row["firstSeen"] == row["lastSeen"]  # the unreadable eventTime is ignored, not trusted
+    record = json.loads(json.dumps(odd.record()))
+    assert record["messageAttributes"]["ErrorType"]["BinaryValue"] == "AP8="
+    assert record["messageAttributes"]["Blobs"]["BinaryListValues"] == ["AQ=="]
