@@ -161,10 +161,17 @@ def show_command(queues: Queues, options: argparse.Namespace) -> int:
 def export_command(queues: Queues, options: argparse.Namespace) -> int:
     if options.file.exists():
         raise DlqError(f"{options.file} exists: an export is an incident record, choose a new file name")
-    letters = read(queues)
     partial = options.file.with_name(options.file.name + ".partial")
+    try:  # before reading: an unwritable path must fail with nothing received
+        handle = partial.open("w", encoding="utf-8")
+    except OSError as error:
+        raise DlqError(
+            f"{options.file}: cannot write the export ({error.strerror}); "
+            "choose a FILE in a directory that exists and is writable"
+        ) from None
+    letters = read(queues)
     exported_at = iso(time.time())
-    with partial.open("w", encoding="utf-8") as handle:
+    with handle:
         for letter in letters:
             record = {"dlq": name_of(queues.dlq_url), "exportedAt": exported_at, **letter.record()}
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -273,6 +280,11 @@ def read_export(path: Path, dlq_name: str) -> set[str]:
     except OSError as error:
         raise DlqError(
             f"{path}: cannot read the export ({error.strerror}); run `export FILE` first"
+        ) from None
+    except UnicodeDecodeError:
+        raise DlqError(
+            f"{path}: not UTF-8 JSON lines, so not an export of `python -m dlq export`; pass the file "
+            "that export wrote; nothing changed"
         ) from None
     ids: set[str] = set()
     for number, line in enumerate(lines, start=1):
