@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None, sqs: Any = None) -> int:
         dlq_url, queue_url = resolve_urls(
             options.dlq_url, options.queue_url, options.stack_outputs, options.stack
         )
-        queues = open_queues(sqs or sqs_client(dlq_url), dlq_url, queue_url)
+        queues = open_queues(sqs or sqs_client(dlq_url, queue_url), dlq_url, queue_url)
         return COMMANDS[options.command](queues, options)
     except DlqError as error:
         print(f"dlq: {error}", file=sys.stderr)
