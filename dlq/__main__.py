@@ -80,10 +80,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     purge.add_argument("--yes", action="store_true", help="really delete (default: a dry run)")
     options = parser.parse_args(argv)
-    for name in ("max", "rate"):
-        value = getattr(options, name, None)
-        if value is not None and value < 1:
-            parser.error(f"--{name} must be at least 1")
+    if getattr(options, "max", None) is not None and options.max < 1:
+        parser.error(f"--max {options.max}: must be at least 1 (leave --max out to move every match)")
+    rate = getattr(options, "rate", None)
+    if rate is not None and not 1 <= rate <= moving.MAX_MOVE_RATE:
+        parser.error(
+            f"--rate {rate}: must be 1 to {moving.MAX_MOVE_RATE} messages per second (the limit of "
+            "StartMessageMoveTask's MaxNumberOfMessagesPerSecond); leave --rate out for SQS's own pace"
+        )
     return options
 
 
