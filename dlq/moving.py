@@ -31,6 +31,8 @@ from dlq.queues import DlqError, Hold, Queues, describe, is_permission_error, mo
 MAX_MOVE_RATE = 500
 """StartMessageMoveTask's MaxNumberOfMessagesPerSecond is at most 500."""
 MOVE_TASK_POLL_SECONDS = 5.0
+FIFO_DEFAULT_GROUP = "dlq-redrive"
+"""The group of a copy whose dead letter names none (it cannot, in a FIFO DLQ; kept for safety)."""
 MOVE_TASK_DONE = {"COMPLETED", "CANCELLED", "FAILED"}
 MOVE_TASK_MISSING = {"InvalidAction", "UnsupportedOperation", "UnknownOperationException", "NotImplemented"}
 
@@ -40,7 +42,8 @@ interruption is most likely to duplicate. Tests set it to kill the process there
 
 
 class Ledger:
-    """Append-only JSON lines: {"id": DLQ message id, "state": sending|sent|deleted[, "copy": id]}."""
+    """Append-only JSON lines: {"id": DLQ message id, "state": sending|unsent|sent|deleted[, "copy": id]}
+    (`unsent`: SendMessage was refused, so nothing was stored and the next run sends as if new)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -184,21 +187,42 @@ def _move(
     sqs: Any, queue_url: str, dlq_url: str, letter: DeadLetter, ledger: Ledger, result: MoveResult
 ) -> None:
     state = ledger.states.get(letter.message_id)
+    if state == "unsent":
+        state = None
     if state in ("sent", "deleted"):  # deleted, yet here again: that delete did not take effect
         result.resumed += 1
     else:
         if state == "sending":
             result.resent += 1
         ledger.write(letter.message_id, "sending")
-        sent = sqs.send_message(
-            QueueUrl=queue_url,
-            MessageBody=letter.body,
-            MessageAttributes={CARRIED_ID: {"DataType": "String", "StringValue": letter.message_id}},
-        )
+        try:
+            sent = sqs.send_message(**send_request(queue_url, letter))
+        except ClientError as error:
+            if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500) < 500:
+                ledger.write(letter.message_id, "unsent")  # refused: SQS stored nothing
+            raise
         ledger.write(letter.message_id, "sent", copy=sent.get("MessageId", ""))
         after_send(letter)
     sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=letter.receipt_handle)
     ledger.write(letter.message_id, "deleted")
+
+
+def send_request(queue_url: str, letter: DeadLetter) -> dict[str, Any]:
+    """SendMessage's arguments for the copy. A FIFO queue requires a MessageGroupId (the dead letter's
+    own group, kept so its order holds) and, without content-based deduplication, a
+    MessageDeduplicationId: the DLQ message id, so a copy sent again within SQS's 5-minute
+    deduplication interval (a rerun after an interruption inside SendMessage) is not delivered twice.
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html
+    """
+    request: dict[str, Any] = {
+        "QueueUrl": queue_url,
+        "MessageBody": letter.body,
+        "MessageAttributes": {CARRIED_ID: {"DataType": "String", "StringValue": letter.message_id}},
+    }
+    if queue_url.rstrip("/").endswith(".fifo"):
+        request["MessageGroupId"] = letter.attributes.get("MessageGroupId") or FIFO_DEFAULT_GROUP
+        request["MessageDeduplicationId"] = letter.message_id
+    return request
 
 
 class MoveTaskUnavailable(Exception):

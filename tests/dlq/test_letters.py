@@ -146,3 +146,35 @@ def test_fields_other_writers_fill_differently_never_crash_show_or_export():
     record = json.loads(json.dumps(odd.record()))
     assert record["messageAttributes"]["ErrorType"]["BinaryValue"] == "AP8="
     assert record["messageAttributes"]["Blobs"]["BinaryListValues"] == ["AQ=="]
+
+
+def test_a_refused_send_is_recorded_unsent_so_the_rerun_does_not_claim_a_resend(tmp_path):
+    from botocore.exceptions import ClientError
+
+    from dlq.moving import MoveResult, _move
+
+    class Refusing:
+        def __init__(self) -> None:
+            self.refuse = True
+
+        def send_message(self, **request):
+            if self.refuse:
+                raise ClientError(
+                    {"Error": {"Code": "MissingParameter"}, "ResponseMetadata": {"HTTPStatusCode": 400}},
+                    "SendMessage",
+                )
+            return {"MessageId": "copy"}
+
+        def delete_message(self, **request):
+            return {}
+
+    sqs, ledger, dead = Refusing(), Ledger(tmp_path / "l"), letter(direct_body("b", "k"))
+    try:
+        _move(sqs, "q", "dlq", dead, ledger, MoveResult())
+    except ClientError:
+        pass
+    assert Ledger(tmp_path / "l").states[dead.message_id] == "unsent"
+    sqs.refuse, result = False, MoveResult()
+    _move(sqs, "q", "dlq", dead, ledger, result)
+    assert (result.resent, result.resumed, ledger.states[dead.message_id]) == (0, 0, "deleted")
+    ledger.close()
