@@ -34,6 +34,8 @@ from dlq.queues import (
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+EXIT_INTERRUPTED = 130
+"""128 + SIGINT, what a shell reports for Ctrl-C."""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -105,6 +107,9 @@ def main(argv: list[str] | None = None, sqs: Any = None) -> int:
     except (ClientError, BotoCoreError) as error:
         print(f"dlq: {describe(error, options.command, options.dlq_url or 'the DLQ')}", file=sys.stderr)
         return EXIT_ERROR
+    except KeyboardInterrupt:  # while reading: every message held was handed back on the way out
+        print(f"\ndlq: {options.command} interrupted; every message it held was handed back", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def read(queues: Queues) -> list[DeadLetter]:
@@ -200,6 +205,13 @@ def redrive_command(queues: Queues, options: argparse.Namespace) -> int:
         progress = moving.Progress(queues.dlq_depth, "moving")
         try:
             task = moving.move_all(queues, rate=options.rate, progress=progress)
+        except KeyboardInterrupt:
+            print(
+                f"\ndlq: stopped following the move task; it goes on inside SQS ({target}): see it with "
+                "ListMessageMoveTasks, stop it with CancelMessageMoveTask",
+                file=sys.stderr,
+            )
+            return EXIT_INTERRUPTED
         except moving.MoveTaskUnavailable as unavailable:
             print(f"dlq: {unavailable}; moving one message at a time instead", file=sys.stderr)
         else:
@@ -224,6 +236,13 @@ def redrive_command(queues: Queues, options: argparse.Namespace) -> int:
     notes = [f"{result.resumed} finished from an interrupted run"] if result.resumed else []
     notes += [f"{result.resent} sent again (interrupted inside SendMessage)"] if result.resent else []
     print(f"moved {result.moved} message(s) {target}" + (f" ({'; '.join(notes)})" if notes else ""))
+    if result.interrupted:
+        print(
+            f"dlq: interrupted: stopped after {result.moved} move(s), each one finished; the rest were handed "
+            f"back. Run the same command again (ledger {ledger.path}) to move the rest",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     for failure in result.failed:
         print(f"dlq: not moved: {failure}", file=sys.stderr)
     hidden = int(

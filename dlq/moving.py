@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -124,6 +127,33 @@ class MoveResult:
     kept: int = 0
     """Held but not chosen (other reasons or prefixes, or beyond --max): handed back at once."""
     failed: list[str] = field(default_factory=list)
+    interrupted: bool = False
+    """Ctrl-C (SIGINT) asked it to stop: it finished the message in hand and stopped there."""
+
+
+@contextmanager
+def stop_on_interrupt() -> Iterator[Callable[[], bool]]:
+    """While a move runs, a first Ctrl-C (SIGINT) only asks it to stop after the message in hand: a
+    KeyboardInterrupt between SendMessage's answer and the ledger's `sent` would leave `sending`, and the
+    rerun would send that copy again. A second Ctrl-C interrupts at once, as usual. Yields `asked()`."""
+    asked = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield asked.is_set
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        asked.set()
+        signal.signal(signal.SIGINT, previous)
+        print(
+            "\ndlq: interrupted: stopping after the message in hand (Ctrl-C again to stop at once)",
+            file=sys.stderr,
+        )
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield asked.is_set
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def select(
@@ -149,10 +179,16 @@ def move_one_at_a_time(
     sqs = queues.sqs
     result = MoveResult()
     pause = 1.0 / rate if rate else 0.0
-    with Hold(sqs, queues.dlq_url, move_visibility_seconds(queues.dlq_depth, rate)) as hold:
+    with (
+        stop_on_interrupt() as interrupted,
+        Hold(sqs, queues.dlq_url, move_visibility_seconds(queues.dlq_depth, rate)) as hold,
+    ):
         for batch in hold.batches():
             for letter in batch:
                 if limit is not None and result.moved >= limit:
+                    break
+                if interrupted():
+                    result.interrupted = True
                     break
                 if not letter.matches(reason=reason, prefix=prefix, key=key):
                     continue
@@ -175,7 +211,10 @@ def move_one_at_a_time(
                     progress.update(result.moved)
                 if pause:
                     time.sleep(max(0.0, pause - (time.monotonic() - started)))
-            if limit is not None and result.moved >= limit:
+            if (limit is not None and result.moved >= limit) or result.interrupted:
+                break
+            if interrupted():
+                result.interrupted = True
                 break
         result.kept = len([held for held in hold.letters if held not in hold.settled])
     if progress is not None:
