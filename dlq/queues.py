@@ -176,9 +176,18 @@ class Queues:
     """ApproximateNumberOfMessagesNotVisible then: held by another reader, so not seen by this one."""
 
     def require_queue(self) -> tuple[str, str]:
+        """The work queue to move dead letters to; refused when there is no single one, or when it is the
+        DLQ itself (a queue whose RedrivePolicy targets itself: every copy would land back in the DLQ
+        and be moved again, without end)."""
         if not self.queue_url or not self.queue_arn:
             raise DlqError(
                 f"several queues use {name_of(self.dlq_url)} as their DLQ: pass --queue-url to choose one"
+            )
+        if self.queue_arn == self.dlq_arn:
+            raise DlqError(
+                f"{name_of(self.dlq_url)} is its own dead-letter queue (its RedrivePolicy targets itself): "
+                "moving would send each message back into the queue it is read from, again and again; "
+                "point its RedrivePolicy at a separate DLQ first; nothing changed"
             )
         return self.queue_url, self.queue_arn
 
