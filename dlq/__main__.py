@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import unicodedata
@@ -36,6 +37,8 @@ from dlq.queues import (
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 EXIT_INTERRUPTED = 130
 """128 + SIGINT, what a shell reports for Ctrl-C."""
+EXIT_BROKEN_PIPE = 141
+"""128 + SIGPIPE: the output's reader stopped reading (`| head`); every message held was handed back."""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -107,6 +110,9 @@ def main(argv: list[str] | None = None, sqs: Any = None) -> int:
     except (ClientError, BotoCoreError) as error:
         print(f"dlq: {describe(error, options.command, options.dlq_url or 'the DLQ')}", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:  # `python -m dlq show | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:  # while reading: every message held was handed back on the way out
         print(f"\ndlq: {options.command} interrupted; every message it held was handed back", file=sys.stderr)
         return EXIT_INTERRUPTED

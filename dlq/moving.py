@@ -51,8 +51,21 @@ class Ledger:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.states: dict[str, str] = {}
-        if path.exists():
-            for line in path.read_text(encoding="utf-8").splitlines():
+        try:  # before anything is received: a ledger that cannot be written must stop the move here
+            path.open("a", encoding="utf-8").close()
+            text = path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise DlqError(
+                f"ledger {path}: cannot write it ({error.strerror}); pass --ledger FILE in a writable "
+                "directory (keep the same FILE to resume an interrupted move); nothing changed"
+            ) from None
+        except UnicodeDecodeError:
+            raise DlqError(
+                f"ledger {path}: not UTF-8 JSON lines, so not a ledger of `python -m dlq redrive`; pass "
+                "--ledger with a new FILE, or the one the interrupted move wrote; nothing changed"
+            ) from None
+        if text:
+            for line in text.splitlines():
                 try:
                     entry = json.loads(line)
                     self.states[entry["id"]] = entry["state"]

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
 from dlq.__main__ import main
+from sandbox.local_aws import queue_depth
 from tests.dlq.seeding import carried_ids, direct_body, drain
+from tests.paths import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -71,3 +75,55 @@ def test_a_queue_that_is_its_own_dlq_is_not_redriven_into_itself(aws, capsys, wi
     err = capsys.readouterr().err
     assert "is its own dead-letter queue" in err and err.strip().splitlines()[-1].startswith("dlq: ")
     assert [m["MessageId"] for m in drain(sqs, url, visibility_seconds=1)] == [original]
+
+
+@pytest.mark.parametrize("ledger", ["no-such-dir/run.ledger", "a-directory", "binary.ledger"])
+def test_a_ledger_that_cannot_be_used_stops_the_move_before_anything_is_received(
+    aws, pipeline_factory, tmp_path, capsys, ledger
+):
+    """Found by trying: --ledger in a missing directory, a directory, or a file that is not a ledger
+    ended in a traceback (after receiving the DLQ, for the first)."""
+    _, sqs, _ = aws
+    pipeline = pipeline_factory()
+    sqs.purge_queue(QueueUrl=pipeline.queue_url)
+    sqs.send_message(
+        QueueUrl=pipeline.dlq_url, MessageBody=direct_body(pipeline.upload_bucket, "uploads/l.pdf")
+    )
+    (tmp_path / "a-directory").mkdir()
+    (tmp_path / "binary.ledger").write_bytes(b"\xff\xfe\x00")
+    path = tmp_path / ledger
+    arguments = ["redrive", "--reason", "none", "--yes", "--ledger", str(path)]
+    assert main([*arguments, "--dlq-url", pipeline.dlq_url, "--queue-url", pipeline.queue_url]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(path) in err and "--ledger" in err and "nothing changed" in err
+    (letter,) = drain(sqs, pipeline.dlq_url, visibility_seconds=1)
+    assert letter["Attributes"]["ApproximateReceiveCount"] == "1", "received before the ledger was checked"
+    assert drain(sqs, pipeline.queue_url, visibility_seconds=1) == []
+
+
+def test_show_piped_into_head_ends_quietly_and_hands_every_message_back(aws, pipeline_factory):
+    """Found by trying: `python -m dlq show --json | head -2` ended in a BrokenPipeError traceback."""
+    _, sqs, _ = aws
+    pipeline = pipeline_factory()
+    for start in range(0, 300, 10):
+        entries = [
+            {
+                "Id": str(n),
+                "MessageBody": direct_body(pipeline.upload_bucket, f"uploads/{'long-' * 40}{start + n}"),
+            }
+            for n in range(10)
+        ]
+        sqs.send_message_batch(QueueUrl=pipeline.dlq_url, Entries=entries)
+    shown = subprocess.Popen(
+        [sys.executable, "-m", "dlq", "show", "--json", "--dlq-url", pipeline.dlq_url],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    first = shown.stdout.readline()
+    shown.stdout.close()  # what `head -1` does after its line
+    assert json.loads(first)["key"].startswith("uploads/long-")
+    _, err = shown.communicate(timeout=60)
+    assert shown.returncode == 141 and b"Traceback" not in err, err.decode()
+    assert queue_depth(sqs, pipeline.dlq_url)[1] == 0, "messages left hidden"
