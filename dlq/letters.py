@@ -113,7 +113,10 @@ class DeadLetter:
         the group SQS redrove without a reason. `prefix`/`key`: any object of the body."""
         if reason is not None:
             wanted = reason.casefold()
-            if wanted != self.error_type.casefold() and wanted not in self.reason.casefold():
+            if wanted == NO_REASON_TYPE:  # not also every reason that says "NoneType ..." or "nonexistent"
+                if self.error_type != NO_REASON_TYPE:
+                    return False
+            elif wanted != self.error_type.casefold() and wanted not in self.reason.casefold():
                 return False
         if prefix is not None and not any(o.key.startswith(prefix) for o in self.objects):
             return False

@@ -178,3 +178,15 @@ def test_a_refused_send_is_recorded_unsent_so_the_rerun_does_not_claim_a_resend(
     _move(sqs, "q", "dlq", dead, ledger, result)
     assert (result.resent, result.resumed, ledger.states[dead.message_id]) == (0, 0, "deleted")
     ledger.close()
+
+
+def test_reason_none_means_only_the_group_sqs_redrove_not_reasons_that_contain_none():
+    """Found by trying: `redrive --reason none` also replayed the worker's permanent failures whose
+    reason holds "none" ("'NoneType' object has no attribute ...", "nonexistent bucket")."""
+    redriven = letter(direct_body("b", "uploads/a.txt"))
+    nonetype = letter(
+        direct_body("b", "uploads/b.txt"), "PermanentError", "'NoneType' object has no attribute 'read'"
+    )
+    assert redriven.matches(reason="none") and redriven.matches(reason="NONE")
+    assert not nonetype.matches(reason="none")
+    assert nonetype.matches(reason="NoneType"), "a part of the reason still selects it"

@@ -59,7 +59,7 @@ def test_a_fifo_dlq_is_redriven_in_its_groups_exactly_once(aws, tmp_path, capsys
 
 
 @pytest.mark.parametrize("with_queue_url", [True, False], ids=["explicit", "derived"])
-def test_a_queue_that_is_its_own_dlq_is_not_redriven_into_itself(aws, capsys, with_queue_url):
+def test_a_queue_that_is_its_own_dlq_is_not_redriven_into_itself(aws, tmp_path, capsys, with_queue_url):
     """Found by trying: a queue whose RedrivePolicy targets itself, passed as both URLs, "moved 5
     message(s)" with --max 5 while holding one message: each copy was read back and moved again
     (without --max, without end)."""
@@ -71,7 +71,8 @@ def test_a_queue_that_is_its_own_dlq_is_not_redriven_into_itself(aws, capsys, wi
     original = sqs.send_message(QueueUrl=url, MessageBody=direct_body("b", "uploads/self.pdf"))["MessageId"]
     urls = ["--dlq-url", url, *(["--queue-url", url] if with_queue_url else [])]
 
-    assert main(["redrive", "--reason", "none", "--max", "5", "--yes", *urls]) == 2
+    ledger = ["--ledger", str(tmp_path / "self.ledger")]
+    assert main(["redrive", "--reason", "none", "--max", "5", "--yes", *ledger, *urls]) == 2
     err = capsys.readouterr().err
     assert "is its own dead-letter queue" in err and err.strip().splitlines()[-1].startswith("dlq: ")
     assert [m["MessageId"] for m in drain(sqs, url, visibility_seconds=1)] == [original]
