@@ -37,7 +37,13 @@ MOVE_TASK_POLL_SECONDS = 5.0
 FIFO_DEFAULT_GROUP = "dlq-redrive"
 """The group of a copy whose dead letter names none (it cannot, in a FIFO DLQ; kept for safety)."""
 MOVE_TASK_DONE = {"COMPLETED", "CANCELLED", "FAILED"}
-MOVE_TASK_MISSING = {"InvalidAction", "UnsupportedOperation", "UnknownOperationException", "NotImplemented"}
+MOVE_TASK_MISSING = {
+    "InvalidAction",
+    "UnsupportedOperation",
+    "AWS.SimpleQueueService.UnsupportedOperation",
+    "UnknownOperationException",
+    "NotImplemented",
+}
 
 after_send: Callable[[DeadLetter], None] = lambda letter: None  # noqa: E731
 """Called after a copy is sent and recorded, before the original is deleted: the point where an
@@ -277,6 +283,15 @@ def send_request(queue_url: str, letter: DeadLetter) -> dict[str, Any]:
     return request
 
 
+def _active_task(sqs: Any, dlq_arn: str) -> dict[str, Any] | None:
+    """A RUNNING (or CANCELLING) move task of this DLQ, if the endpoint can list them."""
+    try:
+        tasks = sqs.list_message_move_tasks(SourceArn=dlq_arn, MaxResults=10).get("Results", [])
+    except (ClientError, BotoCoreError):
+        return None
+    return next((t for t in tasks if t.get("Status") in ("RUNNING", "CANCELLING")), None)
+
+
 class MoveTaskUnavailable(Exception):
     """The endpoint does not offer StartMessageMoveTask (moto 5.2 answers HTTP 500)."""
 
@@ -312,6 +327,14 @@ def move_all(
         code = error.response.get("Error", {}).get("Code", "")
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         if code in MOVE_TASK_MISSING or (status >= 500 and code in {"500", "501", ""}):
+            running = _active_task(sqs, queues.dlq_arn)
+            if running:  # SQS allows one move task per queue: not "unavailable", just busy
+                raise DlqError(
+                    f"a move task is already {running.get('Status')} on this DLQ "
+                    f"({running.get('ApproximateNumberOfMessagesMoved', 0)} moved so far, handle "
+                    f"{running.get('TaskHandle') or '?'}): wait for it (ListMessageMoveTasks) or cancel it "
+                    "(CancelMessageMoveTask) before starting another; nothing changed"
+                ) from error
             raise MoveTaskUnavailable(
                 f"StartMessageMoveTask is not available on this endpoint ({code or status})"
             ) from error

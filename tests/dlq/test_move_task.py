@@ -232,3 +232,26 @@ def test_a_move_denied_sqs_sendmessage_stops_at_once_deletes_nothing_and_release
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1 and "no permission to move messages" in err
+
+
+def test_a_second_full_redrive_while_a_move_task_runs_is_refused_not_run_one_at_a_time(sqs, capsys):
+    """Found by reading the fallback: SQS runs one move task per queue and refuses a second start; the
+    refusal (UnsupportedOperation) was taken for "not available here", and a one-at-a-time move started
+    beside the running task."""
+    stubber = sqs.stubber
+    expect_open_queues(stubber)
+    stubber.add_client_error(
+        "start_message_move_task",
+        service_error_code="AWS.SimpleQueueService.UnsupportedOperation",
+        service_message="Only one active message movement task is supported per queue",
+        http_status_code=400,
+    )
+    stubber.add_response("list_message_move_tasks", clean(task("RUNNING", 3)))
+    assert main(["redrive", "--dlq-url", DLQ_URL, "--queue-url", QUEUE_URL, "--yes"], sqs=sqs) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.count("\n") == 1
+        and "already RUNNING" in err
+        and "handle-1" in err
+        and "CancelMessageMoveTask" in err
+    )
