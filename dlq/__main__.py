@@ -297,6 +297,14 @@ def purge_command(queues: Queues, options: argparse.Namespace) -> int:
                 if str(i) not in failed_ids:
                     hold.settle(letter.message_id)
     print(f"deleted {len(doomed) - failed} message(s); {kept} not exported, kept")
+    unseen = len(exported - set(hold.letters))
+    if unseen:
+        print(
+            f"dlq: {unseen} message(s) recorded in {options.export} were not seen: held by another reader "
+            f"({queues.dlq_in_flight} in flight at the start) or already gone; run the same purge again "
+            "later to delete any that come back",
+            file=sys.stderr,
+        )
     if failed:
         print(f"dlq: {failed} delete(s) failed; those messages are still in the DLQ", file=sys.stderr)
     return EXIT_FAILED if failed else EXIT_OK

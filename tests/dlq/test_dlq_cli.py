@@ -241,3 +241,20 @@ def test_bodies_and_attributes_other_writers_send_keep_every_json_output_valid(
     lines = [json.loads(line) for line in record.read_text(encoding="utf-8").splitlines()]
     assert sorted(len(line["body"]) for line in lines)[-1] == 256 * 1024 - 16
     assert queue_depth(sqs, pipeline.dlq_url) == (total, 0)
+
+
+def test_purge_says_when_exported_messages_were_held_elsewhere_and_not_deleted(aws, seeded, tmp_path, capsys):
+    """Found by trying: with two exported messages held by another reader, `purge --yes` printed
+    "deleted 3 message(s); 0 not exported, kept" as if the export were gone; two stayed, unmentioned."""
+    _, sqs, _ = aws
+    pipeline, _ = seeded
+    record = tmp_path / "incident.jsonl"
+    assert main(["export", str(record), *urls(pipeline)]) == 0
+    held = sqs.receive_message(QueueUrl=pipeline.dlq_url, MaxNumberOfMessages=2, VisibilityTimeout=60)
+    assert len(held["Messages"]) == 2
+    capsys.readouterr()
+    assert main(["purge", "--export", str(record), "--yes", *urls(pipeline)]) == 0
+    captured = capsys.readouterr()
+    assert "deleted 3 message(s)" in captured.out
+    assert "2 message(s) recorded in" in captured.err and "run the same purge again" in captured.err
+    assert queue_depth(sqs, pipeline.dlq_url) == (0, 2)
