@@ -233,3 +233,41 @@ def test_ctrl_c_mid_redrive_finishes_the_message_in_hand_and_the_rerun_moves_the
     assert "moved 4 message(s)" in capsys.readouterr().out
     assert sorted(carried_ids(drain(sqs, pipeline.queue_url))) == sorted(ids), "lost or duplicated"
     assert queue_depth(sqs, pipeline.dlq_url) == (0, 0)
+
+
+def test_two_filtered_redrives_at_once_on_one_dlq_move_each_message_once(aws, pipeline_factory, tmp_path):
+    """Two operators (or one, twice) run the same redrive at the same moment, each with its own ledger:
+    every dead letter reaches the work queue exactly once."""
+    _, sqs, _ = aws
+    pipeline = pipeline_factory()
+    sqs.purge_queue(QueueUrl=pipeline.queue_url)
+    ids = {
+        dead_letter(sqs, pipeline.dlq_url, direct_body(pipeline.upload_bucket, f"uploads/two/{n}.txt"))
+        for n in range(20)
+    }
+    arguments = [
+        "--reason",
+        "none",
+        "--yes",
+        "--dlq-url",
+        pipeline.dlq_url,
+        "--queue-url",
+        pipeline.queue_url,
+    ]
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "dlq", "redrive", *arguments, "--ledger", str(tmp_path / f"{n}.ledger")],
+            cwd=REPO_ROOT,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(2)
+    ]
+    for run in runs:
+        out, err = run.communicate(timeout=120)
+        assert run.returncode == 0, err
+    assert sorted(carried_ids(drain(sqs, pipeline.queue_url))) == sorted(ids)
+    assert queue_depth(sqs, pipeline.dlq_url) == (0, 0)
