@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import unicodedata
@@ -34,6 +35,10 @@ from dlq.queues import (
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+EXIT_INTERRUPTED = 130
+"""128 + SIGINT, what a shell reports for Ctrl-C."""
+EXIT_BROKEN_PIPE = 141
+"""128 + SIGPIPE: the output's reader stopped reading (`| head`); every message held was handed back."""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -80,10 +85,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     purge.add_argument("--yes", action="store_true", help="really delete (default: a dry run)")
     options = parser.parse_args(argv)
-    for name in ("max", "rate"):
-        value = getattr(options, name, None)
-        if value is not None and value < 1:
-            parser.error(f"--{name} must be at least 1")
+    if getattr(options, "max", None) is not None and options.max < 1:
+        parser.error(f"--max {options.max}: must be at least 1 (leave --max out to move every match)")
+    rate = getattr(options, "rate", None)
+    if rate is not None and not 1 <= rate <= moving.MAX_MOVE_RATE:
+        parser.error(
+            f"--rate {rate}: must be 1 to {moving.MAX_MOVE_RATE} messages per second (the limit of "
+            "StartMessageMoveTask's MaxNumberOfMessagesPerSecond); leave --rate out for SQS's own pace"
+        )
     return options
 
 
@@ -93,7 +102,7 @@ def main(argv: list[str] | None = None, sqs: Any = None) -> int:
         dlq_url, queue_url = resolve_urls(
             options.dlq_url, options.queue_url, options.stack_outputs, options.stack
         )
-        queues = open_queues(sqs or sqs_client(dlq_url), dlq_url, queue_url)
+        queues = open_queues(sqs or sqs_client(dlq_url, queue_url), dlq_url, queue_url)
         return COMMANDS[options.command](queues, options)
     except DlqError as error:
         print(f"dlq: {error}", file=sys.stderr)
@@ -101,6 +110,12 @@ def main(argv: list[str] | None = None, sqs: Any = None) -> int:
     except (ClientError, BotoCoreError) as error:
         print(f"dlq: {describe(error, options.command, options.dlq_url or 'the DLQ')}", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:  # `python -m dlq show | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:  # while reading: every message held was handed back on the way out
+        print(f"\ndlq: {options.command} interrupted; every message it held was handed back", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def read(queues: Queues) -> list[DeadLetter]:
@@ -161,10 +176,17 @@ def show_command(queues: Queues, options: argparse.Namespace) -> int:
 def export_command(queues: Queues, options: argparse.Namespace) -> int:
     if options.file.exists():
         raise DlqError(f"{options.file} exists: an export is an incident record, choose a new file name")
-    letters = read(queues)
     partial = options.file.with_name(options.file.name + ".partial")
+    try:  # before reading: an unwritable path must fail with nothing received
+        handle = partial.open("w", encoding="utf-8")
+    except OSError as error:
+        raise DlqError(
+            f"{options.file}: cannot write the export ({error.strerror}); "
+            "choose a FILE in a directory that exists and is writable"
+        ) from None
+    letters = read(queues)
     exported_at = iso(time.time())
-    with partial.open("w", encoding="utf-8") as handle:
+    with handle:
         for letter in letters:
             record = {"dlq": name_of(queues.dlq_url), "exportedAt": exported_at, **letter.record()}
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -189,6 +211,13 @@ def redrive_command(queues: Queues, options: argparse.Namespace) -> int:
         progress = moving.Progress(queues.dlq_depth, "moving")
         try:
             task = moving.move_all(queues, rate=options.rate, progress=progress)
+        except KeyboardInterrupt:
+            print(
+                f"\ndlq: stopped following the move task; it goes on inside SQS ({target}): see it with "
+                "ListMessageMoveTasks, stop it with CancelMessageMoveTask",
+                file=sys.stderr,
+            )
+            return EXIT_INTERRUPTED
         except moving.MoveTaskUnavailable as unavailable:
             print(f"dlq: {unavailable}; moving one message at a time instead", file=sys.stderr)
         else:
@@ -213,6 +242,13 @@ def redrive_command(queues: Queues, options: argparse.Namespace) -> int:
     notes = [f"{result.resumed} finished from an interrupted run"] if result.resumed else []
     notes += [f"{result.resent} sent again (interrupted inside SendMessage)"] if result.resent else []
     print(f"moved {result.moved} message(s) {target}" + (f" ({'; '.join(notes)})" if notes else ""))
+    if result.interrupted:
+        print(
+            f"dlq: interrupted: stopped after {result.moved} move(s), each one finished; the rest were handed "
+            f"back. Run the same command again (ledger {ledger.path}) to move the rest",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     for failure in result.failed:
         print(f"dlq: not moved: {failure}", file=sys.stderr)
     hidden = int(
@@ -261,6 +297,14 @@ def purge_command(queues: Queues, options: argparse.Namespace) -> int:
                 if str(i) not in failed_ids:
                     hold.settle(letter.message_id)
     print(f"deleted {len(doomed) - failed} message(s); {kept} not exported, kept")
+    unseen = len(exported - set(hold.letters))
+    if unseen:
+        print(
+            f"dlq: {unseen} message(s) recorded in {options.export} were not seen: held by another reader "
+            f"({queues.dlq_in_flight} in flight at the start) or already gone; run the same purge again "
+            "later to delete any that come back",
+            file=sys.stderr,
+        )
     if failed:
         print(f"dlq: {failed} delete(s) failed; those messages are still in the DLQ", file=sys.stderr)
     return EXIT_FAILED if failed else EXIT_OK
@@ -273,6 +317,11 @@ def read_export(path: Path, dlq_name: str) -> set[str]:
     except OSError as error:
         raise DlqError(
             f"{path}: cannot read the export ({error.strerror}); run `export FILE` first"
+        ) from None
+    except UnicodeDecodeError:
+        raise DlqError(
+            f"{path}: not UTF-8 JSON lines, so not an export of `python -m dlq export`; pass the file "
+            "that export wrote; nothing changed"
         ) from None
     ids: set[str] = set()
     for number, line in enumerate(lines, start=1):

@@ -8,6 +8,7 @@ EventBridge's shape; anything else is still shown, with no key.
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from dataclasses import dataclass, field
@@ -91,8 +92,8 @@ class DeadLetter:
     @property
     def receive_count(self) -> int:
         """Receives in the work queue: the worker records them (`ReceiveCount`); else SQS's own count."""
-        recorded = self.attribute("ReceiveCount")
-        return int(recorded or self.attributes.get("ApproximateReceiveCount", "0"))
+        recorded = _int(self.attribute("ReceiveCount"))
+        return recorded if recorded is not None else _int(self.attributes.get("ApproximateReceiveCount")) or 0
 
     @property
     def sent_at(self) -> float:
@@ -112,7 +113,10 @@ class DeadLetter:
         the group SQS redrove without a reason. `prefix`/`key`: any object of the body."""
         if reason is not None:
             wanted = reason.casefold()
-            if wanted != self.error_type.casefold() and wanted not in self.reason.casefold():
+            if wanted == NO_REASON_TYPE:  # not also every reason that says "NoneType ..." or "nonexistent"
+                if self.error_type != NO_REASON_TYPE:
+                    return False
+            elif wanted != self.error_type.casefold() and wanted not in self.reason.casefold():
                 return False
         if prefix is not None and not any(o.key.startswith(prefix) for o in self.objects):
             return False
@@ -130,7 +134,7 @@ class DeadLetter:
             "receiveCount": self.receive_count,
             "sentAt": iso(self.sent_at),
             "body": self.body,
-            "messageAttributes": self.message_attributes,
+            "messageAttributes": {name: _json_safe(value) for name, value in self.message_attributes.items()},
             "attributes": self.attributes,
         }
 
@@ -172,7 +176,7 @@ def objects_in(body: str) -> tuple[ObjectRef, ...]:
                     bucket=str(s3["bucket"]["name"]),
                     key=unquote_plus(str(s3["object"]["key"])),
                     size=_int(s3["object"].get("size")),
-                    event_time=record.get("eventTime"),
+                    event_time=_str(record.get("eventTime")),
                 )
             )
         except (KeyError, TypeError):
@@ -185,7 +189,7 @@ def objects_in(body: str) -> tuple[ObjectRef, ...]:
                     bucket=str(detail["bucket"]["name"]),
                     key=str(detail["object"]["key"]),
                     size=_int(detail["object"].get("size")),
-                    event_time=document.get("time"),
+                    event_time=_str(document.get("time")),
                 )
             )
         except (KeyError, TypeError):
@@ -236,6 +240,25 @@ def _epoch(text: str) -> float | None:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
     except (TypeError, ValueError):
         return None
+
+
+def _str(value: Any) -> str | None:
+    """A timestamp field as text; a writer that put a number or an object there gets None, not a crash."""
+    return value if isinstance(value, str) else None
+
+
+def _json_safe(attribute: Any) -> Any:
+    """A message attribute for JSON: a Binary value (bytes, as boto3 returns it) is written base64,
+    the way the SQS API itself carries it."""
+    if not isinstance(attribute, dict):
+        return attribute
+
+    def text(value: Any) -> Any:
+        if isinstance(value, bytes):
+            return base64.b64encode(value).decode("ascii")
+        return [text(item) for item in value] if isinstance(value, list) else value
+
+    return {name: text(value) for name, value in attribute.items()}
 
 
 def _int(value: Any) -> int | None:

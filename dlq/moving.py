@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -31,8 +34,16 @@ from dlq.queues import DlqError, Hold, Queues, describe, is_permission_error, mo
 MAX_MOVE_RATE = 500
 """StartMessageMoveTask's MaxNumberOfMessagesPerSecond is at most 500."""
 MOVE_TASK_POLL_SECONDS = 5.0
+FIFO_DEFAULT_GROUP = "dlq-redrive"
+"""The group of a copy whose dead letter names none (it cannot, in a FIFO DLQ; kept for safety)."""
 MOVE_TASK_DONE = {"COMPLETED", "CANCELLED", "FAILED"}
-MOVE_TASK_MISSING = {"InvalidAction", "UnsupportedOperation", "UnknownOperationException", "NotImplemented"}
+MOVE_TASK_MISSING = {
+    "InvalidAction",
+    "UnsupportedOperation",
+    "AWS.SimpleQueueService.UnsupportedOperation",
+    "UnknownOperationException",
+    "NotImplemented",
+}
 
 after_send: Callable[[DeadLetter], None] = lambda letter: None  # noqa: E731
 """Called after a copy is sent and recorded, before the original is deleted: the point where an
@@ -40,13 +51,27 @@ interruption is most likely to duplicate. Tests set it to kill the process there
 
 
 class Ledger:
-    """Append-only JSON lines: {"id": DLQ message id, "state": sending|sent|deleted[, "copy": id]}."""
+    """Append-only JSON lines: {"id": DLQ message id, "state": sending|unsent|sent|deleted[, "copy": id]}
+    (`unsent`: SendMessage was refused, so nothing was stored and the next run sends as if new)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.states: dict[str, str] = {}
-        if path.exists():
-            for line in path.read_text(encoding="utf-8").splitlines():
+        try:  # before anything is received: a ledger that cannot be written must stop the move here
+            path.open("a", encoding="utf-8").close()
+            text = path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise DlqError(
+                f"ledger {path}: cannot write it ({error.strerror}); pass --ledger FILE in a writable "
+                "directory (keep the same FILE to resume an interrupted move); nothing changed"
+            ) from None
+        except UnicodeDecodeError:
+            raise DlqError(
+                f"ledger {path}: not UTF-8 JSON lines, so not a ledger of `python -m dlq redrive`; pass "
+                "--ledger with a new FILE, or the one the interrupted move wrote; nothing changed"
+            ) from None
+        if text:
+            for line in text.splitlines():
                 try:
                     entry = json.loads(line)
                     self.states[entry["id"]] = entry["state"]
@@ -121,6 +146,33 @@ class MoveResult:
     kept: int = 0
     """Held but not chosen (other reasons or prefixes, or beyond --max): handed back at once."""
     failed: list[str] = field(default_factory=list)
+    interrupted: bool = False
+    """Ctrl-C (SIGINT) asked it to stop: it finished the message in hand and stopped there."""
+
+
+@contextmanager
+def stop_on_interrupt() -> Iterator[Callable[[], bool]]:
+    """While a move runs, a first Ctrl-C (SIGINT) only asks it to stop after the message in hand: a
+    KeyboardInterrupt between SendMessage's answer and the ledger's `sent` would leave `sending`, and the
+    rerun would send that copy again. A second Ctrl-C interrupts at once, as usual. Yields `asked()`."""
+    asked = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield asked.is_set
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        asked.set()
+        signal.signal(signal.SIGINT, previous)
+        print(
+            "\ndlq: interrupted: stopping after the message in hand (Ctrl-C again to stop at once)",
+            file=sys.stderr,
+        )
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield asked.is_set
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def select(
@@ -146,10 +198,16 @@ def move_one_at_a_time(
     sqs = queues.sqs
     result = MoveResult()
     pause = 1.0 / rate if rate else 0.0
-    with Hold(sqs, queues.dlq_url, move_visibility_seconds(queues.dlq_depth, rate)) as hold:
+    with (
+        stop_on_interrupt() as interrupted,
+        Hold(sqs, queues.dlq_url, move_visibility_seconds(queues.dlq_depth, rate)) as hold,
+    ):
         for batch in hold.batches():
             for letter in batch:
                 if limit is not None and result.moved >= limit:
+                    break
+                if interrupted():
+                    result.interrupted = True
                     break
                 if not letter.matches(reason=reason, prefix=prefix, key=key):
                     continue
@@ -172,7 +230,10 @@ def move_one_at_a_time(
                     progress.update(result.moved)
                 if pause:
                     time.sleep(max(0.0, pause - (time.monotonic() - started)))
-            if limit is not None and result.moved >= limit:
+            if (limit is not None and result.moved >= limit) or result.interrupted:
+                break
+            if interrupted():
+                result.interrupted = True
                 break
         result.kept = len([held for held in hold.letters if held not in hold.settled])
     if progress is not None:
@@ -184,21 +245,51 @@ def _move(
     sqs: Any, queue_url: str, dlq_url: str, letter: DeadLetter, ledger: Ledger, result: MoveResult
 ) -> None:
     state = ledger.states.get(letter.message_id)
+    if state == "unsent":
+        state = None
     if state in ("sent", "deleted"):  # deleted, yet here again: that delete did not take effect
         result.resumed += 1
     else:
         if state == "sending":
             result.resent += 1
         ledger.write(letter.message_id, "sending")
-        sent = sqs.send_message(
-            QueueUrl=queue_url,
-            MessageBody=letter.body,
-            MessageAttributes={CARRIED_ID: {"DataType": "String", "StringValue": letter.message_id}},
-        )
+        try:
+            sent = sqs.send_message(**send_request(queue_url, letter))
+        except ClientError as error:
+            if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500) < 500:
+                ledger.write(letter.message_id, "unsent")  # refused: SQS stored nothing
+            raise
         ledger.write(letter.message_id, "sent", copy=sent.get("MessageId", ""))
         after_send(letter)
     sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=letter.receipt_handle)
     ledger.write(letter.message_id, "deleted")
+
+
+def send_request(queue_url: str, letter: DeadLetter) -> dict[str, Any]:
+    """SendMessage's arguments for the copy. A FIFO queue requires a MessageGroupId (the dead letter's
+    own group, kept so its order holds) and, without content-based deduplication, a
+    MessageDeduplicationId: the DLQ message id, so a copy sent again within SQS's 5-minute
+    deduplication interval (a rerun after an interruption inside SendMessage) is not delivered twice.
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html
+    """
+    request: dict[str, Any] = {
+        "QueueUrl": queue_url,
+        "MessageBody": letter.body,
+        "MessageAttributes": {CARRIED_ID: {"DataType": "String", "StringValue": letter.message_id}},
+    }
+    if queue_url.rstrip("/").endswith(".fifo"):
+        request["MessageGroupId"] = letter.attributes.get("MessageGroupId") or FIFO_DEFAULT_GROUP
+        request["MessageDeduplicationId"] = letter.message_id
+    return request
+
+
+def _active_task(sqs: Any, dlq_arn: str) -> dict[str, Any] | None:
+    """A RUNNING (or CANCELLING) move task of this DLQ, if the endpoint can list them."""
+    try:
+        tasks = sqs.list_message_move_tasks(SourceArn=dlq_arn, MaxResults=10).get("Results", [])
+    except (ClientError, BotoCoreError):
+        return None
+    return next((t for t in tasks if t.get("Status") in ("RUNNING", "CANCELLING")), None)
 
 
 class MoveTaskUnavailable(Exception):
@@ -236,6 +327,14 @@ def move_all(
         code = error.response.get("Error", {}).get("Code", "")
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         if code in MOVE_TASK_MISSING or (status >= 500 and code in {"500", "501", ""}):
+            running = _active_task(sqs, queues.dlq_arn)
+            if running:  # SQS allows one move task per queue: not "unavailable", just busy
+                raise DlqError(
+                    f"a move task is already {running.get('Status')} on this DLQ "
+                    f"({running.get('ApproximateNumberOfMessagesMoved', 0)} moved so far, handle "
+                    f"{running.get('TaskHandle') or '?'}): wait for it (ListMessageMoveTasks) or cancel it "
+                    "(CancelMessageMoveTask) before starting another; nothing changed"
+                ) from error
             raise MoveTaskUnavailable(
                 f"StartMessageMoveTask is not available on this endpoint ({code or status})"
             ) from error

@@ -23,7 +23,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
 
 from dlq.letters import DeadLetter
 
@@ -56,14 +56,40 @@ class DlqError(Exception):
     """A setup problem reported as one line (exit 2) before anything is changed."""
 
 
-def sqs_client(dlq_url: str) -> Any:
-    """boto3's SQS client (AWS, or moto through AWS_ENDPOINT_URL), with timeouts; the region comes from
-    the environment or, failing that, from the queue URL (`https://sqs.REGION.amazonaws.com/...`)."""
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    if not region:
-        match = re.match(r"https://sqs\.([a-z0-9-]+)\.amazonaws\.com", dlq_url)
-        region = match.group(1) if match else None
-    return boto3.session.Session(region_name=region).client("sqs", config=CLIENT_CONFIG)
+AWS_QUEUE_URL = re.compile(
+    r"https://(?:sqs\.([a-z0-9-]+)\.amazonaws\.com|([a-z0-9-]+)\.queue\.amazonaws\.com)/"
+)
+"""An AWS queue URL names its region (`https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`, or the legacy
+`https://REGION.queue.amazonaws.com/...`)."""
+
+
+def region_of(url: str | None) -> str | None:
+    match = AWS_QUEUE_URL.match(url or "")
+    return (match.group(1) or match.group(2)) if match else None
+
+
+def sqs_client(dlq_url: str, queue_url: str | None = None) -> Any:
+    """boto3's SQS client (AWS, or moto through AWS_ENDPOINT_URL), with timeouts. The region an AWS queue
+    URL names wins over AWS_REGION/AWS_DEFAULT_REGION: the JSON protocol sends every call to the client's
+    regional endpoint, whatever the URL says, so a DLQ of another region would read as "does not exist".
+    A DLQ lives in the same account and region as its source queue:
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html
+    """
+    dlq_region, queue_region = region_of(dlq_url), region_of(queue_url)
+    if dlq_region and queue_region and dlq_region != queue_region:
+        raise DlqError(
+            f"--dlq-url is in {dlq_region} but --queue-url is in {queue_region}: a DLQ is in its source "
+            "queue's region; pass the two URLs of one pipeline"
+        )
+    region = dlq_region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    try:
+        return boto3.session.Session(region_name=region).client("sqs", config=CLIENT_CONFIG)
+    except ValueError as error:  # botocore: "Invalid endpoint: ..." for a malformed AWS_ENDPOINT_URL
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_SQS") or os.environ.get("AWS_ENDPOINT_URL")
+        raise DlqError(
+            f"AWS_ENDPOINT_URL={endpoint!r} is not a usable endpoint ({error}): set it to "
+            "http(s)://HOST:PORT (e.g. moto server's), or unset it to use AWS"
+        ) from None
 
 
 def stack_outputs(outputs_file: Path | None, stack: str | None) -> dict[str, Any]:
@@ -115,6 +141,14 @@ def describe(error: Exception, action: str, url: str) -> DlqError:
         if is_permission_error(error):
             return DlqError(f"no permission to {action} on {url}: {code}: {message}".rstrip(": "))
         return DlqError(f"{action} on {url} failed: {code}: {message.strip().splitlines()[0]}")
+    if isinstance(error, EndpointConnectionError | ConnectTimeoutError):
+        where = os.environ.get("AWS_ENDPOINT_URL_SQS") or os.environ.get("AWS_ENDPOINT_URL")
+        fix = (
+            f"is the server at AWS_ENDPOINT_URL={where} running?"
+            if where
+            else "check the network and AWS_REGION"
+        )
+        return DlqError(f"{action} on {url}: cannot reach the SQS endpoint ({error}); {fix}")
     return DlqError(f"{action} on {url} failed: {type(error).__name__}: {error}")
 
 
@@ -142,9 +176,18 @@ class Queues:
     """ApproximateNumberOfMessagesNotVisible then: held by another reader, so not seen by this one."""
 
     def require_queue(self) -> tuple[str, str]:
+        """The work queue to move dead letters to; refused when there is no single one, or when it is the
+        DLQ itself (a queue whose RedrivePolicy targets itself: every copy would land back in the DLQ
+        and be moved again, without end)."""
         if not self.queue_url or not self.queue_arn:
             raise DlqError(
                 f"several queues use {name_of(self.dlq_url)} as their DLQ: pass --queue-url to choose one"
+            )
+        if self.queue_arn == self.dlq_arn:
+            raise DlqError(
+                f"{name_of(self.dlq_url)} is its own dead-letter queue (its RedrivePolicy targets itself): "
+                "moving would send each message back into the queue it is read from, again and again; "
+                "point its RedrivePolicy at a separate DLQ first; nothing changed"
             )
         return self.queue_url, self.queue_arn
 

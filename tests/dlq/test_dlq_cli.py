@@ -180,3 +180,81 @@ def test_a_dlq_with_a_redrive_policy_of_its_own_is_read_with_a_warning(aws, pipe
     sqs.set_queue_attributes(QueueUrl=pipeline.dlq_url, Attributes={"RedrivePolicy": policy})
     assert main(["summary", *urls(pipeline)]) == 0
     assert "has a RedrivePolicy of its own" in capsys.readouterr().err
+
+
+def test_export_to_an_unwritable_path_is_one_line_exit_2_and_reads_nothing(aws, seeded, tmp_path, capsys):
+    """Found by trying: `export /no/such/dir/x.jsonl` read (and so received) the whole DLQ, then ended
+    in a FileNotFoundError traceback."""
+    _, sqs, _ = aws
+    pipeline, _ = seeded
+    target = tmp_path / "no-such-dir" / "incident.jsonl"
+    assert main(["export", str(target), *urls(pipeline)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(target) in err and "writable" in err
+    counts = {m["Attributes"]["ApproximateReceiveCount"] for m in drain(sqs, pipeline.dlq_url)}
+    assert counts == {"1"}, "the failed export received the dead letters"
+
+
+def test_purge_with_an_export_that_is_not_text_is_refused_and_changes_nothing(aws, seeded, tmp_path, capsys):
+    _, sqs, _ = aws
+    pipeline, _ = seeded
+    garbage = tmp_path / "incident.jsonl"
+    garbage.write_bytes(b"\xff\xfe\x00 not an export")
+    assert main(["purge", "--export", str(garbage), "--yes", *urls(pipeline)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(garbage) in err and "nothing changed" in err
+    assert queue_depth(sqs, pipeline.dlq_url) == (5, 0)
+
+
+def test_bodies_and_attributes_other_writers_send_keep_every_json_output_valid(
+    aws, pipeline_factory, tmp_path, capsys
+):
+    """Not JSON, blank, 256 KB, control characters, a numeric eventTime, Binary and Number attributes:
+    show --json, summary --json and export stay valid JSON, and nothing is consumed."""
+    _, sqs, _ = aws
+    pipeline = pipeline_factory()
+    sqs.purge_queue(QueueUrl=pipeline.queue_url)
+    odd_time = {"Records": [{"eventTime": 5, "s3": {"bucket": {"name": "b"}, "object": {"key": "a%20b"}}}]}
+    bodies = [
+        "not json",
+        " ",
+        "x" * (256 * 1024 - 16),
+        "\u0001\u0007\ufffd\t\r\n",
+        "[1]",
+        json.dumps(odd_time),
+    ]
+    for body in bodies:
+        sqs.send_message(QueueUrl=pipeline.dlq_url, MessageBody=body)
+    binary = {"ErrorType": {"DataType": "Binary", "BinaryValue": b"\x00\x01"}}
+    sqs.send_message(QueueUrl=pipeline.dlq_url, MessageBody="{}", MessageAttributes=binary)
+    number = {"Reason": {"DataType": "Number", "StringValue": "42"}}
+    sqs.send_message(QueueUrl=pipeline.dlq_url, MessageBody="{}", MessageAttributes=number)
+    total = len(bodies) + 2
+
+    assert main(["show", "--json", *urls(pipeline)]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == total and {"a b"} <= {row["key"] for row in rows}
+    assert main(["summary", "--json", *urls(pipeline)]) == 0
+    assert json.loads(capsys.readouterr().out)["total"] == total
+    record = tmp_path / "odd.jsonl"
+    assert main(["export", str(record), *urls(pipeline)]) == 0
+    lines = [json.loads(line) for line in record.read_text(encoding="utf-8").splitlines()]
+    assert sorted(len(line["body"]) for line in lines)[-1] == 256 * 1024 - 16
+    assert queue_depth(sqs, pipeline.dlq_url) == (total, 0)
+
+
+def test_purge_says_when_exported_messages_were_held_elsewhere_and_not_deleted(aws, seeded, tmp_path, capsys):
+    """Found by trying: with two exported messages held by another reader, `purge --yes` printed
+    "deleted 3 message(s); 0 not exported, kept" as if the export were gone; two stayed, unmentioned."""
+    _, sqs, _ = aws
+    pipeline, _ = seeded
+    record = tmp_path / "incident.jsonl"
+    assert main(["export", str(record), *urls(pipeline)]) == 0
+    held = sqs.receive_message(QueueUrl=pipeline.dlq_url, MaxNumberOfMessages=2, VisibilityTimeout=60)
+    assert len(held["Messages"]) == 2
+    capsys.readouterr()
+    assert main(["purge", "--export", str(record), "--yes", *urls(pipeline)]) == 0
+    captured = capsys.readouterr()
+    assert "deleted 3 message(s)" in captured.out
+    assert "2 message(s) recorded in" in captured.err and "run the same purge again" in captured.err
+    assert queue_depth(sqs, pipeline.dlq_url) == (0, 2)

@@ -115,3 +115,78 @@ def test_progress_draws_a_bar_for_long_moves_and_stays_quiet_for_short_ones():
     short = Progress(3, "moving", stream=quiet)
     short.update(3)
     assert quiet.getvalue() == ""
+
+
+def test_fields_other_writers_fill_differently_never_crash_show_or_export():
+    """Found by trying: a numeric eventTime crashed `show`, a Binary attribute crashed `export` (bytes
+    are not JSON), a non-numeric ReceiveCount crashed both."""
+    body = json.dumps(
+        {
+            "Records": [
+                {"eventTime": 5, "s3": {"bucket": {"name": "b"}, "object": {"key": "k", "size": "big"}}}
+            ]
+        }
+    )
+    odd = DeadLetter.from_message(
+        {
+            "MessageId": "odd",
+            "ReceiptHandle": "rh",
+            "Body": body,
+            "MessageAttributes": {
+                "ErrorType": {"DataType": "Binary", "BinaryValue": b"\x00\xff"},
+                "ReceiveCount": {"DataType": "String", "StringValue": "many"},
+                "Blobs": {"DataType": "Binary", "BinaryListValues": [b"\x01"]},
+            },
+            "Attributes": {"SentTimestamp": str(int(NOW * 1000)), "ApproximateReceiveCount": "4"},
+        }
+    )
+    row = odd.row()
+    assert (row["key"], row["size"], row["receiveCount"], row["errorType"]) == ("k", None, 4, NO_REASON_TYPE)
+    assert row["firstSeen"] == row["lastSeen"]  # the unreadable eventTime is ignored, not trusted
+    record = json.loads(json.dumps(odd.record()))
+    assert record["messageAttributes"]["ErrorType"]["BinaryValue"] == "AP8="
+    assert record["messageAttributes"]["Blobs"]["BinaryListValues"] == ["AQ=="]
+
+
+def test_a_refused_send_is_recorded_unsent_so_the_rerun_does_not_claim_a_resend(tmp_path):
+    from botocore.exceptions import ClientError
+
+    from dlq.moving import MoveResult, _move
+
+    class Refusing:
+        def __init__(self) -> None:
+            self.refuse = True
+
+        def send_message(self, **request):
+            if self.refuse:
+                raise ClientError(
+                    {"Error": {"Code": "MissingParameter"}, "ResponseMetadata": {"HTTPStatusCode": 400}},
+                    "SendMessage",
+                )
+            return {"MessageId": "copy"}
+
+        def delete_message(self, **request):
+            return {}
+
+    sqs, ledger, dead = Refusing(), Ledger(tmp_path / "l"), letter(direct_body("b", "k"))
+    try:
+        _move(sqs, "q", "dlq", dead, ledger, MoveResult())
+    except ClientError:
+        pass
+    assert Ledger(tmp_path / "l").states[dead.message_id] == "unsent"
+    sqs.refuse, result = False, MoveResult()
+    _move(sqs, "q", "dlq", dead, ledger, result)
+    assert (result.resent, result.resumed, ledger.states[dead.message_id]) == (0, 0, "deleted")
+    ledger.close()
+
+
+def test_reason_none_means_only_the_group_sqs_redrove_not_reasons_that_contain_none():
+    """Found by trying: `redrive --reason none` also replayed the worker's permanent failures whose
+    reason holds "none" ("'NoneType' object has no attribute ...", "nonexistent bucket")."""
+    redriven = letter(direct_body("b", "uploads/a.txt"))
+    nonetype = letter(
+        direct_body("b", "uploads/b.txt"), "PermanentError", "'NoneType' object has no attribute 'read'"
+    )
+    assert redriven.matches(reason="none") and redriven.matches(reason="NONE")
+    assert not nonetype.matches(reason="none")
+    assert nonetype.matches(reason="NoneType"), "a part of the reason still selects it"

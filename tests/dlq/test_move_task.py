@@ -117,7 +117,7 @@ def test_a_failed_move_task_exits_1_with_its_reason(sqs, capsys):
     assert "FAILED: 4 of 10" in captured.out and "AccessDenied" in captured.err
 
 
-def test_the_rate_is_capped_at_the_apis_maximum(sqs):
+def test_the_rate_is_used_up_to_the_apis_maximum(sqs):
     stubber = sqs.stubber
     expect_open_queues(stubber)
     stubber.add_response(
@@ -127,9 +127,22 @@ def test_the_rate_is_capped_at_the_apis_maximum(sqs):
     )
     stubber.add_response("list_message_move_tasks", clean(task("COMPLETED", 10)))
     assert (
-        main(["redrive", "--dlq-url", DLQ_URL, "--queue-url", QUEUE_URL, "--rate", "9000", "--yes"], sqs=sqs)
+        main(["redrive", "--dlq-url", DLQ_URL, "--queue-url", QUEUE_URL, "--rate", "500", "--yes"], sqs=sqs)
         == 0
     )
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--rate", "9000"), ("--rate", "-5"), ("--rate", "0"), ("--max", "0")]
+)
+def test_a_rate_or_max_out_of_range_names_the_value_and_calls_nothing(sqs, capsys, option, value):
+    """Found by trying: `--rate 9000` was silently capped at 500 (and the dry run promised 9000 msg/s);
+    `--max 0` said only "must be at least 1"."""
+    with pytest.raises(SystemExit) as stopped:
+        main(["redrive", "--dlq-url", DLQ_URL, "--queue-url", QUEUE_URL, option, value, "--yes"], sqs=sqs)
+    assert stopped.value.code == 2
+    assert f"{option} {value}:" in capsys.readouterr().err
+    sqs.stubber.assert_no_pending_responses()  # and the stubber raises on any call it was not given
 
 
 def test_without_permission_one_line_exit_2_and_no_other_call(sqs, capsys):
@@ -219,3 +232,26 @@ def test_a_move_denied_sqs_sendmessage_stops_at_once_deletes_nothing_and_release
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1 and "no permission to move messages" in err
+
+
+def test_a_second_full_redrive_while_a_move_task_runs_is_refused_not_run_one_at_a_time(sqs, capsys):
+    """Found by reading the fallback: SQS runs one move task per queue and refuses a second start; the
+    refusal (UnsupportedOperation) was taken for "not available here", and a one-at-a-time move started
+    beside the running task."""
+    stubber = sqs.stubber
+    expect_open_queues(stubber)
+    stubber.add_client_error(
+        "start_message_move_task",
+        service_error_code="AWS.SimpleQueueService.UnsupportedOperation",
+        service_message="Only one active message movement task is supported per queue",
+        http_status_code=400,
+    )
+    stubber.add_response("list_message_move_tasks", clean(task("RUNNING", 3)))
+    assert main(["redrive", "--dlq-url", DLQ_URL, "--queue-url", QUEUE_URL, "--yes"], sqs=sqs) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.count("\n") == 1
+        and "already RUNNING" in err
+        and "handle-1" in err
+        and "CancelMessageMoveTask" in err
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -183,3 +184,90 @@ def test_a_worker_consuming_while_the_redrive_runs_indexes_each_replayed_file_on
         wait_until(indexed, 60, message="every replayed file indexed and the queue empty")
     assert {key: calls[key] for key in fixed_keys} == dict.fromkeys(fixed_keys, 1)
     assert {m["MessageId"] for m in drain(sqs, pipeline.dlq_url)} == still_broken
+
+
+class SigintAfterSends:
+    """The SQS client, except that Ctrl-C (SIGINT) arrives the moment SendMessage number `after` has
+    answered: before the ledger can record `sent`, the worst moment for an interruption."""
+
+    def __init__(self, sqs, after: int) -> None:
+        self._sqs, self._after, self.sends = sqs, after, 0
+
+    def __getattr__(self, name):
+        return getattr(self._sqs, name)
+
+    def send_message(self, **request):
+        answer = self._sqs.send_message(**request)
+        self.sends += 1
+        if self.sends == self._after:
+            signal.raise_signal(signal.SIGINT)  # Python runs the handler before this returns
+        return answer
+
+
+def test_ctrl_c_mid_redrive_finishes_the_message_in_hand_and_the_rerun_moves_the_rest_once(
+    aws, pipeline_factory, tmp_path, capsys
+):
+    """Found by trying: Ctrl-C raised KeyboardInterrupt wherever it landed (a traceback, exit 1); landing
+    between SendMessage's answer and the ledger's `sent`, it left `sending`, and the rerun sent that
+    copy a second time."""
+    _, sqs, _ = aws
+    pipeline = pipeline_factory()
+    sqs.purge_queue(QueueUrl=pipeline.queue_url)
+    ids = {
+        dead_letter(sqs, pipeline.dlq_url, direct_body(pipeline.upload_bucket, f"uploads/c{n}.txt"))
+        for n in range(6)
+    }
+    arguments = ["redrive", "--reason", "none", "--yes", "--ledger", str(tmp_path / "ledger")]
+    arguments += ["--dlq-url", pipeline.dlq_url, "--queue-url", pipeline.queue_url]
+    try:
+        code = main(arguments, sqs=SigintAfterSends(sqs, after=2))
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C escaped as a KeyboardInterrupt between send and ledger")
+    captured = capsys.readouterr()
+    assert (
+        code == 130 and "moved 2 message(s)" in captured.out and "Run the same command again" in captured.err
+    )
+    assert queue_depth(sqs, pipeline.dlq_url) == (4, 0), "the rest were not handed back at once"
+
+    assert main(arguments) == 0
+    assert "moved 4 message(s)" in capsys.readouterr().out
+    assert sorted(carried_ids(drain(sqs, pipeline.queue_url))) == sorted(ids), "lost or duplicated"
+    assert queue_depth(sqs, pipeline.dlq_url) == (0, 0)
+
+
+def test_two_filtered_redrives_at_once_on_one_dlq_move_each_message_once(aws, pipeline_factory, tmp_path):
+    """Two operators (or one, twice) run the same redrive at the same moment, each with its own ledger:
+    every dead letter reaches the work queue exactly once."""
+    _, sqs, _ = aws
+    pipeline = pipeline_factory()
+    sqs.purge_queue(QueueUrl=pipeline.queue_url)
+    ids = {
+        dead_letter(sqs, pipeline.dlq_url, direct_body(pipeline.upload_bucket, f"uploads/two/{n}.txt"))
+        for n in range(20)
+    }
+    arguments = [
+        "--reason",
+        "none",
+        "--yes",
+        "--dlq-url",
+        pipeline.dlq_url,
+        "--queue-url",
+        pipeline.queue_url,
+    ]
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "dlq", "redrive", *arguments, "--ledger", str(tmp_path / f"{n}.ledger")],
+            cwd=REPO_ROOT,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(2)
+    ]
+    for run in runs:
+        out, err = run.communicate(timeout=120)
+        assert run.returncode == 0, err
+    assert sorted(carried_ids(drain(sqs, pipeline.queue_url))) == sorted(ids)
+    assert queue_depth(sqs, pipeline.dlq_url) == (0, 0)
