@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-from google.protobuf import empty_pb2
+from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
 from pulumi.runtime.proto import resource_pb2
@@ -57,6 +57,40 @@ RANDOM_ID_MODULES = (
     "ec2", "acm", "cloudfront", "apigateway", "apigatewayv2", "route53", "lb", "alb", "efs", "secretsmanager",
 )  # fmt: skip
 """Services whose ARNs embed an id AWS assigns at creation (vpc-..., a certificate UUID, ...): unknown in preview."""
+
+
+_SIG_KEY = rpc._special_sig_key  # noqa: SLF001 - the wire format's own constants
+_RESOURCE_SIG = rpc._special_resource_sig  # noqa: SLF001
+
+
+def _deserialize(struct: struct_pb2.Struct, keep_unknowns: bool = True) -> dict[str, Any]:
+    """Properties off the wire, with resource references as a provider that does not accept them gets them.
+
+    A program may pass a resource itself as an input (`vpc_id=vpc`). The SDK sends it as a resource
+    reference; the engine gives a provider that does not accept references (the bridged AWS provider)
+    the custom resource's id, or a component's URN. Deserialized as is, the reference would become a
+    rehydrated Python resource object, shown as `<pulumi_aws.ec2.vpc.Vpc object at 0x...>`.
+    """
+    copy = struct_pb2.Struct()
+    copy.CopyFrom(struct)
+    for value in copy.fields.values():
+        _references_as_ids(value)
+    return rpc.deserialize_properties(copy, keep_unknowns=keep_unknowns)
+
+
+def _references_as_ids(value: struct_pb2.Value) -> None:
+    kind = value.WhichOneof("kind")
+    if kind == "list_value":
+        for item in value.list_value.values:
+            _references_as_ids(item)
+    elif kind == "struct_value":
+        fields = value.struct_value.fields
+        if _SIG_KEY in fields and fields[_SIG_KEY].string_value == _RESOURCE_SIG:
+            reference = fields["id"].string_value if "id" in fields else fields["urn"].string_value
+            value.string_value = reference if reference or "id" not in fields else UNKNOWN
+            return
+        for item in fields.values():
+            _references_as_ids(item)
 
 
 @dataclass
@@ -225,7 +259,7 @@ class RecordingMonitor(MockMonitor):
             self.recorded[urn] = RecordedResource(request.type, request.name, urn, None, False, False, {}, {})
             return resource_pb2.RegisterResourceResponse(urn=urn)
         _ensure_event_loop()
-        raw = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        raw = _deserialize(request.object, keep_unknowns=True)
         inputs, secret_inputs = plain_properties(raw)
         resource_args = MockResourceArgs(
             typ=request.type,
@@ -266,7 +300,7 @@ class RecordingMonitor(MockMonitor):
 
     def ReadResource(self, request):  # noqa: N802 (gRPC method name)
         _ensure_event_loop()
-        state, _ = plain_properties(rpc.deserialize_properties(request.properties, keep_unknowns=True))
+        state, _ = plain_properties(_deserialize(request.properties, keep_unknowns=True))
         resource_args = MockResourceArgs(
             typ=request.type,
             name=request.name,
@@ -297,7 +331,7 @@ class RecordingMonitor(MockMonitor):
     def RegisterResourceOutputs(self, request):  # noqa: N802 (gRPC method name)
         recorded = self.recorded.get(request.urn)
         if recorded is not None and not recorded.custom:
-            raw = rpc.deserialize_properties(request.outputs, keep_unknowns=True) if request.outputs else {}
+            raw = _deserialize(request.outputs, keep_unknowns=True) if request.outputs else {}
             recorded.outputs, recorded.secret_outputs = plain_properties(raw)
         return empty_pb2.Empty()
 
@@ -305,7 +339,7 @@ class RecordingMonitor(MockMonitor):
         if request.tok == "pulumi:pulumi:getResource":
             return super().Invoke(request)
         _ensure_event_loop()
-        args, _ = plain_properties(rpc.deserialize_properties(request.args, keep_unknowns=True))
+        args, _ = plain_properties(_deserialize(request.args, keep_unknowns=True))
         result = self.mocks.call(MockCallArgs(token=request.tok, args=args, provider=request.provider))
         if isinstance(result, tuple):
             result = result[0]

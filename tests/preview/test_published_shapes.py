@@ -1,0 +1,53 @@
+"""Shapes seen in published Pulumi Python programs for AWS (reduced here), rendered as the engine has them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from preview.cli import as_json
+from preview.gate import GateResult
+from tests.preview.test_semantics import render
+
+
+def test_a_resource_passed_as_an_input_is_its_id(tmp_path: Path):
+    """`vpc_id=vpc` (aws-py-dynamicresource): the provider gets the VPC's id, not a Python object."""
+    stack = render(
+        tmp_path,
+        """
+        vpc = aws.ec2.Vpc("app-vpc", cidr_block="172.31.0.0/16")
+        subnet = aws.ec2.Subnet("app-subnet", cidr_block="172.31.0.0/20", vpc_id=vpc)
+        association = aws.ec2.MainRouteTableAssociation("main", route_table_id="rtb-1", vpc_id=vpc)
+        group = aws.rds.SubnetGroup("db", subnet_ids=[subnet, subnet.id])
+        """,
+    )
+    by_name = {resource.name: resource for resource in stack.resources}
+    vpc_id = by_name["app-vpc"].outputs["id"]
+    assert by_name["app-subnet"].inputs["vpcId"] == vpc_id
+    assert by_name["main"].inputs["vpcId"] == vpc_id
+    assert by_name["db"].inputs["subnetIds"] == [by_name["app-subnet"].outputs["id"]] * 2
+    assert "object at 0x" not in json.dumps(as_json(stack, GateResult([], [], 0)))
+
+
+def test_an_exported_resource_or_lookup_result_is_a_map_of_its_properties(tmp_path: Path):
+    """`pulumi.export("bucket", bucket)` and exporting a `get_ami` result, as the SDK's Stack registers them."""
+    stack = render(
+        tmp_path,
+        """
+        bucket = aws.s3.Bucket("site", bucket="acme-site")
+        vpc = aws.ec2.Vpc("vpc", cidr_block="10.0.0.0/16")
+        ami = aws.ec2.get_ami(most_recent=True, owners=["amazon"],
+            filters=[aws.ec2.GetAmiFilterArgs(name="name", values=["al2023-ami-*"])])
+        pulumi.export("bucket", bucket)
+        pulumi.export("network", {"vpc": vpc, "cidr": vpc.cidr_block})
+        pulumi.export("ami", ami)
+        """,
+    )
+    bucket = stack.outputs["bucket"]
+    assert bucket["bucket"] == "acme-site" and bucket["arn"] == "arn:aws:s3:::acme-site"
+    assert bucket["urn"].endswith("aws:s3/bucket:Bucket::site")
+    assert "@isPulumiResource" not in bucket
+    assert stack.outputs["network"]["vpc"]["cidr_block"] == "10.0.0.0/16"
+    assert stack.outputs["ami"]["imageId"].startswith("ami-")
+    shown = json.dumps(as_json(stack, GateResult([], [], 0)))
+    assert "object at 0x" not in shown and "GetAmiResult" not in shown
