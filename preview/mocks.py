@@ -145,9 +145,13 @@ class CloudMocks(pulumi.runtime.Mocks):
         if not args.custom and args.custom is not None:
             return "", {}
         outputs = dict(args.inputs)
+        read_id = args.resource_id if isinstance(args.resource_id, str) and args.resource_id else None
         if not args.typ.startswith("aws:"):
-            return f"{args.name}-id", outputs
-        resource_id, derived = self._derived(args.typ, args.name, args.inputs, self.region_of(args.provider))
+            return read_id or f"{args.name}-id", outputs
+        region = self.region_of(args.provider)
+        if read_id is not None:
+            return self._read(args.typ, args.name, read_id, outputs, region)
+        resource_id, derived = self._derived(args.typ, args.name, args.inputs, region)
         for key, value in derived.items():
             outputs.setdefault(key, value)
         return resource_id, outputs
@@ -223,6 +227,35 @@ class CloudMocks(pulumi.runtime.Mocks):
         out.setdefault("arn", arn)
         out.setdefault("id", resource_id)
         return resource_id, out
+
+    def _read(
+        self, typ: str, logical: str, read_id: str, state: dict[str, Any], region: str
+    ) -> tuple[str, dict[str, Any]]:
+        """An existing resource read by id (`aws.s3.Bucket.get("b", "acme-uploads")`, an import).
+
+        The id is known and names the resource: a bucket, role, function, table or log group is
+        its name, a queue its URL (region, account and name in it), a topic or policy its ARN.
+        What else derives from the name is derived from the id, not from the logical name.
+        """
+        kind = typ.split(":")[-1]
+        named = dict(state)
+        queue_url = re.fullmatch(r"https://sqs\.([a-z0-9-]+)\.amazonaws\.com/(\d{12})/([^/]+)", read_id)
+        if read_id.startswith("arn:"):
+            named.setdefault("arn", read_id)
+            name = re.split(r"[:/]", read_id)[-1]
+        elif kind == "Queue" and queue_url:
+            region, account, name = queue_url.groups()
+            named.setdefault("url", read_id)
+            named.setdefault("arn", f"arn:aws:sqs:{region}:{account}:{name}")
+        else:
+            name = read_id
+        key = "bucket" if typ.startswith("aws:s3/bucket") and kind in ("Bucket", "BucketV2") else "name"
+        named.setdefault(key, name)
+        _, derived = self._derived(typ, logical, named, region)
+        for key, value in derived.items():
+            named.setdefault(key, value)
+        named["id"] = read_id
+        return read_id, named
 
     def _stack_reference(self, args: MockResourceArgs) -> tuple[str, dict]:
         name = str(args.inputs.get("name") or args.resource_id or args.name)
@@ -326,7 +359,7 @@ class RecordingMonitor(MockMonitor):
             secret_outputs=secrets | {f"outputs.{key}" for key in secret_names},
         )  # fmt: skip
         properties = _sync_await(rpc.serialize_properties(wire, {}))
-        return resource_pb2.ReadResourceResponse(urn=urn, properties=properties)
+        return resource_pb2.ReadResourceResponse(urn=urn, properties=properties, id=resource_id or "")
 
     def RegisterResourceOutputs(self, request):  # noqa: N802 (gRPC method name)
         recorded = self.recorded.get(request.urn)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from preview.cli import as_json
 from preview.gate import GateResult
+from preview.values import UNKNOWN
 from tests.preview.test_semantics import render
 
 
@@ -51,3 +52,36 @@ def test_an_exported_resource_or_lookup_result_is_a_map_of_its_properties(tmp_pa
     assert stack.outputs["ami"]["imageId"].startswith("ami-")
     shown = json.dumps(as_json(stack, GateResult([], [], 0)))
     assert "object at 0x" not in shown and "GetAmiResult" not in shown
+
+
+def test_a_resource_read_by_id_is_named_by_its_id(tmp_path: Path):
+    """`aws.s3.Bucket.get("existing", "acme-legacy-uploads")`: ARNs and URLs come from the id, not the logical name."""
+    stack = render(
+        tmp_path,
+        """
+        bucket = aws.s3.Bucket.get("existing", "acme-legacy-uploads")
+        queue = aws.sqs.Queue.get("jobs", "https://sqs.us-east-2.amazonaws.com/111122223333/legacy-jobs")
+        vpc = aws.ec2.Vpc.get("main", "vpc-0abc")
+        role = aws.iam.Role.get("ci", "ci-deployer")
+        topic = aws.sns.Topic.get("alerts", "arn:aws:sns:eu-west-1:111122223333:ops-alerts")
+        imported = aws.s3.Bucket("kept", bucket="acme-kept", opts=pulumi.ResourceOptions(import_="acme-kept"))
+        pulumi.export("bucketArn", bucket.arn)
+        pulumi.export("bucketName", bucket.bucket)
+        pulumi.export("queueUrl", queue.url)
+        pulumi.export("queueArn", queue.arn)
+        pulumi.export("vpcId", vpc.id)
+        pulumi.export("vpcCidr", vpc.cidr_block)
+        pulumi.export("roleArn", role.arn)
+        pulumi.export("topicArn", topic.arn)
+        pulumi.export("importedId", imported.id)
+        """,
+    )
+    assert stack.outputs["bucketArn"] == "arn:aws:s3:::acme-legacy-uploads"
+    assert stack.outputs["bucketName"] == "acme-legacy-uploads"
+    assert stack.outputs["queueUrl"] == "https://sqs.us-east-2.amazonaws.com/111122223333/legacy-jobs"
+    assert stack.outputs["queueArn"] == "arn:aws:sqs:us-east-2:111122223333:legacy-jobs"
+    assert stack.outputs["vpcId"] == "vpc-0abc"
+    assert stack.outputs["vpcCidr"] == UNKNOWN  # read from the cloud by the CLI; unknown offline
+    assert stack.outputs["roleArn"] == "arn:aws:iam::123456789012:role/ci-deployer"
+    assert stack.outputs["topicArn"] == "arn:aws:sns:eu-west-1:111122223333:ops-alerts"
+    assert stack.outputs["importedId"] == "acme-kept"
