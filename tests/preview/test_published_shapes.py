@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from preview.cli import as_json
+from preview.cli import _json_default, as_json
 from preview.gate import GateResult
 from preview.values import UNKNOWN
 from tests.preview.test_semantics import render
@@ -85,3 +85,53 @@ def test_a_resource_read_by_id_is_named_by_its_id(tmp_path: Path):
     assert stack.outputs["roleArn"] == "arn:aws:iam::123456789012:role/ci-deployer"
     assert stack.outputs["topicArn"] == "arn:aws:sns:eu-west-1:111122223333:ops-alerts"
     assert stack.outputs["importedId"] == "acme-kept"
+
+
+def test_a_component_registering_a_resource_among_its_outputs_renders(tmp_path: Path):
+    """`self.register_outputs({"bucket": self.bucket})`: before, rehydrating the reference crashed the
+    run with "Task ... got Future attached to a different loop"."""
+    stack = render(
+        tmp_path,
+        """
+        class Site(pulumi.ComponentResource):
+            def __init__(self, name, opts=None):
+                super().__init__("acme:web:Site", name, None, opts)
+                self.bucket = aws.s3.Bucket(f"{name}-bucket", opts=pulumi.ResourceOptions(parent=self))
+                self.register_outputs({"bucket": self.bucket, "arn": self.bucket.arn})
+
+        site = Site("site")
+        pulumi.export("siteBucket", site.bucket.bucket)
+        """,
+    )
+    component = next(resource for resource in stack.resources if resource.type == "acme:web:Site")
+    assert component.outputs == {"bucket": "site-bucket", "arn": "arn:aws:s3:::site-bucket"}
+    assert stack.outputs["siteBucket"] == "site-bucket"
+
+
+def test_lambda_code_assembled_in_the_program_shows_its_members(tmp_path: Path):
+    """`code=pulumi.AssetArchive({".": FileArchive(...)})` (aws-py-stepfunctions) and `StringAsset` members."""
+    (tmp_path / "step_hello").mkdir(parents=True)
+    (tmp_path / "step_hello" / "hello.py").write_text("def handler(event, context):\n    return 1\n")
+    stack = render(
+        tmp_path,
+        """
+        role = aws.iam.Role("fn", assume_role_policy="{}")
+        code = pulumi.AssetArchive({
+            ".": pulumi.FileArchive("./step_hello"),
+            "extra.py": pulumi.StringAsset("X = 1\\n"),
+            "vendor": pulumi.RemoteArchive("https://example.com/vendor.zip"),
+        })
+        aws.lambda_.Function("hello", role=role.arn, runtime="python3.12", handler="hello.handler", code=code)
+        """,
+    )
+    shown = json.dumps(as_json(stack, GateResult([], [], 0)), default=_json_default)
+    assert "object at 0x" not in shown
+    function = next(r for r in as_json(stack, GateResult([], [], 0))["resources"] if r["name"] == "hello")
+    code = json.loads(json.dumps(function["inputs"]["code"], default=_json_default))
+    assert code == {
+        "assets": {
+            ".": {"asset": "./step_hello"},
+            "extra.py": {"text": "X = 1\n"},
+            "vendor": {"uri": "https://example.com/vendor.zip"},
+        }
+    }
