@@ -26,7 +26,7 @@ from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from preview import data_sources
 from preview.data_sources import MOCK_ACCOUNT_ID, MOCK_AMI_ID, MOCK_SUBNET_IDS, MOCK_VPC_ID
-from preview.values import SECRET_SHOWN, UNKNOWN, is_unknown, plain_properties, wrap_secret
+from preview.values import SECRET_SHOWN, UNKNOWN, contains_unknown, is_unknown, plain_properties, wrap_secret
 
 __all__ = [
     "MOCK_ACCOUNT_ID",
@@ -53,6 +53,31 @@ S3_HOSTED_ZONE_IDS = {
     "ap-southeast-2": "Z1WCIGYICN2BYD",
 }
 CLOUDFRONT_HOSTED_ZONE_ID = "Z2FDTNDATAQYW2"  # every CloudFront distribution's alias target zone
+SERVICE_ARNS: dict[tuple[str, str], tuple[str, str | None]] = {
+    # (module, kind) -> (ARN service, resource part); None: the ARN holds a part AWS assigns (unknown).
+    # Formats: https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html
+    ("cloudwatch", "EventRule"): ("events", "rule/{name}"),
+    ("cloudwatch", "EventBus"): ("events", "event-bus/{name}"),
+    ("cloudwatch", "MetricAlarm"): ("cloudwatch", "alarm:{name}"),
+    ("kinesis", "Stream"): ("kinesis", "stream/{name}"),
+    ("kinesis", "FirehoseDeliveryStream"): ("firehose", "deliverystream/{name}"),
+    ("ecr", "Repository"): ("ecr", "repository/{name}"),
+    ("sfn", "StateMachine"): ("states", "stateMachine:{name}"),
+    ("sfn", "Activity"): ("states", "activity:{name}"),
+    ("rds", "Instance"): ("rds", "db:{name}"),
+    ("rds", "Cluster"): ("rds", "cluster:{name}"),
+    ("redshift", "Cluster"): ("redshift", "cluster:{name}"),
+    ("glue", "Crawler"): ("glue", "crawler/{name}"),
+    ("glue", "Job"): ("glue", "job/{name}"),
+    ("glue", "CatalogDatabase"): ("glue", "database/{name}"),
+    ("ecs", "TaskDefinition"): ("ecs", None),  # task-definition/<family>:<revision>, the revision AWS assigns
+}
+"""ARNs whose resource part is not just the name (the generic `arn:aws:<module>:<region>:<account>:<name>`)."""
+IDENTIFIER_INPUTS = {
+    ("rds", "Instance"): "identifier",
+    ("rds", "Cluster"): "clusterIdentifier",
+    ("redshift", "Cluster"): "clusterIdentifier",
+}
 RANDOM_ID_MODULES = (
     "ec2", "acm", "cloudfront", "apigateway", "apigatewayv2", "route53", "lb", "alb", "efs", "secretsmanager",
 )  # fmt: skip
@@ -223,6 +248,20 @@ class CloudMocks(pulumi.runtime.Mocks):
             out.update(latestVersion=1, defaultVersion=1)
         elif module == "cloudfront" and kind == "Distribution":
             out["hostedZoneId"] = CLOUDFRONT_HOSTED_ZONE_ID
+        elif (module, kind) in SERVICE_ARNS:
+            service, resource_format = SERVICE_ARNS[(module, kind)]
+            own = inputs.get(IDENTIFIER_INPUTS.get((module, kind), "name")) or logical
+            bus = inputs.get("eventBusName")
+            if kind == "EventRule" and bus and bus != "default":
+                own = f"{bus}/{own}"
+            arn = UNKNOWN
+            if resource_format is not None and not contains_unknown([own, bus]):
+                arn = f"arn:aws:{service}:{region}:{account}:{resource_format.format(name=own)}"
+                if kind == "StateMachine":
+                    resource_id = arn
+            if kind == "Repository" and module == "ecr" and not is_unknown(own):
+                out["repositoryUrl"] = f"{account}.dkr.ecr.{region}.amazonaws.com/{own}"
+                out["registryId"] = account
         out.setdefault("name", physical)
         out.setdefault("arn", arn)
         out.setdefault("id", resource_id)

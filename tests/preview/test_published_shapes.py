@@ -135,3 +135,41 @@ def test_lambda_code_assembled_in_the_program_shows_its_members(tmp_path: Path):
             "vendor": {"uri": "https://example.com/vendor.zip"},
         }
     }
+
+
+def test_arns_whose_resource_part_is_not_just_the_name(tmp_path: Path):
+    """aws-py-resources / aws-py-stepfunctions / aws-py-fargate: each ARN in its service's own format."""
+    stack = render(
+        tmp_path,
+        """
+        rule = aws.cloudwatch.EventRule("logins", name="logins", event_pattern="{}")
+        custom = aws.cloudwatch.EventRule("orders", name="orders", event_bus_name="shop", event_pattern="{}")
+        alarm = aws.cloudwatch.MetricAlarm("cpu", name="cpu-high", comparison_operator="GreaterThanThreshold",
+            evaluation_periods=1, metric_name="CPUUtilization", namespace="AWS/EC2", period=60, statistic="Average",
+            threshold=80)
+        repo = aws.ecr.Repository("app", name="app")
+        stream = aws.kinesis.Stream("events", name="events", shard_count=1)
+        machine = aws.sfn.StateMachine("flow", name="flow", role_arn="arn:aws:iam::123456789012:role/x", definition="{}")
+        db = aws.rds.Instance("db", identifier="orders-db", engine="postgres", instance_class="db.t3.micro",
+            allocated_storage=20, username="app", password="not-a-real-one")
+        task = aws.ecs.TaskDefinition("task", family="web", container_definitions="[]")
+        for key, value in {"rule": rule.arn, "custom": custom.arn, "alarm": alarm.arn, "repo": repo.arn,
+                           "repoUrl": repo.repository_url, "stream": stream.arn, "machine": machine.arn,
+                           "machineId": machine.id, "db": db.arn, "task": task.arn}.items():
+            pulumi.export(key, value)
+        """,
+    )
+    prefix = "arn:aws:{}:eu-west-1:123456789012:"
+    assert stack.outputs["rule"] == prefix.format("events") + "rule/logins"
+    assert stack.outputs["custom"] == prefix.format("events") + "rule/shop/orders"
+    assert stack.outputs["alarm"] == prefix.format("cloudwatch") + "alarm:cpu-high"
+    assert stack.outputs["repo"] == prefix.format("ecr") + "repository/app"
+    assert stack.outputs["repoUrl"] == "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app"
+    assert stack.outputs["stream"] == prefix.format("kinesis") + "stream/events"
+    assert (
+        stack.outputs["machine"]
+        == stack.outputs["machineId"]
+        == prefix.format("states") + "stateMachine:flow"
+    )
+    assert stack.outputs["db"] == prefix.format("rds") + "db:orders-db"
+    assert stack.outputs["task"] == UNKNOWN  # task-definition/web:<revision AWS assigns>
