@@ -250,9 +250,19 @@ def summarize_inputs(inputs: dict[str, Any]) -> str:
 
 
 def _json_default(value: Any) -> Any:
-    """Assets and archives as {"asset": path}, as the engine shows them; anything else as text."""
+    """Assets and archives as {"asset": path}, as the engine shows them; anything else as text.
+
+    An `AssetArchive` (Lambda code assembled in the program) shows its members, a `StringAsset`
+    its text, a remote asset or archive its URI, never `<pulumi.asset.AssetArchive object at 0x...>`.
+    """
     if isinstance(value, (pulumi.asset.FileAsset, pulumi.asset.FileArchive)):
         return {"asset": value.path}
+    if isinstance(value, pulumi.asset.AssetArchive):
+        return {"assets": dict(value.assets)}
+    if isinstance(value, pulumi.asset.StringAsset):
+        return {"text": value.text}
+    if isinstance(value, (pulumi.asset.RemoteAsset, pulumi.asset.RemoteArchive)):
+        return {"uri": value.uri}
     return str(value)
 
 
@@ -263,6 +273,10 @@ def _short(value: Any) -> str:
         return f"<archive {value.path}>"
     if isinstance(value, pulumi.asset.AssetArchive):
         return f"<archive of {len(value.assets)}>"
+    if isinstance(value, pulumi.asset.StringAsset):
+        return f"<text {len(value.text)} chars>"
+    if isinstance(value, (pulumi.asset.RemoteAsset, pulumi.asset.RemoteArchive)):
+        return f"<remote {value.uri}>"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, (list, tuple)):

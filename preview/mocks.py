@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-from google.protobuf import empty_pb2
+from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
 from pulumi.runtime.proto import resource_pb2
@@ -26,7 +26,7 @@ from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from preview import data_sources
 from preview.data_sources import MOCK_ACCOUNT_ID, MOCK_AMI_ID, MOCK_SUBNET_IDS, MOCK_VPC_ID
-from preview.values import SECRET_SHOWN, UNKNOWN, is_unknown, plain_properties, wrap_secret
+from preview.values import SECRET_SHOWN, UNKNOWN, contains_unknown, is_unknown, plain_properties, wrap_secret
 
 __all__ = [
     "MOCK_ACCOUNT_ID",
@@ -53,10 +53,69 @@ S3_HOSTED_ZONE_IDS = {
     "ap-southeast-2": "Z1WCIGYICN2BYD",
 }
 CLOUDFRONT_HOSTED_ZONE_ID = "Z2FDTNDATAQYW2"  # every CloudFront distribution's alias target zone
+SERVICE_ARNS: dict[tuple[str, str], tuple[str, str | None]] = {
+    # (module, kind) -> (ARN service, resource part); None: the ARN holds a part AWS assigns (unknown).
+    # Formats: https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html
+    ("cloudwatch", "EventRule"): ("events", "rule/{name}"),
+    ("cloudwatch", "EventBus"): ("events", "event-bus/{name}"),
+    ("cloudwatch", "MetricAlarm"): ("cloudwatch", "alarm:{name}"),
+    ("kinesis", "Stream"): ("kinesis", "stream/{name}"),
+    ("kinesis", "FirehoseDeliveryStream"): ("firehose", "deliverystream/{name}"),
+    ("ecr", "Repository"): ("ecr", "repository/{name}"),
+    ("sfn", "StateMachine"): ("states", "stateMachine:{name}"),
+    ("sfn", "Activity"): ("states", "activity:{name}"),
+    ("rds", "Instance"): ("rds", "db:{name}"),
+    ("rds", "Cluster"): ("rds", "cluster:{name}"),
+    ("redshift", "Cluster"): ("redshift", "cluster:{name}"),
+    ("glue", "Crawler"): ("glue", "crawler/{name}"),
+    ("glue", "Job"): ("glue", "job/{name}"),
+    ("glue", "CatalogDatabase"): ("glue", "database/{name}"),
+    ("ecs", "TaskDefinition"): ("ecs", None),  # task-definition/<family>:<revision>, the revision AWS assigns
+}
+"""ARNs whose resource part is not just the name (the generic `arn:aws:<module>:<region>:<account>:<name>`)."""
+IDENTIFIER_INPUTS = {
+    ("rds", "Instance"): "identifier",
+    ("rds", "Cluster"): "clusterIdentifier",
+    ("redshift", "Cluster"): "clusterIdentifier",
+}
 RANDOM_ID_MODULES = (
     "ec2", "acm", "cloudfront", "apigateway", "apigatewayv2", "route53", "lb", "alb", "efs", "secretsmanager",
 )  # fmt: skip
 """Services whose ARNs embed an id AWS assigns at creation (vpc-..., a certificate UUID, ...): unknown in preview."""
+
+
+_SIG_KEY = rpc._special_sig_key  # noqa: SLF001 - the wire format's own constants
+_RESOURCE_SIG = rpc._special_resource_sig  # noqa: SLF001
+
+
+def _deserialize(struct: struct_pb2.Struct, keep_unknowns: bool = True) -> dict[str, Any]:
+    """Properties off the wire, with resource references as a provider that does not accept them gets them.
+
+    A program may pass a resource itself as an input (`vpc_id=vpc`). The SDK sends it as a resource
+    reference; the engine gives a provider that does not accept references (the bridged AWS provider)
+    the custom resource's id, or a component's URN. Deserialized as is, the reference would become a
+    rehydrated Python resource object, shown as `<pulumi_aws.ec2.vpc.Vpc object at 0x...>`.
+    """
+    copy = struct_pb2.Struct()
+    copy.CopyFrom(struct)
+    for value in copy.fields.values():
+        _references_as_ids(value)
+    return rpc.deserialize_properties(copy, keep_unknowns=keep_unknowns)
+
+
+def _references_as_ids(value: struct_pb2.Value) -> None:
+    kind = value.WhichOneof("kind")
+    if kind == "list_value":
+        for item in value.list_value.values:
+            _references_as_ids(item)
+    elif kind == "struct_value":
+        fields = value.struct_value.fields
+        if _SIG_KEY in fields and fields[_SIG_KEY].string_value == _RESOURCE_SIG:
+            reference = fields["id"].string_value if "id" in fields else fields["urn"].string_value
+            value.string_value = reference if reference or "id" not in fields else UNKNOWN
+            return
+        for item in fields.values():
+            _references_as_ids(item)
 
 
 @dataclass
@@ -111,9 +170,13 @@ class CloudMocks(pulumi.runtime.Mocks):
         if not args.custom and args.custom is not None:
             return "", {}
         outputs = dict(args.inputs)
+        read_id = args.resource_id if isinstance(args.resource_id, str) and args.resource_id else None
         if not args.typ.startswith("aws:"):
-            return f"{args.name}-id", outputs
-        resource_id, derived = self._derived(args.typ, args.name, args.inputs, self.region_of(args.provider))
+            return read_id or f"{args.name}-id", outputs
+        region = self.region_of(args.provider)
+        if read_id is not None:
+            return self._read(args.typ, args.name, read_id, outputs, region)
+        resource_id, derived = self._derived(args.typ, args.name, args.inputs, region)
         for key, value in derived.items():
             outputs.setdefault(key, value)
         return resource_id, outputs
@@ -185,10 +248,53 @@ class CloudMocks(pulumi.runtime.Mocks):
             out.update(latestVersion=1, defaultVersion=1)
         elif module == "cloudfront" and kind == "Distribution":
             out["hostedZoneId"] = CLOUDFRONT_HOSTED_ZONE_ID
+        elif (module, kind) in SERVICE_ARNS:
+            service, resource_format = SERVICE_ARNS[(module, kind)]
+            own = inputs.get(IDENTIFIER_INPUTS.get((module, kind), "name")) or logical
+            bus = inputs.get("eventBusName")
+            if kind == "EventRule" and bus and bus != "default":
+                own = f"{bus}/{own}"
+            arn = UNKNOWN
+            if resource_format is not None and not contains_unknown([own, bus]):
+                arn = f"arn:aws:{service}:{region}:{account}:{resource_format.format(name=own)}"
+                if kind == "StateMachine":
+                    resource_id = arn
+            if kind == "Repository" and module == "ecr" and not is_unknown(own):
+                out["repositoryUrl"] = f"{account}.dkr.ecr.{region}.amazonaws.com/{own}"
+                out["registryId"] = account
         out.setdefault("name", physical)
         out.setdefault("arn", arn)
         out.setdefault("id", resource_id)
         return resource_id, out
+
+    def _read(
+        self, typ: str, logical: str, read_id: str, state: dict[str, Any], region: str
+    ) -> tuple[str, dict[str, Any]]:
+        """An existing resource read by id (`aws.s3.Bucket.get("b", "acme-uploads")`, an import).
+
+        The id is known and names the resource: a bucket, role, function, table or log group is
+        its name, a queue its URL (region, account and name in it), a topic or policy its ARN.
+        What else derives from the name is derived from the id, not from the logical name.
+        """
+        kind = typ.split(":")[-1]
+        named = dict(state)
+        queue_url = re.fullmatch(r"https://sqs\.([a-z0-9-]+)\.amazonaws\.com/(\d{12})/([^/]+)", read_id)
+        if read_id.startswith("arn:"):
+            named.setdefault("arn", read_id)
+            name = re.split(r"[:/]", read_id)[-1]
+        elif kind == "Queue" and queue_url:
+            region, account, name = queue_url.groups()
+            named.setdefault("url", read_id)
+            named.setdefault("arn", f"arn:aws:sqs:{region}:{account}:{name}")
+        else:
+            name = read_id
+        key = "bucket" if typ.startswith("aws:s3/bucket") and kind in ("Bucket", "BucketV2") else "name"
+        named.setdefault(key, name)
+        _, derived = self._derived(typ, logical, named, region)
+        for key, value in derived.items():
+            named.setdefault(key, value)
+        named["id"] = read_id
+        return read_id, named
 
     def _stack_reference(self, args: MockResourceArgs) -> tuple[str, dict]:
         name = str(args.inputs.get("name") or args.resource_id or args.name)
@@ -225,7 +331,7 @@ class RecordingMonitor(MockMonitor):
             self.recorded[urn] = RecordedResource(request.type, request.name, urn, None, False, False, {}, {})
             return resource_pb2.RegisterResourceResponse(urn=urn)
         _ensure_event_loop()
-        raw = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        raw = _deserialize(request.object, keep_unknowns=True)
         inputs, secret_inputs = plain_properties(raw)
         resource_args = MockResourceArgs(
             typ=request.type,
@@ -266,7 +372,7 @@ class RecordingMonitor(MockMonitor):
 
     def ReadResource(self, request):  # noqa: N802 (gRPC method name)
         _ensure_event_loop()
-        state, _ = plain_properties(rpc.deserialize_properties(request.properties, keep_unknowns=True))
+        state, _ = plain_properties(_deserialize(request.properties, keep_unknowns=True))
         resource_args = MockResourceArgs(
             typ=request.type,
             name=request.name,
@@ -292,12 +398,12 @@ class RecordingMonitor(MockMonitor):
             secret_outputs=secrets | {f"outputs.{key}" for key in secret_names},
         )  # fmt: skip
         properties = _sync_await(rpc.serialize_properties(wire, {}))
-        return resource_pb2.ReadResourceResponse(urn=urn, properties=properties)
+        return resource_pb2.ReadResourceResponse(urn=urn, properties=properties, id=resource_id or "")
 
     def RegisterResourceOutputs(self, request):  # noqa: N802 (gRPC method name)
         recorded = self.recorded.get(request.urn)
         if recorded is not None and not recorded.custom:
-            raw = rpc.deserialize_properties(request.outputs, keep_unknowns=True) if request.outputs else {}
+            raw = _deserialize(request.outputs, keep_unknowns=True) if request.outputs else {}
             recorded.outputs, recorded.secret_outputs = plain_properties(raw)
         return empty_pb2.Empty()
 
@@ -305,7 +411,7 @@ class RecordingMonitor(MockMonitor):
         if request.tok == "pulumi:pulumi:getResource":
             return super().Invoke(request)
         _ensure_event_loop()
-        args, _ = plain_properties(rpc.deserialize_properties(request.args, keep_unknowns=True))
+        args, _ = plain_properties(_deserialize(request.args, keep_unknowns=True))
         result = self.mocks.call(MockCallArgs(token=request.tok, args=args, provider=request.provider))
         if isinstance(result, tuple):
             result = result[0]

@@ -20,7 +20,7 @@ from typing import Any
 
 import pulumi
 from pulumi.runtime.settings import SETTINGS, set_root_resource
-from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.stack import massage, run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from preview import errors
@@ -30,6 +30,7 @@ from preview.project import PulumiProject, StackConfig, load_project
 from preview.values import UNKNOWN, plain
 
 DEFAULT_REGION = "us-east-1"
+RESOURCE_MARKER = "@isPulumiResource"
 
 
 class ProgramError(Exception):
@@ -144,14 +145,25 @@ async def _resolve_outputs(exported: dict[str, Any]) -> tuple[dict[str, Any], se
     outputs: dict[str, Any] = {}
     secrets: set[str] = set()
     for key, value in exported.items():
-        output = pulumi.Output.from_input(value)
+        # As the SDK's Stack registers them: an exported resource becomes the map of its properties,
+        # a data source's result (`GetAmiResult`) or an output type a plain map, not a Python object.
+        output = pulumi.Output.from_input(massage(value, []))
         resolved = await output.future(with_unknowns=True)
         if not await output.is_known() and resolved is None:
             resolved = UNKNOWN
         if await output.is_secret():
             secrets.add(key)
-        outputs[key] = plain(resolved, secrets, key)
+        outputs[key] = _without_resource_marker(plain(resolved, secrets, key))
     return outputs, secrets
+
+
+def _without_resource_marker(value: Any) -> Any:
+    """The engine's "@isPulumiResource" preview marker (for its diff filtering) is not shown."""
+    if isinstance(value, dict):
+        return {k: _without_resource_marker(v) for k, v in value.items() if k != RESOURCE_MARKER}
+    if isinstance(value, list):
+        return [_without_resource_marker(item) for item in value]
+    return value
 
 
 def check_assets(resources: list[RecordedResource], program_dir: Path) -> None:
