@@ -75,9 +75,11 @@ def test_the_most_cautious_verdict_wins():
         Verdict(Outcome.PERMANENT_FAILURE),
         Verdict(Outcome.TRANSIENT_FAILURE),
     )
-    assert combine([processed, permanent]) is permanent
-    assert combine([permanent, transient, processed]) is transient
+    assert combine([processed, permanent]).outcome is Outcome.PERMANENT_FAILURE
+    assert combine([processed, permanent]).failed_records == 1
+    assert combine([permanent, transient, processed]).outcome is Outcome.TRANSIENT_FAILURE
     assert combine([processed]) is processed
+    assert combine([processed, Verdict(Outcome.DUPLICATE)]) is processed
 
 
 def test_backoff_grows_with_the_receive_count_and_is_capped_by_visibility():
@@ -87,7 +89,6 @@ def test_backoff_grows_with_the_receive_count_and_is_capped_by_visibility():
 
 BASE_ENVIRONMENT = {
     "QUEUE_URL": "https://sqs/q",
-    "DLQ_URL": "https://sqs/d",
     "PROCESSING_TIMEOUT_SECONDS": "900",
     "METRIC_NAMESPACE": "CISFileSearch/Worker",
     "INDEX_BUCKET": "index",
