@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import importlib
+import inspect
 import os
 import signal
 import sys
@@ -71,11 +72,10 @@ def processor_spec(processor: Callable[..., Any] | str) -> str:
             f"processor {processor!r} has no importable name: it runs in a child process, so give a "
             "module-level function (FILE_PROCESSOR=package.module:function)"
         )
+    if inspect.ismethod(processor):
+        raise ConfigurationError(f"processor {processor!r} is a bound method; give a module-level function")
     spec = f"{module}:{qualname}"
-    if load_processor(spec) is not processor:
-        raise ConfigurationError(
-            f"processor {processor!r} is not what {spec!r} names (a bound method?); give a module-level function"
-        )
+    load_processor(spec)  # importable by that name (the child will do the same)
     return spec
 
 

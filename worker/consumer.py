@@ -104,6 +104,10 @@ class Consumer:
         self.stopping = threading.Event()
         self.abort = threading.Event()
         self.fatal_reason: str | None = None
+        self.ready = threading.Event()
+        """Set once every slot's process has started (or failed to)."""
+        self._ready_lock = threading.Lock()
+        self._slots_started = 0
         self.receive_requests = 0
         self.sqs_requests = 0
         self.max_buffered = 0
@@ -199,7 +203,18 @@ class Consumer:
     # --- one slot, one message at a time ---------------------------------------------------------
 
     def _slot_loop(self, slot: Slot) -> None:
+        started = slot.start()
+        if started.kind != "ready":
+            self.fatal_reason = f"{started.error_type}: {started.reason}"
+            log.error("a processing process could not start; stopping", extra={"reason": self.fatal_reason})
+            self.stop()
+        with self._ready_lock:
+            self._slots_started += 1
+            if self._slots_started == len(self.slots):
+                self.ready.set()
         while True:
+            if started.kind == "ready":
+                started = slot.ensure_started()
             message = self._buffer.get()
             if message is None:
                 return

@@ -88,14 +88,24 @@ class Slot:
             self.stop()
         return result
 
+    def ensure_started(self) -> JobResult:
+        """Start a new child if the last one was stopped or died (a killed job's successor starts
+        before the next message is taken, so its start-up does not eat into that job's deadline)."""
+        if self._process is not None and self._process.is_alive():
+            return JobResult("ready")
+        if self._process is not None:
+            self._reap()
+        return self.start()
+
     def run(self, event: S3ObjectEvent, deadline: float, abort: threading.Event) -> JobResult:
-        """Run one call; returns when it ended, and when it was stopped, after its process is gone."""
+        """Run one call; returns when it ended, and when it was stopped, after its process is gone.
+        A child started here (the previous one died in the same message) gets its start-up time added."""
         if self._process is None or not self._process.is_alive():
-            if self._process is not None:
-                self._reap()
-            started = self.start()
+            before = time.monotonic()
+            started = self.ensure_started()
             if started.kind != "ready":
                 return started
+            deadline += time.monotonic() - before
         self.busy.set()
         try:
             return self._run(event, deadline, abort)
