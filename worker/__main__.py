@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+from typing import Any
 
 from worker.child import load_processor
 from worker.config import WorkerConfig, boto_config
@@ -26,6 +27,18 @@ EXIT_FATAL = 3
 
 def main() -> int:
     configure_logging()
+    stop_requested: list[int] = []
+    consumers: list[Any] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("received %s", signal.Signals(signum).name)
+        stop_requested.append(signum)
+        for consumer in consumers:
+            consumer.stop()
+
+    # installed first: a SIGTERM during the start-up checks still means "stop cleanly"
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     try:
         import boto3
 
@@ -49,13 +62,9 @@ def main() -> int:
             "start-up failed: %s: %s", type(error).__name__, error, extra={"error": type(error).__name__}
         )
         return EXIT_CONFIGURATION
-
-    def on_signal(signum: int, _frame: object) -> None:
-        log.info("received %s", signal.Signals(signum).name)
+    consumers.append(consumer)
+    if stop_requested:
         consumer.stop()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
     consumer.run()
     if consumer.fatal_reason:
         log.error("stopped on a fatal error: %s", consumer.fatal_reason, extra={"error": "WorkerFatalError"})
