@@ -64,17 +64,20 @@ class Indexer:
         self.index_prefix = index_prefix
 
     def document_key(self, event: S3ObjectEvent) -> str:
+        return self.document_key_for(event.bucket, event.key)
+
+    def document_key_for(self, bucket: str, key: str) -> str:
         """`{prefix}{bucket}/{key}.json`, or, when that exceeds S3's 1,024 bytes, the key cut on a
         character boundary plus `~{sha256(bucket/key)[:32]}.json` (unique for every bucket and key)."""
-        key = f"{self.index_prefix}{event.bucket}/{event.key}{DOCUMENT_SUFFIX}"
-        if len(key.encode("utf-8")) <= S3_MAX_KEY_BYTES:
-            return key
-        digest = hashlib.sha256(f"{event.bucket}/{event.key}".encode("utf-8", "surrogatepass")).hexdigest()
+        document_key = f"{self.index_prefix}{bucket}/{key}{DOCUMENT_SUFFIX}"
+        if len(document_key.encode("utf-8", "surrogatepass")) <= S3_MAX_KEY_BYTES:
+            return document_key
+        digest = hashlib.sha256(f"{bucket}/{key}".encode("utf-8", "surrogatepass")).hexdigest()
         suffix = f"~{digest[:HASH_CHARS]}{DOCUMENT_SUFFIX}"
-        head = f"{self.index_prefix}{event.bucket}/".encode("utf-8", "surrogatepass")
+        head = f"{self.index_prefix}{bucket}/".encode("utf-8", "surrogatepass")
         budget = S3_MAX_KEY_BYTES - len(head) - len(suffix.encode())
-        cut = event.key.encode("utf-8", "surrogatepass")[: max(0, budget)].decode("utf-8", "ignore")
-        return f"{self.index_prefix}{event.bucket}/{cut}{suffix}"
+        cut = key.encode("utf-8", "surrogatepass")[: max(0, budget)].decode("utf-8", "ignore")
+        return f"{self.index_prefix}{bucket}/{cut}{suffix}"
 
     def index(self, event: S3ObjectEvent) -> dict[str, Any] | None:
         """Index the object of `event`; returns the document, or None when it was indexed already."""
