@@ -45,7 +45,7 @@ class InFlight:
 
     def add(self, message: InFlightMessage) -> None:
         with self._lock:
-            self._messages[message.message_id] = message
+            self._messages[message.receipt_handle] = message
 
     def settle(self, message: InFlightMessage, by: str) -> bool:
         """Take the message out of flight; False when someone else already settled it."""
@@ -53,7 +53,7 @@ class InFlight:
             if message.settled_by is not None:
                 return False
             message.settled_by = by
-            self._messages.pop(message.message_id, None)
+            self._messages.pop(message.receipt_handle, None)
             self.changed.notify_all()
             return True
 
