@@ -36,15 +36,13 @@ from sandbox.local_aws import (
     create_pipeline,
     local_environment,
     moto_server_process,
-    wait_until,
 )
 from worker.config import WorkerConfig
 from worker.consumer import Consumer
 from worker.events import S3ObjectEvent, parse_body
 
-WAVE = 20
-"""Messages fed at a time. Small on purpose: moto's ReceiveMessage costs time per message returned
-that grows with the queue's depth (real SQS does not), so a deep queue would measure moto's CPU."""
+LEAD = 40
+"""Messages sent ahead of the deletes (see `in_stream`)."""
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -98,28 +96,28 @@ def feed(sqs: Any, queue_url: str, bodies: list[str]) -> None:
         sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
 
 
-def in_waves(
-    sqs: Any, pipeline: LocalPipeline, bodies: list[str], deleted: Any, wave_size: int = WAVE
-) -> float:
-    """Seconds until every notification, fed in waves of WAVE, is processed *and deleted*.
+def in_stream(sqs: Any, pipeline: LocalPipeline, bodies: list[str], deleted: Any, lead: int = LEAD) -> float:
+    """Seconds until every notification is processed *and deleted*, fed as a steady stream: the feeder
+    keeps at most `lead` messages sent but not yet deleted (a queue kept shallow, as in a steady state).
 
-    Why waves: moto's ReceiveMessage scans the whole queue for every message it returns (real SQS does
-    not), so a 1,000-deep queue makes every receive cost the same per message however it is batched.
-    The consumer runs throughout; feeding a wave (ten SendMessageBatch calls) is timed for both alike.
+    Why not all at once: moto's ReceiveMessage costs time per message returned that grows with the
+    queue's depth (real SQS does not), so a 1,000-deep queue would measure moto's CPU, not the
+    consumers. The feeder sends batches of ten, without injected latency, the same for both consumers.
     """
     feeder = boto3.session.Session().client(
         "sqs", endpoint_url=sqs.meta.endpoint_url, region_name=sqs.meta.region_name
     )
     started = time.perf_counter()
-    for start in range(0, len(bodies), wave_size):
-        wave = bodies[start : start + wave_size]
-        feed(feeder, pipeline.queue_url, wave)
-        wait_until(
-            lambda target=start + wave_size: deleted() >= min(target, len(bodies)),
-            300,
-            interval=0.002,
-            message="a wave",
-        )
+    sent = 0
+    while deleted() < len(bodies):
+        if sent < len(bodies) and sent - deleted() < lead:
+            batch = bodies[sent : sent + 10]
+            feed(feeder, pipeline.queue_url, batch)
+            sent += len(batch)
+            continue
+        if time.perf_counter() - started > 600:
+            raise TimeoutError(f"only {deleted()} of {len(bodies)} messages deleted after 600 s")
+        time.sleep(0.002)
     return time.perf_counter() - started
 
 
@@ -129,7 +127,7 @@ def run_worker(
     bodies: list[str],
     latency: float,
     concurrency: int,
-    wave_size: int,
+    lead: int,
 ) -> tuple[float, int]:
     s3, sqs, cloudwatch = clients(endpoint)
     for client in (s3, sqs, cloudwatch):
@@ -150,7 +148,7 @@ def run_worker(
     thread.start()
     if not consumer.ready.wait(120):
         raise SystemExit("the worker's processing processes did not start")
-    elapsed = in_waves(sqs, pipeline, bodies, lambda: consumer.deleter.deleted, wave_size)
+    elapsed = in_stream(sqs, pipeline, bodies, lambda: consumer.deleter.deleted, lead)
     requests = counter.count - at_start
     consumer.stop()
     thread.join(60)
@@ -158,7 +156,7 @@ def run_worker(
 
 
 def run_naive(
-    endpoint: str, pipeline: LocalPipeline, bodies: list[str], latency: float, wave_size: int
+    endpoint: str, pipeline: LocalPipeline, bodies: list[str], latency: float, lead: int
 ) -> tuple[float, int]:
     """Receive one, process, delete one: the incident's worker plus the missing delete."""
     _, sqs, _ = clients(endpoint)
@@ -180,7 +178,7 @@ def run_naive(
 
     thread = threading.Thread(target=consume, daemon=True)
     thread.start()
-    elapsed = in_waves(sqs, pipeline, bodies, lambda: deleted[0], wave_size)
+    elapsed = in_stream(sqs, pipeline, bodies, lambda: deleted[0], lead)
     requests = counter.count
     stop.set()
     thread.join(10)
@@ -250,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--files", type=int, default=1000, help="small files per consumer (default 1000)")
     parser.add_argument("--latency-ms", type=float, default=15.0, help="added before every AWS request")
     parser.add_argument(
-        "--wave", type=int, default=WAVE, help="messages fed at a time (moto's receive slows with depth)"
+        "--lead", type=int, default=LEAD, help="messages fed ahead of the deletes (the queue's depth)"
     )
     parser.add_argument("--concurrency", type=int, default=4, help="the worker's slots (production: 4)")
     parser.add_argument(
@@ -267,20 +265,20 @@ def main(argv: list[str] | None = None) -> None:
         )
         pipeline, bodies = stage_uploads(s3, sqs, "bench", options.files)
         print(
-            f"Consuming {len(bodies)} notifications in waves of {options.wave}: the worker, then the naive consumer",
+            f"Consuming {len(bodies)} notifications as a stream {options.lead} ahead: the worker, then the naive consumer",
             flush=True,
         )
         print(
             f"Latency {options.latency_ms:g} ms before every AWS request; worker concurrency {options.concurrency}"
         )
         worker_seconds, worker_requests = run_worker(
-            endpoint, pipeline, bodies, latency, options.concurrency, options.wave
+            endpoint, pipeline, bodies, latency, options.concurrency, options.lead
         )
         print(
             f"worker: {options.files} messages in {worker_seconds:.2f} s, {worker_requests} SQS requests",
             flush=True,
         )
-        naive_seconds, naive_requests = run_naive(endpoint, pipeline, bodies, latency, options.wave)
+        naive_seconds, naive_requests = run_naive(endpoint, pipeline, bodies, latency, options.lead)
         print(
             f"naive:  {options.files} messages in {naive_seconds:.2f} s, {naive_requests} SQS requests",
             flush=True,
