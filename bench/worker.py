@@ -1,4 +1,4 @@
-"""Benchmark: push 1,000 small files through moto server, with the worker and with a naive consumer.
+"""Benchmark: push 500 small files (--files) through moto server, with the worker and with a naive consumer.
 
 Measured in one run (this machine is noisy), against moto server in a process of its own, with a
 fixed latency (`--latency-ms`, default 15 ms: an in-region round trip; 0 allowed) injected before
@@ -255,7 +255,7 @@ class _RepeatingReader:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=1000, help="small files per consumer (default 1000)")
+    parser.add_argument("--files", type=int, default=500, help="small files per consumer (default 500)")
     parser.add_argument("--latency-ms", type=float, default=15.0, help="added before every AWS request")
     parser.add_argument(
         "--lead", type=int, default=LEAD, help="messages fed ahead of the deletes (the queue's depth)"

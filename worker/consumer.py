@@ -244,6 +244,12 @@ class Consumer:
         )
         if not self.inflight.settle(message, by="job"):
             return
+        if message.lost.is_set() and verdict.outcome is Outcome.INTERRUPTED:
+            log.warning(
+                "job stopped: the message's visibility was lost, SQS hands it out again",
+                extra={"message_id": message.message_id, "keys": keys},
+            )
+            return
         self.actions.apply(message, verdict)
         if verdict.outcome is Outcome.PROCESSED:
             self.metrics.duration(duration * 1000)
@@ -286,18 +292,26 @@ class Consumer:
             for bad in parsed.bad_records
         ]
         for event in parsed.events:
-            verdict = self._process_once(dataclasses.replace(event, deadline=message.deadline), slot)
+            verdict = self._process_once(dataclasses.replace(event, deadline=message.deadline), slot, message)
             verdicts.append(verdict)
             if verdict.outcome in (Outcome.WORKER_FATAL, Outcome.INTERRUPTED):
                 break
         return combine(verdicts), [event.key for event in parsed.events]
 
-    def _process_once(self, event: S3ObjectEvent, slot: Slot) -> Verdict:
+    def _process_once(self, event: S3ObjectEvent, slot: Slot, message: InFlightMessage) -> Verdict:
         if self.abort.is_set():
             return Verdict(Outcome.INTERRUPTED, reason=f"{event.key}: not started before shutdown")
         if not self.ledger.claim(event.identity, wait_seconds=max(0.0, event.remaining_seconds())):
             return Verdict(Outcome.DUPLICATE)
-        result = slot.run(event, event.deadline, self.abort)
+
+        def abort() -> str | None:
+            if self.abort.is_set():
+                return "WorkerShutdown"
+            if message.lost.is_set():
+                return "VisibilityLost"
+            return None
+
+        result = slot.run(event, event.deadline, abort)
         verdict = self._verdict(result, event)
         self.ledger.finish(event.identity, succeeded=verdict.action is Action.DELETE)
         return verdict

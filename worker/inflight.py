@@ -35,6 +35,9 @@ class InFlightMessage:
     visible_at: float = 0.0
     """When SQS would show the message again unless the heartbeat extends it (monotonic seconds)."""
     settled_by: str | None = None
+    lost: threading.Event = field(default_factory=threading.Event)
+    """Set by the heartbeat when the visibility ran out without an extension: SQS may hand the message
+    to another worker now, so its job is stopped rather than left to run beside a second call."""
 
 
 class InFlight:
@@ -121,13 +124,19 @@ class Heartbeat(threading.Thread):
         now = time.monotonic()
         due = []
         for message in self._inflight.snapshot():
-            if message.visible_at - now <= 2 * self._interval:
+            if now >= message.visible_at and not message.lost.is_set():
+                message.lost.set()
+                log.error(
+                    "visibility ran out before it could be extended; the message may be redelivered",
+                    extra={"message_id": message.message_id},
+                )
+            elif message.visible_at - now <= 2 * self._interval:
                 due.append(message)
         for start in range(0, len(due), CHANGE_VISIBILITY_BATCH_SIZE):
             self._extend(due[start : start + CHANGE_VISIBILITY_BATCH_SIZE], now)
 
     def _extend(self, messages: list[InFlightMessage], now: float) -> None:
-        entries = []
+        entries, extensions = [], {}
         for position, message in enumerate(messages):
             held_for = now - message.received_at
             extension = int(min(self._visibility_timeout, SQS_MAX_VISIBILITY_SECONDS - held_for - 1))
@@ -136,10 +145,12 @@ class Heartbeat(threading.Thread):
             entries.append(
                 {"Id": str(position), "ReceiptHandle": message.receipt_handle, "VisibilityTimeout": extension}
             )
-            message.visible_at = now + extension
+            extensions[str(position)] = extension
         if not entries:
             return
         response = self._sqs.change_message_visibility_batch(QueueUrl=self._queue_url, Entries=entries)
+        for success in response.get("Successful", []):
+            messages[int(success["Id"])].visible_at = now + extensions[success["Id"]]
         self.extensions += len(response.get("Successful", []))
         for failure in response.get("Failed", []):
             message = messages[int(failure["Id"])]

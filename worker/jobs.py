@@ -18,7 +18,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from worker.child import JobResult, serve
@@ -27,7 +27,7 @@ from worker.events import S3ObjectEvent
 log = logging.getLogger("worker.jobs")
 
 POLL_SECONDS = 0.2
-"""How often a waiting slot looks at its abort flag (the deadline itself is waited for exactly)."""
+"""How often a waiting slot asks whether to abort (the deadline itself is waited for exactly)."""
 START_TIMEOUT_SECONDS = 120.0
 KILL_WAIT_SECONDS = 30.0
 
@@ -97,7 +97,7 @@ class Slot:
             self._reap()
         return self.start()
 
-    def run(self, event: S3ObjectEvent, deadline: float, abort: threading.Event) -> JobResult:
+    def run(self, event: S3ObjectEvent, deadline: float, abort: Callable[[], str | None]) -> JobResult:
         """Run one call; returns when it ended, and when it was stopped, after its process is gone.
         A child started here (the previous one died in the same message) gets its start-up time added."""
         if self._process is None or not self._process.is_alive():
@@ -112,7 +112,7 @@ class Slot:
         finally:
             self.busy.clear()
 
-    def _run(self, event: S3ObjectEvent, deadline: float, abort: threading.Event) -> JobResult:
+    def _run(self, event: S3ObjectEvent, deadline: float, abort: Callable[[], str | None]) -> JobResult:
         try:
             self._connection.send(event)
         except (OSError, ValueError):
@@ -126,11 +126,10 @@ class Slot:
                     "ProcessingTimedOut",
                     f"{event.key}: processing passed its deadline and was stopped",
                 )
-            if abort.is_set():
+            why = abort()
+            if why:
                 self.stop()
-                return JobResult(
-                    "aborted", "WorkerShutdown", f"{event.key}: stopped by the worker's shutdown"
-                )
+                return JobResult("aborted", why, f"{event.key}: stopped ({why})")
             try:
                 ready = self._connection.poll(min(POLL_SECONDS, remaining))
             except (OSError, EOFError):

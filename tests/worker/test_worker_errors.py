@@ -102,10 +102,10 @@ def test_upload_bucket_missing_or_denied_is_permanent_and_dead_lettered_at_once(
 def test_records_are_handled_one_by_one(aws, pipeline_factory):
     s3, sqs, _ = aws
     pipeline = pipeline_factory()
-    sqs.purge_queue(QueueUrl=pipeline.queue_url)
     good = ["uploads/一つ目.txt", "uploads/三つ目.txt"]
     for key in good:
         s3.put_object(Bucket=pipeline.upload_bucket, Key=key, Body="本文".encode(), ContentType="text/plain")
+    sqs.purge_queue(QueueUrl=pipeline.queue_url)  # only the message below
     body = {
         "Records": [
             s3_record(pipeline.upload_bucket, good[0], "01"),
@@ -132,10 +132,10 @@ def test_records_are_handled_one_by_one(aws, pipeline_factory):
 def test_sns_wrapped_and_eventbridge_events_are_indexed(aws, pipeline_factory):
     s3, sqs, _ = aws
     pipeline = pipeline_factory()
-    sqs.purge_queue(QueueUrl=pipeline.queue_url)
     via_sns, via_eventbridge = "uploads/SNS 経由.txt", "uploads/EventBridge 経由.txt"
     for key in (via_sns, via_eventbridge):
         s3.put_object(Bucket=pipeline.upload_bucket, Key=key, Body=key.encode(), ContentType="text/plain")
+    sqs.purge_queue(QueueUrl=pipeline.queue_url)  # only the SNS and EventBridge shapes below
     sns = {
         "Type": "Notification",
         "MessageId": "0f0c2e5b-0000-0000-0000-000000000000",

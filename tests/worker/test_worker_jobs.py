@@ -144,3 +144,36 @@ def test_sigkill_of_the_worker_leaves_no_call_running(aws, aws_endpoint, pipelin
         worker.kill()
         worker.communicate()
     assert pids and json.dumps(pids)
+
+
+def test_a_job_whose_visibility_cannot_be_extended_is_stopped_before_sqs_hands_it_out_again(
+    aws, pipeline_factory, marker_dir, monkeypatch, caplog
+):
+    from tests.local_aws import running_consumer, worker_config
+
+    s3, sqs, _ = aws
+    pipeline = pipeline_factory(visibility_timeout=2, max_receive_count=5)
+    sqs.purge_queue(QueueUrl=pipeline.queue_url)
+    monkeypatch.setenv("SLOW_SECONDS", "6")
+    key = "uploads/slow-見失う.txt"
+
+    def every_extension_fails(parsed, **_):
+        parsed["Failed"] = [
+            {"Id": entry["Id"], "SenderFault": True, "Code": "ReceiptHandleIsInvalid", "Message": "injected"}
+            for entry in parsed.pop("Successful", [])
+        ]
+
+    sqs.meta.events.register("after-call.sqs.ChangeMessageVisibilityBatch", every_extension_fails)
+    config = worker_config(pipeline, processing_timeout_seconds=20, heartbeat_seconds=0.3, concurrency=1)
+    try:
+        with running_consumer(aws, config, "tests.worker.processors:by_key_prefix"):
+            upload(s3, pipeline, [key])
+            wait_until(lambda: calls(marker_dir, key), 20, message="the first call")
+            wait_until(lambda: "VisibilityLost" in caplog.text or "visibility was lost" in caplog.text, 20)
+            assert completions(marker_dir, key) == 0  # stopped, not left to run beside a redelivery
+            sqs.meta.events.unregister("after-call.sqs.ChangeMessageVisibilityBatch", every_extension_fails)
+            wait_until(lambda: completions(marker_dir, key) == 1, 40, message="the redelivered message")
+    finally:
+        sqs.meta.events.unregister("after-call.sqs.ChangeMessageVisibilityBatch", every_extension_fails)
+    assert overlaps(marker_dir) == []
+    assert len(calls(marker_dir, key)) >= 2
