@@ -89,6 +89,19 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
+def _warm_up() -> None:
+    """Build the built-in indexer's S3 client before the first job (botocore loads its service model
+    then, a second or more on a busy machine), so that cost is not charged to a job's deadline."""
+    if not os.environ.get("INDEX_BUCKET"):
+        return
+    try:
+        from worker.indexer import default_indexer
+
+        default_indexer()
+    except Exception:  # noqa: BLE001 - a warm-up that fails is retried by the first job, which reports it
+        return
+
+
 def serve(connection: Any, spec: str, environ: Mapping[str, str], parent_pid: int) -> None:
     """The child's main loop: one event in, one `JobResult` out, until the parent closes the pipe."""
     _die_with_parent(parent_pid)
@@ -101,6 +114,7 @@ def serve(connection: Any, spec: str, environ: Mapping[str, str], parent_pid: in
     except ConfigurationError as error:
         connection.send(JobResult("fatal", "ConfigurationError", str(error)))
         return
+    _warm_up()
     connection.send(JobResult("ready"))
     while True:
         try:
