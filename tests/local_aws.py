@@ -73,7 +73,6 @@ def worker_config(pipeline: LocalPipeline, **overrides) -> WorkerConfig:
     """A worker configured like production, with test-sized waits (seconds, not minutes)."""
     config = WorkerConfig(
         queue_url=pipeline.queue_url,
-        dlq_url=pipeline.dlq_url,
         processing_timeout_seconds=10,
         metric_namespace=f"Test/{pipeline.upload_bucket}",
         index_bucket=pipeline.index_bucket,
@@ -89,8 +88,10 @@ def worker_config(pipeline: LocalPipeline, **overrides) -> WorkerConfig:
 
 @contextmanager
 def running_consumer(aws, config: WorkerConfig, processor) -> Iterator[Consumer]:
-    _, sqs, cloudwatch = aws
-    consumer = Consumer(config, sqs=sqs, cloudwatch=cloudwatch, processor=processor)
+    """A consumer in a thread of the test process; `processor` is a module-level function (or its
+    `package.module:function` name): it runs in the worker's child processes."""
+    s3, sqs, cloudwatch = aws
+    consumer = Consumer(config, sqs=sqs, cloudwatch=cloudwatch, processor=processor, s3=s3)
     thread = threading.Thread(target=consumer.run, name="consumer-under-test", daemon=True)
     thread.start()
     try:

@@ -1,64 +1,74 @@
-"""`python -m worker`: build the clients from boto3's environment, load the processor, run until SIGTERM."""
+"""`python -m worker`: check the settings, build the clients from boto3's environment, run until SIGTERM.
+
+Exit status: 0 after SIGTERM/SIGINT (in-flight work finished or handed back); 2 when a start-up check
+fails (one JSON error line, no traceback); 3 when the worker stopped itself on a fatal error (its own
+index bucket gone or denied: messages handed back, not dead-lettered).
+"""
 
 from __future__ import annotations
 
-import importlib
 import logging
 import signal
 import sys
+from typing import Any
 
-import boto3
-from botocore.config import Config
-
-from worker.config import WorkerConfig
-from worker.consumer import Consumer, Processor
+from worker.child import load_processor
+from worker.config import WorkerConfig, boto_config
 from worker.errors import ConfigurationError
 from worker.logs import configure_logging
 
+__all__ = ["load_processor", "main"]
+
 log = logging.getLogger("worker")
 
-# botocore's standard retry mode (exponential backoff with jitter, throttling and 5xx retried):
-# no hand-written retry loops around single calls.
-BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=50)
-
-
-def load_processor(spec: str) -> Processor:
-    """`package.module:function` -> the callable (FILE_PROCESSOR)."""
-    module_name, _, function_name = spec.partition(":")
-    if not module_name or not function_name:
-        raise ConfigurationError(f"FILE_PROCESSOR={spec!r}: expected 'package.module:function'")
-    try:
-        function = getattr(importlib.import_module(module_name), function_name)
-    except (ImportError, AttributeError) as error:
-        raise ConfigurationError(f"FILE_PROCESSOR={spec!r} cannot be loaded: {error}") from error
-    if not callable(function):
-        raise ConfigurationError(f"FILE_PROCESSOR={spec!r} is not callable")
-    return function
+EXIT_CONFIGURATION = 2
+EXIT_FATAL = 3
 
 
 def main() -> int:
     configure_logging()
-    try:
-        config = WorkerConfig.from_environ()
-        processor = load_processor(config.file_processor)
-        session = boto3.session.Session()
-        consumer = Consumer(
-            config,
-            sqs=session.client("sqs", config=BOTO_CONFIG),
-            cloudwatch=session.client("cloudwatch", config=BOTO_CONFIG),
-            processor=processor,
-        )
-    except ConfigurationError as error:
-        log.error("configuration error: %s", error)
-        return 2
+    stop_requested: list[int] = []
+    consumers: list[Any] = []
 
     def on_signal(signum: int, _frame: object) -> None:
         log.info("received %s", signal.Signals(signum).name)
-        consumer.stop()
+        stop_requested.append(signum)
+        for consumer in consumers:
+            consumer.stop()
 
+    # installed first: a SIGTERM during the start-up checks still means "stop cleanly"
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    try:
+        import boto3
+
+        from worker.consumer import Consumer
+
+        config = WorkerConfig.from_environ()
+        load_processor(config.file_processor)  # fail here, not in every child
+        session = boto3.session.Session()
+        consumer = Consumer(
+            config,
+            sqs=session.client("sqs", config=boto_config()),
+            cloudwatch=session.client("cloudwatch", config=boto_config()),
+            processor=config.file_processor,
+            s3=session.client("s3", config=boto_config()),
+        )
+    except ConfigurationError as error:
+        log.error("configuration error: %s", error, extra={"error": "ConfigurationError"})
+        return EXIT_CONFIGURATION
+    except Exception as error:  # noqa: BLE001 - contract 2: one JSON line, never a traceback
+        log.error(
+            "start-up failed: %s: %s", type(error).__name__, error, extra={"error": type(error).__name__}
+        )
+        return EXIT_CONFIGURATION
+    consumers.append(consumer)
+    if stop_requested:
+        consumer.stop()
     consumer.run()
+    if consumer.fatal_reason:
+        log.error("stopped on a fatal error: %s", consumer.fatal_reason, extra={"error": "WorkerFatalError"})
+        return EXIT_FATAL
     return 0
 
 

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from worker.errors import ConfigurationError
 
 DEFAULT_PROCESSOR = "worker.indexer:index_file"
+SQS_MAX_VISIBILITY_SECONDS = 43_200
+"""SQS keeps a received message invisible for at most 12 hours from its receive, heartbeat or not
+(https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html)."""
 
 
 @dataclass(frozen=True)
 class WorkerConfig:
     queue_url: str
-    dlq_url: str
     processing_timeout_seconds: float
     metric_namespace: str
     index_bucket: str
@@ -32,6 +35,14 @@ class WorkerConfig:
     """First backoff after a transient failure; doubles with each receive, capped at the visibility timeout."""
     heartbeat_seconds: float | None = None
     """How often in-flight messages get more time; default a third of the queue's visibility timeout."""
+    prefetch_messages: int = 10
+    """Messages held beyond the busy slots (received, kept invisible by the heartbeat, waiting for a
+    slot); only while recent jobs are short enough that they start within `prefetch_max_wait_seconds`."""
+    prefetch_max_wait_seconds: float = 10.0
+    allow_no_redrive: bool = False
+    """Run on a queue without a redrive policy (loud warning): failures are then retried forever."""
+    dlq_url: str | None = field(default=None, kw_only=True)
+    """Optional: the queue's RedrivePolicy names the DLQ; when set, it must be that same queue."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> WorkerConfig:
@@ -39,9 +50,14 @@ class WorkerConfig:
         heartbeat = _number(env, "HEARTBEAT_SECONDS", None, minimum=0.1)
         return cls(
             queue_url=_required(env, "QUEUE_URL"),
-            dlq_url=_required(env, "DLQ_URL"),
+            dlq_url=env.get("DLQ_URL", "").strip() or None,
             processing_timeout_seconds=_number(
-                env, "PROCESSING_TIMEOUT_SECONDS", None, minimum=0.1, required=True
+                env,
+                "PROCESSING_TIMEOUT_SECONDS",
+                None,
+                minimum=0.1,
+                maximum=SQS_MAX_VISIBILITY_SECONDS,
+                required=True,
             ),
             metric_namespace=_required(env, "METRIC_NAMESPACE"),
             index_bucket=_required(env, "INDEX_BUCKET"),
@@ -53,6 +69,9 @@ class WorkerConfig:
             metric_flush_seconds=_number(env, "METRIC_FLUSH_SECONDS", 60, minimum=0.1),
             retry_backoff_base_seconds=_number(env, "RETRY_BACKOFF_BASE_SECONDS", 15, minimum=0),
             heartbeat_seconds=heartbeat,
+            prefetch_messages=int(_number(env, "PREFETCH_MESSAGES", 10, minimum=0, maximum=100)),
+            prefetch_max_wait_seconds=_number(env, "PREFETCH_MAX_WAIT_SECONDS", 10, minimum=0),
+            allow_no_redrive=_flag(env, "ALLOW_NO_REDRIVE_POLICY"),
         )
 
 
@@ -63,6 +82,15 @@ def _required(env: Mapping[str, str], name: str) -> str:
             f"{name} is not set: the systemd EnvironmentFile (/etc/file-processor.env) must set it"
         )
     return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no"):
+        return False
+    if raw in ("1", "true", "yes"):
+        return True
+    raise ConfigurationError(f"{name}={raw!r}: expected true or false")
 
 
 def _number(
@@ -86,3 +114,11 @@ def _number(
         allowed = f"{minimum if minimum is not None else '-inf'}..{maximum if maximum is not None else 'inf'}"
         raise ConfigurationError(f"{name}={raw!r} is outside the allowed range {allowed}")
     return value
+
+
+def boto_config() -> Any:
+    """botocore's standard retry mode (exponential backoff with jitter; throttling, 5xx and timeouts
+    retried): no hand-written retry loops around single calls."""
+    from botocore.config import Config
+
+    return Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=50)

@@ -1,50 +1,61 @@
-"""The receive loop: long polling, batches of up to ten, bounded concurrency, graceful shutdown.
+"""The receive loop, the local buffer, the job slots and graceful shutdown.
 
-Receiving, parsing, processing, deciding and acknowledging are separate steps; each message ends in
-exactly one `Verdict`, which `MessageActions` turns into SQS calls. Nothing here sleeps for long:
-the heartbeat keeps slow jobs invisible, and SIGTERM stops receiving, lets jobs finish within the
-grace period, hands the rest back with visibility 0, flushes deletes and metrics, and returns.
+- One receiver asks SQS for batches of ten (long polling) into a bounded local buffer. Held messages
+  (waiting or running) stay invisible: the heartbeat extends them. The buffer grows beyond the free
+  slots only while recent jobs are short (they start within PREFETCH_MAX_WAIT_SECONDS), so a worker
+  busy with 15-minute files does not sit on messages another worker could take.
+- `concurrency` slots, each a thread driving one child process (worker/jobs.py), take messages from
+  the buffer. A job that passes its deadline is killed; the slot waits until its process is gone,
+  and only then releases (or dead-letters) the message: never two calls for one message at once.
+- Each message ends in exactly one `Verdict`, which `MessageActions` turns into SQS calls.
+- SIGTERM: stop receiving, hand back what waits in the buffer, let running jobs finish within the
+  grace period, then stop them and hand their messages back; flush deletes and metrics; return.
+- A fatal error (the worker's own index bucket gone or denied) stops the worker the same way, with
+  the message handed back at once instead of dead-lettered; `fatal_reason` says why.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
+import os
+import queue
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from worker import metrics
-from worker.config import WorkerConfig
-from worker.errors import ObjectGone, PermanentError, ProcessingTimedOut
+from worker.child import JobResult, processor_spec
+from worker.config import SQS_MAX_VISIBILITY_SECONDS, WorkerConfig, boto_config
 from worker.events import BodyKind, S3ObjectEvent, parse_body
 from worker.inflight import Heartbeat, InFlight, InFlightMessage
+from worker.jobs import Slot
 from worker.ledger import EventLedger
 from worker.outcomes import Action, Outcome, Verdict, combine
-from worker.sqs_actions import DeleteBatcher, MessageActions, QueueSettings
+from worker.sqs_actions import DeleteBatcher, MessageActions
+from worker.startup import QueueSettings, read_queue_settings, run_checks
+
+__all__ = ["Consumer", "Processor", "QueueSettings", "read_queue_settings"]
 
 log = logging.getLogger("worker")
 
 Processor = Callable[[S3ObjectEvent], Any]
-MISSING_OBJECT_CODES = {"NoSuchKey", "404", "NotFound"}
 RECEIVE_ERROR_PAUSE_SECONDS = 1.0
+SQS_MAX_BATCH = 10
+VISIBILITY_MARGIN_SECONDS = 60
+"""A job must end this long before SQS's 12-hour cap on a message's invisibility."""
 
-
-def read_queue_settings(sqs: Any, queue_url: str) -> QueueSettings:
-    """The queue's own visibility timeout and maxReceiveCount (contract 2: no second copy)."""
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=queue_url, AttributeNames=["VisibilityTimeout", "RedrivePolicy"]
-    )["Attributes"]
-    redrive = json.loads(attributes["RedrivePolicy"]) if attributes.get("RedrivePolicy") else {}
-    max_receive = redrive.get("maxReceiveCount")
-    return QueueSettings(
-        visibility_timeout=int(attributes["VisibilityTimeout"]),
-        max_receive_count=int(max_receive) if max_receive is not None else None,
-    )
+_RESULT_OUTCOMES = {
+    "processed": Outcome.PROCESSED,
+    "gone": Outcome.OBJECT_GONE,
+    "permanent": Outcome.PERMANENT_FAILURE,
+    "transient": Outcome.TRANSIENT_FAILURE,
+    "timed_out": Outcome.TIMED_OUT,
+    "crashed": Outcome.TRANSIENT_FAILURE,
+    "aborted": Outcome.INTERRUPTED,
+    "fatal": Outcome.WORKER_FATAL,
+}
 
 
 class Consumer:
@@ -53,20 +64,20 @@ class Consumer:
         config: WorkerConfig,
         sqs: Any,
         cloudwatch: Any,
-        processor: Processor,
+        processor: Processor | str,
+        s3: Any = None,
     ) -> None:
+        """Runs every start-up check (worker/startup.py); raises ConfigurationError on the first failure.
+        `processor` is a module-level function or its `package.module:function` name: it runs in child
+        processes, which import it by that name. `s3` is only used for the index bucket check."""
         self.config = config
         self._sqs = sqs
-        self._processor = processor
-        self.queue_settings = read_queue_settings(sqs, config.queue_url)
-        if self.queue_settings.visibility_timeout < config.processing_timeout_seconds:
-            log.warning(
-                "the queue's visibility timeout is shorter than PROCESSING_TIMEOUT_SECONDS; the heartbeat "
-                "keeps messages invisible, but fix the stack (policy visibility-covers-processing)",
-                extra={"visibility_timeout": self.queue_settings.visibility_timeout},
-            )
-        if self.queue_settings.max_receive_count is None:
-            log.warning("the queue has no redrive policy: a message that always fails is retried forever")
+        self.processor_spec = processor_spec(processor)
+        if s3 is None:
+            import boto3
+
+            s3 = boto3.session.Session().client("s3", config=boto_config())
+        self.queue_settings, heartbeat_interval = run_checks(config, sqs, s3)
         queue_name = config.queue_url.rstrip("/").rsplit("/", 1)[-1]
         self.metrics = metrics.Metrics(cloudwatch, config.metric_namespace, {"QueueName": queue_name})
         self.inflight = InFlight()
@@ -75,24 +86,33 @@ class Consumer:
         self.actions = MessageActions(
             sqs,
             config.queue_url,
-            config.dlq_url,
             self.queue_settings,
             self.metrics,
             self.deleter,
             config.retry_backoff_base_seconds,
         )
-        interval = config.heartbeat_seconds or max(1.0, self.queue_settings.visibility_timeout / 3)
         self.heartbeat = Heartbeat(
-            sqs,
-            config.queue_url,
-            self.inflight,
-            self.queue_settings.visibility_timeout,
-            interval,
-            self._on_timeout,
+            sqs, config.queue_url, self.inflight, self.queue_settings.visibility_timeout, heartbeat_interval
         )
+        environ = {
+            **os.environ,
+            "INDEX_BUCKET": config.index_bucket,
+            "INDEX_PREFIX": config.index_prefix,
+        }
+        self.slots = [Slot(f"slot-{n}", self.processor_spec, environ) for n in range(config.concurrency)]
+        self._buffer: queue.Queue[InFlightMessage | None] = queue.Queue()
         self.stopping = threading.Event()
+        self.abort = threading.Event()
+        self.fatal_reason: str | None = None
+        self.ready = threading.Event()
+        """Set once every slot's process has started (or failed to)."""
+        self._ready_lock = threading.Lock()
+        self._slots_started = 0
         self.receive_requests = 0
         self.sqs_requests = 0
+        self.max_buffered = 0
+        self._job_seconds: float | None = None
+        """Moving average of recent jobs' durations (None until one has finished)."""
         self._sqs_requests_lock = threading.Lock()
         sqs.meta.events.register("before-send.sqs", self._count_sqs_request)
 
@@ -101,35 +121,64 @@ class Consumer:
     def stop(self) -> None:
         """Stop receiving (called from the SIGTERM/SIGINT handler; returns at once)."""
         self.stopping.set()
+        with self.inflight.changed:
+            self.inflight.changed.notify_all()
 
     def run(self) -> None:
         self.deleter.start()
         self.heartbeat.start()
         flusher = threading.Thread(target=self._flush_metrics_periodically, name="metrics", daemon=True)
         flusher.start()
+        threads = [
+            threading.Thread(target=self._slot_loop, args=(slot,), name=slot.name, daemon=True)
+            for slot in self.slots
+        ]
+        for thread in threads:
+            thread.start()
         log.info(
             "worker started",
             extra={
                 "queue_url": self.config.queue_url,
+                "dlq_url": self.queue_settings.dlq_url,
                 "visibility_timeout": self.queue_settings.visibility_timeout,
                 "max_receive_count": self.queue_settings.max_receive_count,
                 "concurrency": self.config.concurrency,
+                "processor": self.processor_spec,
             },
         )
         try:
             while not self.stopping.is_set():
-                free = self.inflight.wait_for_room(self.config.concurrency, self.stopping)
-                if free and not self.stopping.is_set():
-                    self._receive(free)
+                wanted = self.inflight.wait_for_room(self._room, self.stopping)
+                if wanted and not self.stopping.is_set():
+                    self._receive(wanted)
         finally:
-            self._shut_down()
+            self._shut_down(threads)
 
-    def _receive(self, free_slots: int) -> None:
+    def prefetch_allowance(self) -> int:
+        """Messages to hold beyond the slots: none until a job has finished, then as many as start
+        within PREFETCH_MAX_WAIT_SECONDS at the recent pace (at most PREFETCH_MESSAGES)."""
+        if self._job_seconds is None or self.config.prefetch_messages == 0:
+            return 0
+        if self._job_seconds <= 0:
+            return self.config.prefetch_messages
+        startable = int(self.config.prefetch_max_wait_seconds * self.config.concurrency / self._job_seconds)
+        return max(0, min(self.config.prefetch_messages, startable))
+
+    def _room(self, held: int) -> int:
+        """How many messages to ask for now (0: wait). With a buffer, ask only for full batches."""
+        prefetch = self.prefetch_allowance()
+        room = self.config.concurrency + prefetch - held
+        if prefetch == 0:
+            return min(SQS_MAX_BATCH, room)
+        needed = min(SQS_MAX_BATCH, self.config.concurrency + prefetch)
+        return min(SQS_MAX_BATCH, room) if room >= needed else 0
+
+    def _receive(self, wanted: int) -> None:
         try:
             self.receive_requests += 1
             response = self._sqs.receive_message(
                 QueueUrl=self.config.queue_url,
-                MaxNumberOfMessages=min(10, free_slots),
+                MaxNumberOfMessages=wanted,
                 WaitTimeSeconds=self.config.receive_wait_seconds,
                 AttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
             )
@@ -145,37 +194,76 @@ class Consumer:
                 body=raw.get("Body", ""),
                 receive_count=int(raw.get("Attributes", {}).get("ApproximateReceiveCount", 1)),
                 received_at=now,
-                deadline=now + self.config.processing_timeout_seconds,
                 visible_at=now + self.queue_settings.visibility_timeout,
             )
             self.inflight.add(message)
-            job = threading.Thread(
-                target=self._handle, args=(message,), name=f"job-{message.message_id[:8]}", daemon=True
-            )
-            job.start()
+            self._buffer.put(message)
+        self.max_buffered = max(self.max_buffered, self._buffer.qsize())
 
-    # --- one message -----------------------------------------------------------------------------
+    # --- one slot, one message at a time ---------------------------------------------------------
 
-    def _handle(self, message: InFlightMessage) -> None:
+    def _slot_loop(self, slot: Slot) -> None:
+        started = slot.start()
+        if started.kind != "ready":
+            self.fatal_reason = f"{started.error_type}: {started.reason}"
+            log.error("a processing process could not start; stopping", extra={"reason": self.fatal_reason})
+            self.stop()
+        with self._ready_lock:
+            self._slots_started += 1
+            if self._slots_started == len(self.slots):
+                self.ready.set()
+        while True:
+            if started.kind == "ready":
+                started = slot.ensure_started()
+            message = self._buffer.get()
+            if message is None:
+                return
+            try:
+                self._handle(message, slot)
+            except Exception:  # noqa: BLE001 - a bug here must not kill the slot or lose the message
+                log.exception(
+                    "unexpected error while handling a message", extra={"message_id": message.message_id}
+                )
+                if self.inflight.settle(message, by="error"):
+                    self.actions.apply(
+                        message,
+                        Verdict(Outcome.TRANSIENT_FAILURE, reason="worker error", error_type="WorkerError"),
+                    )
+
+    def _handle(self, message: InFlightMessage, slot: Slot) -> None:
         started = time.monotonic()
-        keys: list[str] = []
-        try:
-            verdict, keys = self._decide(message)
-        except Exception as error:  # noqa: BLE001 - a bug here must not lose the message: release it
-            log.exception(
-                "unexpected error while handling a message", extra={"message_id": message.message_id}
-            )
-            verdict = Verdict(Outcome.TRANSIENT_FAILURE, reason=str(error), error_type=type(error).__name__)
+        message.started_at = started
+        message.deadline = min(
+            started + self.config.processing_timeout_seconds,
+            message.received_at + SQS_MAX_VISIBILITY_SECONDS - VISIBILITY_MARGIN_SECONDS,
+        )
+        verdict, keys = self._decide(message, slot)
+        duration = time.monotonic() - started
+        self._job_seconds = (
+            duration if self._job_seconds is None else 0.8 * self._job_seconds + 0.2 * duration
+        )
         if not self.inflight.settle(message, by="job"):
+            return
+        if message.lost.is_set() and verdict.outcome is Outcome.INTERRUPTED:
             log.warning(
-                "job finished after its message was handed back; result discarded",
-                extra={"message_id": message.message_id, "outcome": verdict.outcome.label},
+                "job stopped: the message's visibility was lost, SQS hands it out again",
+                extra={"message_id": message.message_id, "keys": keys},
             )
             return
         self.actions.apply(message, verdict)
-        duration_ms = (time.monotonic() - started) * 1000
         if verdict.outcome is Outcome.PROCESSED:
-            self.metrics.duration(duration_ms)
+            self.metrics.duration(duration * 1000)
+        if verdict.outcome is Outcome.WORKER_FATAL:
+            self.fatal_reason = verdict.reason
+            log.error(
+                "the worker cannot work; stopping (the message was handed back, not dead-lettered)",
+                extra={
+                    "message_id": message.message_id,
+                    "reason": verdict.reason,
+                    "error_type": verdict.error_type,
+                },
+            )
+            self.stop()
         level = logging.INFO if verdict.action is Action.DELETE else logging.WARNING
         log.log(
             level,
@@ -186,89 +274,119 @@ class Consumer:
                 "outcome": verdict.outcome.label,
                 "action": verdict.action.value,
                 "reason": verdict.reason,
+                "error_type": verdict.error_type,
                 "receive_count": message.receive_count,
-                "duration_ms": round(duration_ms, 1),
+                "duration_ms": round(duration * 1000, 1),
+                "slot": slot.name,
             },
         )
 
-    def _decide(self, message: InFlightMessage) -> tuple[Verdict, list[str]]:
+    def _decide(self, message: InFlightMessage, slot: Slot) -> tuple[Verdict, list[str]]:
         parsed = parse_body(message.body)
         if parsed.kind is BodyKind.TEST_EVENT:
             return Verdict(Outcome.TEST_EVENT), []
         if parsed.kind is BodyKind.NOT_AN_S3_EVENT:
             return Verdict(Outcome.NOT_AN_S3_EVENT, reason=parsed.reason, error_type="NotAnS3Event"), []
-        verdicts = []
+        verdicts = [
+            Verdict(Outcome.NOT_AN_S3_EVENT, reason=bad.reason, error_type="NotAnS3Event")
+            for bad in parsed.bad_records
+        ]
         for event in parsed.events:
-            event = dataclasses.replace(event, deadline=message.deadline)
-            verdicts.append(self._process_once(event, message))
+            verdict = self._process_once(dataclasses.replace(event, deadline=message.deadline), slot, message)
+            verdicts.append(verdict)
+            if verdict.outcome in (Outcome.WORKER_FATAL, Outcome.INTERRUPTED):
+                break
         return combine(verdicts), [event.key for event in parsed.events]
 
-    def _process_once(self, event: S3ObjectEvent, message: InFlightMessage) -> Verdict:
+    def _process_once(self, event: S3ObjectEvent, slot: Slot, message: InFlightMessage) -> Verdict:
+        if self.abort.is_set():
+            return Verdict(Outcome.INTERRUPTED, reason=f"{event.key}: not started before shutdown")
         if not self.ledger.claim(event.identity, wait_seconds=max(0.0, event.remaining_seconds())):
             return Verdict(Outcome.DUPLICATE)
-        verdict = self._process(event)
+
+        def abort() -> str | None:
+            if self.abort.is_set():
+                return "WorkerShutdown"
+            if message.lost.is_set():
+                return "VisibilityLost"
+            return None
+
+        result = slot.run(event, event.deadline, abort)
+        verdict = self._verdict(result, event)
         self.ledger.finish(event.identity, succeeded=verdict.action is Action.DELETE)
         return verdict
 
-    def _process(self, event: S3ObjectEvent) -> Verdict:
-        try:
-            self._processor(event)
-        except PermanentError as error:
-            return Verdict(Outcome.PERMANENT_FAILURE, reason=str(error), error_type=type(error).__name__)
-        except ObjectGone as error:
+    def _verdict(self, result: JobResult, event: S3ObjectEvent) -> Verdict:
+        outcome = _RESULT_OUTCOMES.get(result.kind, Outcome.TRANSIENT_FAILURE)
+        if outcome is Outcome.OBJECT_GONE:
             log.warning(
                 "object gone before processing; deleting the message",
-                extra={"key": event.key, "reason": str(error)},
+                extra={"key": event.key, "reason": result.reason},
             )
-            return Verdict(Outcome.OBJECT_GONE, reason=str(error))
-        except ProcessingTimedOut as error:
-            return Verdict(Outcome.TIMED_OUT, reason=str(error), error_type="ProcessingTimedOut")
-        except ClientError as error:
-            code = str(error.response.get("Error", {}).get("Code", ""))
-            if code in MISSING_OBJECT_CODES:
-                log.warning("object gone before processing; deleting the message", extra={"key": event.key})
-                return Verdict(Outcome.OBJECT_GONE, reason=code)
-            return Verdict(Outcome.TRANSIENT_FAILURE, reason=str(error), error_type=code or "ClientError")
-        except Exception as error:  # noqa: BLE001 - contract 3: any other exception is transient
-            return Verdict(
-                Outcome.TRANSIENT_FAILURE,
-                reason=str(error) or type(error).__name__,
-                error_type=type(error).__name__,
-            )
-        return Verdict(Outcome.PROCESSED)
-
-    def _on_timeout(self, message: InFlightMessage) -> None:
-        """Called by the heartbeat: the job ran past PROCESSING_TIMEOUT_SECONDS; hand it back as transient."""
-        if self.inflight.settle(message, by="timeout"):
-            log.error(
-                "processing timed out; message released for a retry",
-                extra={
-                    "message_id": message.message_id,
-                    "timeout_seconds": self.config.processing_timeout_seconds,
-                },
-            )
-            self.actions.apply(
-                message,
-                Verdict(Outcome.TIMED_OUT, reason="processing timeout", error_type="ProcessingTimedOut"),
-            )
+        if outcome is Outcome.PROCESSED:
+            return Verdict(outcome)
+        return Verdict(outcome, reason=result.reason, error_type=result.error_type)
 
     # --- stopping --------------------------------------------------------------------------------
 
-    def _shut_down(self) -> None:
+    def _shut_down(self, threads: list[threading.Thread]) -> None:
+        waiting = self._drain_buffer()
         log.info(
-            "stopping: no more receives; waiting for in-flight jobs", extra={"in_flight": len(self.inflight)}
+            "stopping: no more receives; waiting for running jobs",
+            extra={"running": len(self.inflight), "handed_back": len(waiting)},
         )
-        finished = self.inflight.wait_until_empty(self.config.shutdown_grace_seconds)
-        if not finished:
-            unfinished = [m for m in self.inflight.snapshot() if self.inflight.settle(m, by="shutdown")]
-            log.warning(
-                "grace period over; releasing unfinished messages", extra={"released": len(unfinished)}
-            )
-            self.actions.release_all_now(unfinished)
+        self._hand_back(waiting)
+        for _ in threads:
+            self._buffer.put(None)
+        deadline = time.monotonic() + self.config.shutdown_grace_seconds
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if any(thread.is_alive() for thread in threads):
+            log.warning("grace period over; stopping running jobs and handing their messages back")
+            self.abort.set()
+            for thread in threads:
+                thread.join()
+        self._hand_back(self._drain_buffer())  # a receive that was under way when the stop came
+        for slot in self.slots:
+            slot.close()
         self.heartbeat.stop()
         self.deleter.close()
         self.metrics.flush()
-        log.info("stopped", extra={"totals": dict(self.metrics.totals), "sqs_requests": self.sqs_requests})
+        log.info(
+            "stopped",
+            extra={
+                "totals": dict(self.metrics.totals),
+                "sqs_requests": self.sqs_requests,
+                "fatal": self.fatal_reason,
+            },
+        )
+
+    def _drain_buffer(self) -> list[InFlightMessage]:
+        waiting = []
+        while True:
+            try:
+                message = self._buffer.get_nowait()
+            except queue.Empty:
+                return waiting
+            if message is None:
+                continue
+            if self.inflight.settle(message, by="shutdown"):
+                waiting.append(message)
+
+    def _hand_back(self, messages: list[InFlightMessage]) -> None:
+        """Messages that never started: at once, except on their last receive (released, SQS would
+        move them to the DLQ on the next receive without a reason): those are dead-lettered saying so."""
+        last = [m for m in messages if self.actions.is_last_receive(m)]
+        for message in last:
+            self.actions.apply(
+                message,
+                Verdict(
+                    Outcome.INTERRUPTED,
+                    reason="not started before the worker shut down",
+                    error_type="WorkerShutdown",
+                ),
+            )
+        self.actions.release_all_now([m for m in messages if not self.actions.is_last_receive(m)])
 
     def _count_sqs_request(self, **_: Any) -> None:
         with self._sqs_requests_lock:

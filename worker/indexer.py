@@ -6,11 +6,19 @@ extracted (PDFs with pypdf); anything else gets a metadata-only document, so it 
 by name. A file that claims to be a PDF but cannot be parsed raises `PermanentError` (it goes to
 the DLQ for a person to look at). The document is written to INDEX_BUCKET under INDEX_PREFIX,
 never to the bucket the event came from, so the worker's output can never trigger the pipeline.
+
+Errors are classified where they happen: the upload's bucket missing or denied, or its key too long,
+is a `PermanentError` (the file can never be read); the *index* bucket missing or denied is a
+`WorkerFatalError` (every file would fail: the worker stops instead of dead-lettering the queue);
+throttling, 5xx and timeouts stay transient. Document keys fit S3's 1,024-byte key limit for any
+upload key: a key that would not fit is cut and suffixed with a hash of the full bucket and key, so
+it stays unique (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html).
 """
 
 from __future__ import annotations
 
 import codecs
+import hashlib
 import json
 import mimetypes
 import os
@@ -23,7 +31,15 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from worker.errors import ObjectGone, PermanentError, ProcessingTimedOut
+from worker.errors import (
+    MISSING_OBJECT_CODES,
+    PERMANENT_S3_CODES,
+    ObjectGone,
+    PermanentError,
+    ProcessingTimedOut,
+    WorkerFatalError,
+    error_code,
+)
 from worker.events import S3ObjectEvent
 
 CHUNK_BYTES = 1024 * 1024
@@ -32,7 +48,13 @@ MAX_TEXT_CHARS = 1_000_000
 TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-yaml", "application/csv")
 TEXT_ENCODINGS = ("utf-8-sig", "cp932", "euc_jp")
 """UTF-8 first; Japanese Windows and Unix encodings before giving up to replacement characters."""
-MISSING = {"NoSuchKey", "404", "NotFound"}
+MISSING = MISSING_OBJECT_CODES
+S3_MAX_KEY_BYTES = 1024
+DOCUMENT_SUFFIX = ".json"
+HASH_CHARS = 32
+INDEX_BUCKET_FATAL_CODES = frozenset(
+    {"NoSuchBucket", "AccessDenied", "403", "AllAccessDisabled", "Forbidden"}
+)
 
 
 class Indexer:
@@ -42,7 +64,20 @@ class Indexer:
         self.index_prefix = index_prefix
 
     def document_key(self, event: S3ObjectEvent) -> str:
-        return f"{self.index_prefix}{event.bucket}/{event.key}.json"
+        return self.document_key_for(event.bucket, event.key)
+
+    def document_key_for(self, bucket: str, key: str) -> str:
+        """`{prefix}{bucket}/{key}.json`, or, when that exceeds S3's 1,024 bytes, the key cut on a
+        character boundary plus `~{sha256(bucket/key)[:32]}.json` (unique for every bucket and key)."""
+        document_key = f"{self.index_prefix}{bucket}/{key}{DOCUMENT_SUFFIX}"
+        if len(document_key.encode("utf-8", "surrogatepass")) <= S3_MAX_KEY_BYTES:
+            return document_key
+        digest = hashlib.sha256(f"{bucket}/{key}".encode("utf-8", "surrogatepass")).hexdigest()
+        suffix = f"~{digest[:HASH_CHARS]}{DOCUMENT_SUFFIX}"
+        head = f"{self.index_prefix}{bucket}/".encode("utf-8", "surrogatepass")
+        budget = S3_MAX_KEY_BYTES - len(head) - len(suffix.encode())
+        cut = key.encode("utf-8", "surrogatepass")[: max(0, budget)].decode("utf-8", "ignore")
+        return f"{self.index_prefix}{bucket}/{cut}{suffix}"
 
     def index(self, event: S3ObjectEvent) -> dict[str, Any] | None:
         """Index the object of `event`; returns the document, or None when it was indexed already."""
@@ -56,8 +91,13 @@ class Indexer:
         try:
             response = self._s3.get_object(Bucket=event.bucket, Key=event.key)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in MISSING:
+            code = error_code(error)
+            if code in MISSING:
                 raise ObjectGone(f"s3://{event.bucket}/{event.key} no longer exists") from error
+            if code in PERMANENT_S3_CODES:
+                raise PermanentError(
+                    f"s3://{event.bucket}/{event.key} cannot be read: {code}: {error}"
+                ) from error
             raise
         content_type = (
             response.get("ContentType") or mimetypes.guess_type(event.key)[0] or "application/octet-stream"
@@ -78,27 +118,48 @@ class Indexer:
             "text_truncated": bool(text) and len(text) > MAX_TEXT_CHARS,
             "indexed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        self._s3.put_object(
-            Bucket=self.index_bucket,
-            Key=self.document_key(event),
-            Body=json.dumps(document, ensure_ascii=False).encode("utf-8"),
-            ContentType="application/json; charset=utf-8",
-            Metadata={"source-etag": event.etag, "source-sequencer": event.sequencer or ""},
-        )
+        try:
+            self._s3.put_object(
+                Bucket=self.index_bucket,
+                Key=self.document_key(event),
+                Body=json.dumps(document, ensure_ascii=False).encode("utf-8"),
+                ContentType="application/json; charset=utf-8",
+                Metadata={
+                    "source-etag": _ascii(event.etag),
+                    "source-sequencer": _ascii(event.sequencer or ""),
+                },
+            )
+        except ClientError as error:
+            self._raise_if_index_bucket_unusable(error)
+            raise
         return document
+
+    def _raise_if_index_bucket_unusable(self, error: ClientError) -> None:
+        code = error_code(error)
+        if code in INDEX_BUCKET_FATAL_CODES:
+            raise WorkerFatalError(
+                f"INDEX_BUCKET={self.index_bucket} cannot be used ({code}): every file would fail; "
+                "the worker stops and hands its messages back"
+            ) from error
 
     def _already_indexed(self, event: S3ObjectEvent) -> bool:
         """The index document records this very event (same ETag and sequencer): a duplicate delivery."""
         try:
             head = self._s3.head_object(Bucket=self.index_bucket, Key=self.document_key(event))
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in MISSING:
+            if error_code(error) in MISSING:  # a HEAD says 404 for a missing bucket too: PutObject tells
                 return False
+            self._raise_if_index_bucket_unusable(error)
             raise
         metadata = head.get("Metadata", {})
         return metadata.get("source-etag") == event.etag and metadata.get("source-sequencer") == (
             event.sequencer or ""
         )
+
+
+def _ascii(value: str) -> str:
+    """S3 user metadata travels in HTTP headers: keep it ASCII."""
+    return value.encode("ascii", "backslashreplace").decode("ascii")
 
 
 def _stream_to(body: Any, local: IO[bytes], event: S3ObjectEvent) -> int:

@@ -1,8 +1,10 @@
 """The messages this worker holds, and the heartbeat that keeps them invisible while they are worked on.
 
-A message is received, then exactly one party settles it: the job that processed it, the heartbeat
-when the processing timeout passes, or shutdown when the grace period ends. `settle()` is that
-hand-off, atomic, so a late job can never delete a message that was already released.
+A message is received (it waits in the local buffer, then a slot takes it), then exactly one party
+settles it: the slot that ran its job (after the job's process has stopped, however it ended), or
+shutdown for a message still waiting in the buffer. `settle()` is that hand-off, atomic.
+The heartbeat runs in the worker's process while jobs run in child processes, so a busy processor
+cannot starve it.
 """
 
 from __future__ import annotations
@@ -28,9 +30,14 @@ class InFlightMessage:
     receive_count: int
     received_at: float = field(default_factory=time.monotonic)
     deadline: float = float("inf")
+    started_at: float | None = None
+    """When a slot took the message out of the buffer (None while it waits)."""
     visible_at: float = 0.0
     """When SQS would show the message again unless the heartbeat extends it (monotonic seconds)."""
     settled_by: str | None = None
+    lost: threading.Event = field(default_factory=threading.Event)
+    """Set by the heartbeat when the visibility ran out without an extension: SQS may hand the message
+    to another worker now, so its job is stopped rather than left to run beside a second call."""
 
 
 class InFlight:
@@ -41,7 +48,7 @@ class InFlight:
 
     def add(self, message: InFlightMessage) -> None:
         with self._lock:
-            self._messages[message.message_id] = message
+            self._messages[message.receipt_handle] = message
 
     def settle(self, message: InFlightMessage, by: str) -> bool:
         """Take the message out of flight; False when someone else already settled it."""
@@ -49,7 +56,7 @@ class InFlight:
             if message.settled_by is not None:
                 return False
             message.settled_by = by
-            self._messages.pop(message.message_id, None)
+            self._messages.pop(message.receipt_handle, None)
             self.changed.notify_all()
             return True
 
@@ -61,12 +68,15 @@ class InFlight:
         with self._lock:
             return len(self._messages)
 
-    def wait_for_room(self, capacity: int, stop: threading.Event, timeout: float = 1.0) -> int:
-        """Block until fewer than `capacity` messages are in flight (or stop); returns the free slots."""
+    def wait_for_room(self, room: Callable[[int], int], stop: threading.Event, timeout: float = 1.0) -> int:
+        """Block until `room(held)` is positive (or stop); returns it."""
         with self._lock:
-            while len(self._messages) >= capacity and not stop.is_set():
+            while not stop.is_set():
+                free = room(len(self._messages))
+                if free > 0:
+                    return free
                 self.changed.wait(timeout)
-            return max(0, capacity - len(self._messages))
+            return 0
 
     def wait_until_empty(self, seconds: float) -> bool:
         deadline = time.monotonic() + seconds
@@ -80,8 +90,8 @@ class InFlight:
 
 
 class Heartbeat(threading.Thread):
-    """Extends the visibility of every in-flight message before it can expire, in batches, and
-    hands messages that ran past their processing deadline to `on_timeout`."""
+    """Extends the visibility of every held message (waiting or running) before it can expire, in
+    batches of ten. Deadlines are not its business: the slot running a job stops it."""
 
     def __init__(
         self,
@@ -90,7 +100,6 @@ class Heartbeat(threading.Thread):
         inflight: InFlight,
         visibility_timeout: int,
         interval: float,
-        on_timeout: Callable[[InFlightMessage], None],
     ) -> None:
         super().__init__(name="heartbeat", daemon=True)
         self._sqs = sqs
@@ -98,7 +107,6 @@ class Heartbeat(threading.Thread):
         self._inflight = inflight
         self._visibility_timeout = visibility_timeout
         self._interval = interval
-        self._on_timeout = on_timeout
         self._stop_event = threading.Event()
         self.extensions = 0
 
@@ -116,15 +124,19 @@ class Heartbeat(threading.Thread):
         now = time.monotonic()
         due = []
         for message in self._inflight.snapshot():
-            if now >= message.deadline:
-                self._on_timeout(message)
+            if now >= message.visible_at and not message.lost.is_set():
+                message.lost.set()
+                log.error(
+                    "visibility ran out before it could be extended; the message may be redelivered",
+                    extra={"message_id": message.message_id},
+                )
             elif message.visible_at - now <= 2 * self._interval:
                 due.append(message)
         for start in range(0, len(due), CHANGE_VISIBILITY_BATCH_SIZE):
             self._extend(due[start : start + CHANGE_VISIBILITY_BATCH_SIZE], now)
 
     def _extend(self, messages: list[InFlightMessage], now: float) -> None:
-        entries = []
+        entries, extensions = [], {}
         for position, message in enumerate(messages):
             held_for = now - message.received_at
             extension = int(min(self._visibility_timeout, SQS_MAX_VISIBILITY_SECONDS - held_for - 1))
@@ -133,10 +145,12 @@ class Heartbeat(threading.Thread):
             entries.append(
                 {"Id": str(position), "ReceiptHandle": message.receipt_handle, "VisibilityTimeout": extension}
             )
-            message.visible_at = now + extension
+            extensions[str(position)] = extension
         if not entries:
             return
         response = self._sqs.change_message_visibility_batch(QueueUrl=self._queue_url, Entries=entries)
+        for success in response.get("Successful", []):
+            messages[int(success["Id"])].visible_at = now + extensions[success["Id"]]
         self.extensions += len(response.get("Successful", []))
         for failure in response.get("Failed", []):
             message = messages[int(failure["Id"])]

@@ -1,7 +1,8 @@
 """What happens to a message, as a value: every message ends in exactly one outcome (contract 4).
 
-Processing produces a `Verdict`; `MessageActions` is the one place that turns it into a delete, a
-release with backoff, or a copy to the dead-letter queue. Each outcome names the metrics it counts.
+Processing produces a `Verdict` per record; `combine` makes the message's verdict, and
+`MessageActions` is the one place that turns it into a delete, a release with backoff, or a copy to
+the dead-letter queue. Each outcome names the metrics it counts.
 """
 
 from __future__ import annotations
@@ -27,15 +28,25 @@ class Outcome(Enum):
     PERMANENT_FAILURE = ("permanent_failure", Action.DEAD_LETTER, (metrics.FAILED,))
     TRANSIENT_FAILURE = ("transient_failure", Action.RELEASE, (metrics.FAILED,))
     TIMED_OUT = ("timed_out", Action.RELEASE, (metrics.FAILED,))
+    INTERRUPTED = ("interrupted", Action.RELEASE, ())
+    """Shutdown stopped the job, or it never started: handed back at once, not counted as a failure."""
+    WORKER_FATAL = ("worker_fatal", Action.RELEASE, ())
+    """The worker cannot work (its index bucket is gone or denied): handed back at once; the worker stops."""
 
     def __init__(self, label: str, action: Action, counted_as: tuple[str, ...]) -> None:
         self.label = label
         self.action = action
         self.counted_as = counted_as
 
+    @property
+    def releases_at_once(self) -> bool:
+        """Handed back with visibility 0 instead of a backoff: the file itself did not fail."""
+        return self in (Outcome.INTERRUPTED, Outcome.WORKER_FATAL)
+
 
 # When one message carries several records, the most cautious action wins: a record to retry keeps
-# the whole message; otherwise a record that can never succeed sends it to the DLQ.
+# the whole message; otherwise a record that can never succeed sends it to the DLQ (its good records
+# were indexed all the same, and the indexer skips them when the dead letter is redriven).
 _PRECEDENCE = {Action.RELEASE: 2, Action.DEAD_LETTER: 1, Action.DELETE: 0}
 
 
@@ -44,6 +55,8 @@ class Verdict:
     outcome: Outcome
     reason: str = ""
     error_type: str = ""
+    failed_records: int = 0
+    """How many records of the message failed (set by `combine` for messages of several records)."""
 
     @property
     def action(self) -> Action:
@@ -51,4 +64,20 @@ class Verdict:
 
 
 def combine(verdicts: list[Verdict]) -> Verdict:
-    return max(verdicts, key=lambda verdict: _PRECEDENCE[verdict.action])
+    """One verdict for a message from its records' verdicts; the reason names every failed record."""
+    if len(verdicts) == 1:
+        return verdicts[0]
+    if any(v.outcome is Outcome.WORKER_FATAL for v in verdicts):
+        return next(v for v in verdicts if v.outcome is Outcome.WORKER_FATAL)
+    chosen = max(verdicts, key=lambda verdict: _PRECEDENCE[verdict.action])
+    failed = [v for v in verdicts if v.action is not Action.DELETE]
+    if not failed:
+        processed = [v for v in verdicts if v.outcome is Outcome.PROCESSED]
+        return processed[0] if processed else chosen
+    reason = "; ".join(v.reason or v.outcome.label for v in failed)
+    return Verdict(
+        chosen.outcome,
+        reason=f"{len(failed)} of {len(verdicts)} records failed: {reason}",
+        error_type=chosen.error_type,
+        failed_records=len(failed),
+    )

@@ -12,12 +12,14 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from worker import metrics
 from worker.inflight import InFlightMessage
 from worker.outcomes import Action, Verdict
+from worker.startup import QueueSettings
+
+__all__ = ["DeleteBatcher", "MessageActions", "QueueSettings", "backoff_seconds"]
 
 log = logging.getLogger("worker.actions")
 
@@ -25,14 +27,6 @@ SQS_BATCH_SIZE = 10
 DELETE_ATTEMPTS = 3
 DELETE_RETRY_PAUSE_SECONDS = 0.2
 REASON_MAX_CHARS = 1000
-
-
-@dataclass(frozen=True)
-class QueueSettings:
-    """Read from the queue's own attributes at start-up (GetQueueAttributes), never configured twice."""
-
-    visibility_timeout: int
-    max_receive_count: int | None
 
 
 def backoff_seconds(receive_count: int, base_seconds: float, visibility_timeout: int) -> int:
@@ -113,11 +107,18 @@ class DeleteBatcher(threading.Thread):
 
 
 class MessageActions:
+    """Turns a verdict into SQS calls. The DLQ is the queue's own redrive target (QueueSettings.dlq_url).
+
+    On the last receive the queue allows (`ApproximateReceiveCount >= maxReceiveCount`) a message that
+    would be released is dead-lettered explicitly instead, with its last error as the reason: released,
+    SQS would move it to the DLQ on the next receive with no word of why.
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html
+    """
+
     def __init__(
         self,
         sqs: Any,
         queue_url: str,
-        dlq_url: str,
         queue_settings: QueueSettings,
         metrics_sink: metrics.Metrics,
         deleter: DeleteBatcher,
@@ -125,11 +126,15 @@ class MessageActions:
     ) -> None:
         self._sqs = sqs
         self._queue_url = queue_url
-        self._dlq_url = dlq_url
+        self._dlq_url = queue_settings.dlq_url
         self._settings = queue_settings
         self._metrics = metrics_sink
         self._deleter = deleter
         self._retry_base_seconds = retry_base_seconds
+
+    def is_last_receive(self, message: InFlightMessage) -> bool:
+        limit = self._settings.max_receive_count
+        return limit is not None and message.receive_count >= limit
 
     def apply(self, message: InFlightMessage, verdict: Verdict) -> None:
         for name in verdict.outcome.counted_as:
@@ -138,13 +143,26 @@ class MessageActions:
             self._deleter.delete(message)
         elif verdict.action is Action.DEAD_LETTER:
             self.dead_letter(message, verdict)
-        else:
-            self.release(
+        elif self.is_last_receive(message) and self._dlq_url:
+            limit = self._settings.max_receive_count
+            self.dead_letter(
                 message,
-                backoff_seconds(
-                    message.receive_count, self._retry_base_seconds, self._settings.visibility_timeout
+                Verdict(
+                    verdict.outcome,
+                    reason=f"last receive ({message.receive_count} of maxReceiveCount {limit}): {verdict.reason}",
+                    error_type=verdict.error_type or verdict.outcome.label,
+                    failed_records=verdict.failed_records,
                 ),
             )
+        elif verdict.outcome.releases_at_once:
+            self.release(message, 0)
+        else:
+            self.release(message, self.backoff(message))
+
+    def backoff(self, message: InFlightMessage) -> int:
+        return backoff_seconds(
+            message.receive_count, self._retry_base_seconds, self._settings.visibility_timeout
+        )
 
     def release(self, message: InFlightMessage, visibility_seconds: int) -> None:
         """Make the message visible again after `visibility_seconds` (0: at once)."""
@@ -162,7 +180,7 @@ class MessageActions:
             )
 
     def release_all_now(self, messages: list[InFlightMessage]) -> None:
-        """Shutdown: hand unfinished messages back at once, in batches."""
+        """Shutdown: hand messages that never started back at once, in batches."""
         for start in range(0, len(messages), SQS_BATCH_SIZE):
             chunk = messages[start : start + SQS_BATCH_SIZE]
             entries = [
@@ -180,6 +198,13 @@ class MessageActions:
     def dead_letter(self, message: InFlightMessage, verdict: Verdict) -> None:
         """Copy the message to the DLQ with the reason, then delete the original. If the copy fails the
         original is released instead (never deleted uncopied), so it is retried or redriven by SQS."""
+        if not self._dlq_url:
+            log.error(
+                "no DLQ (ALLOW_NO_REDRIVE_POLICY): releasing a message that should be dead-lettered",
+                extra={"message_id": message.message_id, "reason": verdict.reason},
+            )
+            self.release(message, self._settings.visibility_timeout)
+            return
         attributes = {
             "ErrorType": verdict.error_type or verdict.outcome.label,
             "Reason": (verdict.reason or verdict.outcome.label)[:REASON_MAX_CHARS],
@@ -187,6 +212,8 @@ class MessageActions:
             "ReceiveCount": str(message.receive_count),
             "SourceQueue": self._queue_url.rsplit("/", 1)[-1],
         }
+        if verdict.failed_records:
+            attributes["FailedRecords"] = str(verdict.failed_records)
         try:
             self._sqs.send_message(
                 QueueUrl=self._dlq_url,
@@ -200,12 +227,7 @@ class MessageActions:
                 "copy to the DLQ failed; releasing the message instead",
                 extra={"message_id": message.message_id, "error": str(error)},
             )
-            self.release(
-                message,
-                backoff_seconds(
-                    message.receive_count, self._retry_base_seconds, self._settings.visibility_timeout
-                ),
-            )
+            self.release(message, self.backoff(message))
             return
         self._metrics.count(metrics.DEAD_LETTERED)
         self._deleter.delete(message)

@@ -1,55 +1,149 @@
 """Processors for the worker tests, importable by name (FILE_PROCESSOR=tests.worker.processors:NAME).
 
-Each records every call as a file in MARKER_DIR (one line per call), so a test can count how often
-each key was processed, across threads and processes.
+They run in the worker's child processes. Each records every call as a file in MARKER_DIR (one
+line per call), so a test can count how often each key was processed, across processes; and each
+call holds an exclusive `flock` on a per-key file while it runs: a second call for the same key
+while the first still runs (or its process is not yet gone) finds the lock taken and records a
+violation. The kernel drops the lock only when the holding process is gone, so a killed call holds
+it until it has really stopped.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import os
+import signal
+import sys
 import time
 from pathlib import Path
+
+from botocore.exceptions import ClientError
 
 from worker import PermanentError, S3ObjectEvent
 
 
+def _digest(key: str) -> str:
+    return hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def record_call(event: S3ObjectEvent, note: str = "called") -> int:
     """Append one line for this key; returns how many calls the key has had, this one included."""
-    marker = Path(os.environ["MARKER_DIR"]) / hashlib.sha1(event.key.encode()).hexdigest()
-    with marker.open("a", encoding="utf-8") as handle:
-        handle.write(f"{event.key}\t{note}\n")
-    return len(marker.read_text(encoding="utf-8").splitlines())
+    marker = Path(os.environ["MARKER_DIR"]) / _digest(event.key)
+    with marker.open("a", encoding="utf-8", errors="surrogateescape") as handle:
+        handle.write(f"{event.key}\t{note}\t{os.getpid()}\n")
+    return len(marker.read_text(encoding="utf-8", errors="surrogateescape").splitlines())
 
 
 def record_done(event: S3ObjectEvent) -> None:
-    marker = Path(os.environ["MARKER_DIR"]) / (hashlib.sha1(event.key.encode()).hexdigest() + ".done")
-    with marker.open("a", encoding="utf-8") as handle:
+    marker = Path(os.environ["MARKER_DIR"]) / (_digest(event.key) + ".done")
+    with marker.open("a", encoding="utf-8", errors="surrogateescape") as handle:
         handle.write(f"{event.key}\n")
 
 
 def completions(marker_dir: Path, key: str) -> int:
-    marker = marker_dir / (hashlib.sha1(key.encode()).hexdigest() + ".done")
+    marker = marker_dir / (_digest(key) + ".done")
     return len(marker.read_text(encoding="utf-8").splitlines()) if marker.exists() else 0
 
 
 def calls(marker_dir: Path, key: str) -> list[str]:
-    marker = marker_dir / hashlib.sha1(key.encode()).hexdigest()
+    marker = marker_dir / _digest(key)
     return marker.read_text(encoding="utf-8").splitlines() if marker.exists() else []
 
 
+def overlaps(marker_dir: Path) -> list[str]:
+    """Keys that had two calls at once (see `exclusive`)."""
+    violations = marker_dir / "overlaps"
+    return violations.read_text(encoding="utf-8").splitlines() if violations.exists() else []
+
+
+def running_pids(marker_dir: Path) -> list[int]:
+    """Processes that are running a call now (their pid file exists and the process is alive)."""
+    alive = []
+    for entry in (marker_dir / "running").glob("*") if (marker_dir / "running").exists() else ():
+        pid = int(entry.name)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        alive.append(pid)
+    return alive
+
+
+class exclusive:  # noqa: N801 - used as a context manager, reads like a statement
+    """Hold the key's lock for the duration of the call; record an overlap if it is taken."""
+
+    def __init__(self, event: S3ObjectEvent) -> None:
+        self.directory = Path(os.environ["MARKER_DIR"])
+        self.event = event
+
+    def __enter__(self) -> exclusive:
+        locks = self.directory / "locks"
+        locks.mkdir(exist_ok=True)
+        self.handle = (locks / _digest(self.event.key)).open("a")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise
+            with (self.directory / "overlaps").open("a", encoding="utf-8") as violations:
+                violations.write(f"{self.event.key}\n")
+            fcntl.flock(self.handle, fcntl.LOCK_EX)  # then wait, so the record stays honest
+        running = self.directory / "running"
+        running.mkdir(exist_ok=True)
+        self.pid_file = running / str(os.getpid())
+        self.pid_file.write_text(self.event.key, encoding="utf-8", errors="surrogateescape")
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.pid_file.unlink(missing_ok=True)
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
+
+
+def hold_the_gil(seconds: float) -> None:
+    """Spin in Python with a switch interval longer than the spin: no other thread of this process
+    runs meanwhile (what a C extension that never releases the GIL does)."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(seconds + 5)
+    try:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            pass
+    finally:
+        sys.setswitchinterval(previous)
+
+
 def by_key_prefix(event: S3ObjectEvent) -> None:
-    """Behaviour chosen by the file name: ok-, slow-, perm-, always-, flaky<N>- (fails N times)."""
-    attempt = record_call(event)
-    name = event.key.rsplit("/", 1)[-1]
-    if name.startswith("slow-"):
-        time.sleep(float(os.environ.get("SLOW_SECONDS", "2")))
-    elif name.startswith("perm-"):
-        raise PermanentError(f"{name} can never be indexed")
-    elif name.startswith("always-"):
-        raise RuntimeError(f"transient failure of {name}")
-    elif name.startswith("flaky"):
-        failures = int(name[len("flaky") : name.index("-")])
-        if attempt <= failures:
-            raise RuntimeError(f"flaky failure {attempt}/{failures} of {name}")
-    record_done(event)
+    """Behaviour chosen by the file name: ok-, slow-, perm-, always-, flaky<N>- (fails N times),
+    hang- (never returns), crash- (the process is killed, as by the OOM killer), throttled<N>-
+    (S3 SlowDown N times), gil- (holds the GIL for SLOW_SECONDS)."""
+    with exclusive(event):
+        attempt = record_call(event)
+        name = event.key.rsplit("/", 1)[-1]
+        if name.startswith("slow-"):
+            time.sleep(float(os.environ.get("SLOW_SECONDS", "2")))
+        elif name.startswith("gil-"):
+            hold_the_gil(float(os.environ.get("SLOW_SECONDS", "2")))
+        elif name.startswith("hang-"):
+            while True:
+                time.sleep(3600)
+        elif name.startswith("crash-"):
+            os.kill(os.getpid(), signal.SIGKILL)
+        elif name.startswith("perm-"):
+            raise PermanentError(f"{name} can never be indexed")
+        elif name.startswith("always-"):
+            raise RuntimeError(f"transient failure of {name}")
+        elif name.startswith("throttled"):
+            failures = int(name[len("throttled") : name.index("-")])
+            if attempt <= failures:
+                raise ClientError(
+                    {"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."}},
+                    "GetObject",
+                )
+        elif name.startswith("flaky"):
+            failures = int(name[len("flaky") : name.index("-")])
+            if attempt <= failures:
+                raise RuntimeError(f"flaky failure {attempt}/{failures} of {name}")
+        record_done(event)

@@ -8,8 +8,8 @@ from sandbox.local_aws import queue_depth, wait_until
 from tests.local_aws import running_consumer, worker_config
 from tests.worker.processors import by_key_prefix, calls
 from worker import metrics
-from worker.indexer import Indexer
 
+INDEXER = "worker.indexer:index_file"  # the built-in processor, as FILE_PROCESSOR names it
 JAPANESE_NAME = "uploads/報告書 2024年 第3四半期.txt"
 JAPANESE_TEXT = "第3四半期の売上報告。検索できること。"
 
@@ -34,8 +34,7 @@ def test_processed_file_is_indexed_once_and_deleted(aws, pipeline_factory):
         Body=JAPANESE_TEXT.encode(),
         ContentType="text/plain",
     )
-    indexer = Indexer(s3, pipeline.index_bucket, "documents/")
-    with running_consumer(aws, worker_config(pipeline), indexer.index) as consumer:
+    with running_consumer(aws, worker_config(pipeline), INDEXER) as consumer:
         wait_until(
             lambda: consumer.metrics.totals[metrics.PROCESSED] == 1, 20, message="the file to be processed"
         )
@@ -69,8 +68,7 @@ def test_object_deleted_before_processing_is_deleted_with_a_warning(aws, pipelin
     key = "uploads/消えた ファイル.txt"
     s3.put_object(Bucket=pipeline.upload_bucket, Key=key, Body=b"gone soon")
     s3.delete_object(Bucket=pipeline.upload_bucket, Key=key)
-    indexer = Indexer(s3, pipeline.index_bucket, "documents/")
-    with running_consumer(aws, worker_config(pipeline), indexer.index) as consumer:
+    with running_consumer(aws, worker_config(pipeline), INDEXER) as consumer:
         wait_until(lambda: consumer.metrics.totals[metrics.OBJECTS_GONE] == 1, 20, message="the gone object")
         wait_until(lambda: drained(sqs, pipeline), 20, message="the queue to drain")
     assert consumer.metrics.totals[metrics.FAILED] == 0
@@ -108,8 +106,7 @@ def test_corrupt_pdf_is_a_permanent_failure_and_unknown_types_get_metadata_only(
     s3.put_object(
         Bucket=pipeline.upload_bucket, Key="uploads/写真.jpg", Body=b"\xff\xd8\xff", ContentType="image/jpeg"
     )
-    indexer = Indexer(s3, pipeline.index_bucket, "documents/")
-    with running_consumer(aws, worker_config(pipeline), indexer.index) as consumer:
+    with running_consumer(aws, worker_config(pipeline), INDEXER) as consumer:
         wait_until(lambda: consumer.metrics.totals[metrics.DEAD_LETTERED] == 1, 20, message="the corrupt PDF")
         wait_until(lambda: consumer.metrics.totals[metrics.PROCESSED] == 1, 20, message="the image")
     (message,) = dlq_messages(sqs, pipeline)

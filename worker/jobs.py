@@ -1,0 +1,179 @@
+"""Job slots: one child process each (worker/child.py), driven by one thread of the worker.
+
+`Slot.run(event, deadline)` returns only when the call has ended *and*, if it had to be stopped,
+when its process is gone (killed, then reaped). That is what lets the consumer promise that a
+message is released or dead-lettered only after its job has stopped, and that the slot stays taken
+until then: the next job of this slot cannot start before the previous process has exited.
+
+The children are started with the `spawn` method: a fresh interpreter that shares no threads,
+locks or sockets with the worker (forking a threaded process can deadlock, and a forked boto3
+connection would be shared by two processes).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from worker.child import JobResult, serve
+from worker.events import S3ObjectEvent
+
+log = logging.getLogger("worker.jobs")
+
+POLL_SECONDS = 0.2
+"""How often a waiting slot asks whether to abort (the deadline itself is waited for exactly)."""
+START_TIMEOUT_SECONDS = 120.0
+KILL_WAIT_SECONDS = 30.0
+
+_context = multiprocessing.get_context("spawn")
+
+
+def _describe_exit(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "still running"
+    if exitcode < 0:
+        try:
+            return f"killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"killed by signal {-exitcode}"
+    return f"exited with status {exitcode}"
+
+
+class Slot:
+    """One processing slot: a child process, started on first use and again after it was stopped."""
+
+    def __init__(self, name: str, spec: str, environ: Mapping[str, str]) -> None:
+        self.name = name
+        self._spec = spec
+        self._environ = dict(environ)
+        self._process: Any = None
+        self._connection: Any = None
+        self.starts = 0
+        self.kills = 0
+        self.busy = threading.Event()
+        """Set while a call runs in this slot's process (tests and the heartbeat log read it)."""
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def start(self) -> JobResult:
+        """Start the child and wait until it has loaded the processor ('ready', or 'fatal' and why)."""
+        parent_end, child_end = _context.Pipe()
+        process = _context.Process(
+            target=serve,
+            args=(child_end, self._spec, self._environ, os.getpid()),
+            name=f"worker-{self.name}",
+            daemon=True,
+        )
+        process.start()
+        child_end.close()
+        self._process, self._connection = process, parent_end
+        self.starts += 1
+        if not parent_end.poll(START_TIMEOUT_SECONDS):
+            self.stop()
+            return JobResult("fatal", "ProcessorStartTimeout", "the processing process did not start in time")
+        try:
+            result: JobResult = parent_end.recv()
+        except (EOFError, OSError):
+            exit_text = self._reap()
+            return JobResult("fatal", "ProcessorStartFailed", f"the processing process {exit_text} at start")
+        if result.kind != "ready":
+            self.stop()
+        return result
+
+    def ensure_started(self) -> JobResult:
+        """Start a new child if the last one was stopped or died (a killed job's successor starts
+        before the next message is taken, so its start-up does not eat into that job's deadline)."""
+        if self._process is not None and self._process.is_alive():
+            return JobResult("ready")
+        if self._process is not None:
+            self._reap()
+        return self.start()
+
+    def run(self, event: S3ObjectEvent, deadline: float, abort: Callable[[], str | None]) -> JobResult:
+        """Run one call; returns when it ended, and when it was stopped, after its process is gone.
+        A child started here (the previous one died in the same message) gets its start-up time added."""
+        if self._process is None or not self._process.is_alive():
+            before = time.monotonic()
+            started = self.ensure_started()
+            if started.kind != "ready":
+                return started
+            deadline += time.monotonic() - before
+        self.busy.set()
+        try:
+            return self._run(event, deadline, abort)
+        finally:
+            self.busy.clear()
+
+    def _run(self, event: S3ObjectEvent, deadline: float, abort: Callable[[], str | None]) -> JobResult:
+        try:
+            self._connection.send(event)
+        except (OSError, ValueError):
+            return JobResult("crashed", "ProcessorCrashed", f"the processing process {self._reap()}")
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.stop()
+                return JobResult(
+                    "timed_out",
+                    "ProcessingTimedOut",
+                    f"{event.key}: processing passed its deadline and was stopped",
+                )
+            why = abort()
+            if why:
+                self.stop()
+                return JobResult("aborted", why, f"{event.key}: stopped ({why})")
+            try:
+                ready = self._connection.poll(min(POLL_SECONDS, remaining))
+            except (OSError, EOFError):
+                ready = True
+            if not ready:
+                continue
+            try:
+                result: JobResult = self._connection.recv()
+                return result
+            except (EOFError, OSError):
+                return JobResult(
+                    "crashed", "ProcessorCrashed", f"{event.key}: the processing process {self._reap()}"
+                )
+
+    def stop(self) -> None:
+        """Kill the child (if any) and wait until it is gone."""
+        if self._process is None:
+            return
+        if self._process.is_alive():
+            self.kills += 1
+            self._process.kill()
+        self._reap()
+
+    def close(self) -> None:
+        """Shutdown: let an idle child exit on its own (end of input), else kill it."""
+        if self._process is None:
+            return
+        try:
+            self._connection.close()
+        except OSError:
+            pass
+        self._process.join(2)
+        self.stop()
+
+    def _reap(self) -> str:
+        process = self._process
+        process.join(KILL_WAIT_SECONDS)
+        if process.is_alive():  # SIGKILL cannot be ignored: only a process stuck in the kernel gets here
+            log.error("processing process did not exit after SIGKILL", extra={"pid": process.pid})
+            process.join()
+        text = _describe_exit(process.exitcode)
+        try:
+            self._connection.close()
+        except OSError:
+            pass
+        self._process, self._connection = None, None
+        return text
