@@ -27,6 +27,7 @@ from .values import (
     is_unknown,
     json_document,
     peek,
+    statements,
 )
 
 QUEUE = "aws:sqs/queue:Queue"
@@ -139,6 +140,8 @@ class Queue:
     lambda_consumers: list[LambdaConsumer] = field(default_factory=list)
     receivable: bool = False
     """Some principal of the stack is allowed sqs:ReceiveMessage on it (set by the consumer analysis)."""
+    access_policy: list[Any] = field(default_factory=list)
+    """Statements of its resource-based policy (the queue's `policy` or a QueuePolicy resource)."""
 
     def prop(self, key: str, default: Any = None) -> Any:
         return peek(self.resource.props, key, default)
@@ -383,6 +386,12 @@ def _index_queues(index: StackIndex) -> None:
         if queue is not None:
             queue.redrive_policy = peek(resource.props, "redrivePolicy", UNKNOWN)
             queue.redrive_source_urn = resource.urn
+    for queue in index.queues:
+        queue.access_policy = _access_policy(queue.prop("policy"))
+    for resource in index.by_type.get(QUEUE_POLICY, []):
+        queue = index.queue_lookup.find(resource, "queueUrl", peek(resource.props, "queueUrl"))
+        if queue is not None:
+            queue.access_policy += _access_policy(peek(resource.props, "policy"))
     for resource in index.by_type.get(REDRIVE_ALLOW_POLICY, []):
         queue = index.queue_lookup.find(resource, "queueUrl", peek(resource.props, "queueUrl"))
         if queue is not None:
@@ -406,6 +415,13 @@ def _index_queues(index: StackIndex) -> None:
         if dlq is not None:
             queue.redrive_target = dlq
             dlq.redrive_sources.append(queue)
+
+
+def _access_policy(value: Any) -> list[Any]:
+    """A queue policy's statements; none while it is unknown (preview) or not a document."""
+    if value in (None, "") or is_unknown(value):
+        return []
+    return statements(json_document(value) or {})
 
 
 def _index_buckets(index: StackIndex) -> None:

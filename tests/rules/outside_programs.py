@@ -229,6 +229,34 @@ boundary = aws.iam.Policy("sqs-read-boundary", policy=json.dumps({"Version": "20
         frozenset(),
         IAM_LOGIC,
     ),
+    "worker denied deletion by the queue's own policy": OutsideProgram(
+        pipeline()
+        + NOTIFY_QUEUE
+        + workers(role_extra=inline_policy(CONSUME))
+        + """
+aws.sqs.QueuePolicy("jobs-guard", queue_url=queue.id, policy=queue.arn.apply(lambda arn: json.dumps({
+    "Version": "2012-10-17", "Statement": [{"Sid": "NoDestructive", "Effect": "Deny", "Principal": "*",
+    "Action": ["sqs:DeleteMessage", "sqs:PurgeQueue"], "Resource": arn}]})))
+""",
+        frozenset({"consumer-can-delete"}),
+        IAM_LOGIC,
+    ),
+    "worker may delete through the queue's own policy (same account)": OutsideProgram(
+        pipeline()
+        + NOTIFY_QUEUE
+        + workers(
+            role_extra=inline_policy(
+                ["sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
+            )
+        )
+        + """
+aws.sqs.QueuePolicy("jobs-consumer", queue_url=queue.id, policy=pulumi.Output.all(queue.arn, worker_role.arn).apply(
+    lambda a: json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": a[1]},
+    "Action": ["sqs:DeleteMessage", "sqs:DeleteMessageBatch"], "Resource": a[0]}]})))
+""",
+        frozenset(),
+        IAM_LOGIC,
+    ),
     "worker without ChangeMessageVisibility (no heartbeat, no backoff)": OutsideProgram(
         pipeline()
         + NOTIFY_QUEUE
