@@ -106,6 +106,31 @@ def workers(
     )
 
 
+# User data written the other usual ways (plain text, Output.all): the script after `#!/bin/bash`.
+ECHO_ENVIRONMENT = """echo 'QUEUE_URL={url}' >> /etc/environment
+echo "PROCESSING_TIMEOUT_SECONDS=1200" >> /etc/environment
+"""
+DOCKER_RUN = (
+    "docker run -d --restart always -e QUEUE_URL={url} -e PROCESSING_TIMEOUT_SECONDS=1200 acme/worker:1.4\n"
+)
+SYSTEMD_ENVIRONMENT = """cat > /etc/systemd/system/consumer.service <<'UNIT'
+[Service]
+Environment="QUEUE_URL={url}" "PROCESSING_TIMEOUT_SECONDS=1200"
+ExecStart=/opt/consumer/run
+UNIT
+"""
+
+
+def script_workers(script: str, role_extra: str = "") -> str:
+    """A launch template whose plain-text user data, built with Output.all, runs `script`."""
+    body = script.replace("{url}", "{args[0]}").replace("\n", "\\n")
+    return (
+        WORKERS.split("user_data =")[0].format(role_extra=role_extra)
+        + f'user_data = pulumi.Output.all(queue.url, bucket.bucket).apply(lambda args: f"""#!/bin/bash\\n{body}""")\n'
+        + WORKERS[WORKERS.index('aws.ec2.LaunchTemplate("worker"') :]
+    )
+
+
 CONSUME = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
 
 
@@ -269,6 +294,34 @@ aws.sqs.QueuePolicy("jobs-consumer", queue_url=queue.id, policy=pulumi.Output.al
     "workers process longer than the queue hides a message": OutsideProgram(
         pipeline(visibility=300) + NOTIFY_QUEUE + workers(processing=900, role_extra=inline_policy(CONSUME)),
         frozenset({"visibility-covers-processing"}),
+        "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html",
+    ),
+    "workers' environment echoed into /etc/environment (1200 s > visibility 1000 s)": OutsideProgram(
+        pipeline(visibility=1000) + NOTIFY_QUEUE + script_workers(ECHO_ENVIRONMENT, inline_policy(CONSUME)),
+        frozenset({"visibility-covers-processing"}),
+        "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html",
+    ),
+    "workers run in docker with -e (1200 s > visibility 1000 s)": OutsideProgram(
+        pipeline(visibility=1000) + NOTIFY_QUEUE + script_workers(DOCKER_RUN, inline_policy(CONSUME)),
+        frozenset({"visibility-covers-processing"}),
+        "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html",
+    ),
+    "systemd Environment= pairs (1200 s > visibility 1000 s)": OutsideProgram(
+        pipeline(visibility=1000)
+        + NOTIFY_QUEUE
+        + script_workers(SYSTEMD_ENVIRONMENT, inline_policy(CONSUME)),
+        frozenset({"visibility-covers-processing"}),
+        "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html",
+    ),
+    "echoed environment, processing within visibility (old value only in a comment)": OutsideProgram(
+        pipeline(visibility=1000)
+        + NOTIFY_QUEUE
+        + script_workers(
+            "# PROCESSING_TIMEOUT_SECONDS=3600 was the old default\n"
+            + ECHO_ENVIRONMENT.replace("1200", "600"),
+            inline_policy(CONSUME),
+        ),
+        frozenset(),
         "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html",
     ),
     "output written under an unwatched prefix of the same bucket": OutsideProgram(
