@@ -517,6 +517,33 @@ aws.s3.BucketNotification("uploads", bucket=bucket.id, eventbridge=True, topics=
         frozenset({"one-notification-per-bucket"}),
         EB_RULES,
     ),
+    "EventBridge rule to an SNS topic the queue subscribes to, beside a direct notification": OutsideProgram(
+        pipeline()
+        + """
+topic = aws.sns.Topic("uploads")
+aws.sns.TopicSubscription("jobs", topic=topic.arn, protocol="sqs", endpoint=queue.arn, raw_message_delivery=True)
+aws.s3.BucketNotification("uploads", bucket=bucket.id, eventbridge=True, queues=[aws.s3.BucketNotificationQueueArgs(
+    queue_arn=queue.arn, events=["s3:ObjectCreated:*"], filter_prefix="incoming/")])
+created = aws.cloudwatch.EventRule("created", event_pattern=bucket.bucket.apply(lambda b: json.dumps({
+    "source": ["aws.s3"], "detail-type": ["Object Created"], "detail": {"bucket": {"name": [b]}}})))
+aws.cloudwatch.EventTarget("created-to-topic", rule=created.name, arn=topic.arn)
+""",
+        frozenset({"one-notification-per-bucket"}),
+        EB_RULES,
+    ),
+    "EventBridge rule to an SNS topic the queue subscribes to, the only path": OutsideProgram(
+        pipeline()
+        + """
+topic = aws.sns.Topic("uploads")
+aws.sns.TopicSubscription("jobs", topic=topic.arn, protocol="sqs", endpoint=queue.arn, raw_message_delivery=True)
+aws.s3.BucketNotification("uploads", bucket=bucket.id, eventbridge=True)
+created = aws.cloudwatch.EventRule("created", event_pattern=bucket.bucket.apply(lambda b: json.dumps({
+    "source": ["aws.s3"], "detail-type": ["Object Created"], "detail": {"bucket": {"name": [b]}}})))
+aws.cloudwatch.EventTarget("created-to-topic", rule=created.name, arn=topic.arn)
+""",
+        frozenset(),
+        EB_RULES,
+    ),
     "queue policy letting any SNS topic send": OutsideProgram(
         pipeline()
         + """
