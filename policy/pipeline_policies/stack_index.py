@@ -44,6 +44,7 @@ BUCKET_ENCRYPTION = (
     "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
 )
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+COMPOSITE_ALARM = "aws:cloudwatch/compositeAlarm:CompositeAlarm"
 EVENT_RULE = "aws:cloudwatch/eventRule:EventRule"
 EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
@@ -232,6 +233,8 @@ class StackIndex:
     buckets: list[Any] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
     alarms: list[Any] = field(default_factory=list)
+    composite_alarms: list[Any] = field(default_factory=list)
+    """Composite alarms: no metric of their own, but they publish to SNS like metric alarms."""
     workers: list[WorkerDeclaration] = field(default_factory=list)
     roles: list[Role] = field(default_factory=list)
     topics: Lookup = field(default_factory=Lookup)
@@ -363,6 +366,7 @@ def _build(resources: list[Any]) -> StackIndex:
     _index_roles(index)
     _index_consumers(index)
     index.alarms = index.by_type.get(METRIC_ALARM, [])
+    index.composite_alarms = index.by_type.get(COMPOSITE_ALARM, [])
     return index
 
 

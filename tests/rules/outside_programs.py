@@ -565,6 +565,20 @@ aws.sns.TopicSubscription("jobs", topic=topic.arn, protocol="sqs", endpoint=queu
         frozenset({"alarms-reach-someone"}),
         SNS_KMS,
     ),
+    "composite alarm publishing to a topic encrypted with alias/aws/sns": OutsideProgram(
+        pipeline()
+        + NOTIFY_QUEUE
+        + """
+topic = aws.sns.Topic("alerts", kms_master_key_id="alias/aws/sns")
+age = aws.cloudwatch.MetricAlarm("jobs-age", namespace="AWS/SQS", metric_name="ApproximateAgeOfOldestMessage",
+    dimensions={"QueueName": queue.name}, statistic="Maximum", period=60, evaluation_periods=5, threshold=900,
+    comparison_operator="GreaterThanThreshold")
+aws.cloudwatch.CompositeAlarm("pipeline", alarm_name="pipeline", alarm_rule=age.name.apply(lambda n: f"ALARM({n})"),
+    alarm_actions=[topic.arn])
+""",
+        frozenset({"alarms-reach-someone"}),
+        SNS_KMS,
+    ),
     "alarm topic encrypted with a key CloudWatch may use": OutsideProgram(
         pipeline() + NOTIFY_QUEUE + CMK_FOR_CLOUDWATCH + ALARM_ON_TOPIC, frozenset(), SNS_KMS
     ),
