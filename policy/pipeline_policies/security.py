@@ -218,7 +218,12 @@ IMDS_SCHEMA = schema(
         "containers on the instance that need instance credentials).",
     }
 )
-EC2_METADATA_TYPES = ("aws:ec2/launchTemplate:LaunchTemplate", "aws:ec2/instance:Instance")
+# Launch configurations (deprecated, still used by older Auto Scaling groups) carry the same metadata options.
+EC2_METADATA_TYPES = (
+    "aws:ec2/launchTemplate:LaunchTemplate",
+    "aws:ec2/instance:Instance",
+    "aws:ec2/launchConfiguration:LaunchConfiguration",
+)
 
 
 def _check_imdsv2(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:

@@ -49,6 +49,7 @@ EVENT_RULE = "aws:cloudwatch/eventRule:EventRule"
 EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 INSTANCE = "aws:ec2/instance:Instance"
+LAUNCH_CONFIGURATION = "aws:ec2/launchConfiguration:LaunchConfiguration"
 TOPIC = "aws:sns/topic:Topic"
 TOPIC_SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
 LAMBDA_FUNCTION = "aws:lambda/function:Function"
@@ -637,8 +638,13 @@ def _index_consumers(index: StackIndex) -> None:
             peek(profile.props, "id"),
         )
 
-    for resource in index.by_type.get(LAUNCH_TEMPLATE, []) + index.by_type.get(INSTANCE, []):
+    # Workers: anything that boots EC2 instances with user data (an Auto Scaling group's launch template
+    # or legacy launch configuration, a lone instance), plain text or base64 (`userDataBase64`).
+    launchers = [LAUNCH_TEMPLATE, LAUNCH_CONFIGURATION, INSTANCE]
+    for resource in [resource for kind in launchers for resource in index.by_type.get(kind, [])]:
         user_data = peek(resource.props, "userData")
+        if user_data is None:
+            user_data = peek(resource.props, "userDataBase64")
         if user_data is None:
             continue
         text = "" if is_unknown(user_data) else decoded_user_data(user_data)

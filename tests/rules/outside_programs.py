@@ -131,6 +131,19 @@ def script_workers(script: str, role_extra: str = "") -> str:
     )
 
 
+def legacy_workers(http_tokens: str = "required") -> str:
+    """Workers booted by a launch configuration (what Auto Scaling groups used before launch templates)."""
+    return (
+        WORKERS.split("user_data =")[0].format(role_extra=inline_policy(CONSUME))
+        + f"""
+aws.ec2.LaunchConfiguration("worker", image_id="ami-0abcdef1234567890", instance_type="m6i.large",
+    iam_instance_profile=profile.name,
+    user_data=queue.url.apply(lambda url: f"#!/bin/bash\\nexport QUEUE_URL={{url}}\\nexport PROCESSING_TIMEOUT_SECONDS=1200\\n"),
+    metadata_options=aws.ec2.LaunchConfigurationMetadataOptionsArgs(http_tokens="{http_tokens}"))
+"""
+    )
+
+
 CONSUME = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
 
 
@@ -322,6 +335,29 @@ aws.sqs.QueuePolicy("jobs-consumer", queue_url=queue.id, policy=pulumi.Output.al
             inline_policy(CONSUME),
         ),
         frozenset(),
+        "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html",
+    ),
+    "legacy launch configuration: workers 1200 s, visibility 1000 s": OutsideProgram(
+        pipeline(visibility=1000) + NOTIFY_QUEUE + legacy_workers(),
+        frozenset({"visibility-covers-processing"}),
+        "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html",
+    ),
+    "legacy launch configuration allowing IMDSv1": OutsideProgram(
+        pipeline(visibility=1300) + NOTIFY_QUEUE + legacy_workers(http_tokens="optional"),
+        frozenset({"launch-template-imdsv2"}),
+        "https://docs.aws.amazon.com/autoscaling/ec2/userguide/create-launch-config.html",
+    ),
+    "instance with user_data_base64: workers 1200 s, visibility 1000 s": OutsideProgram(
+        pipeline(visibility=1000)
+        + NOTIFY_QUEUE
+        + WORKERS.split("user_data =")[0].format(role_extra=inline_policy(CONSUME))
+        + """
+aws.ec2.Instance("worker", ami="ami-0abcdef1234567890", instance_type="m6i.large", iam_instance_profile=profile.name,
+    metadata_options=aws.ec2.InstanceMetadataOptionsArgs(http_tokens="required"),
+    user_data_base64=queue.url.apply(lambda url: base64.b64encode(
+        f"#!/bin/bash\\nexport QUEUE_URL={url}\\nexport PROCESSING_TIMEOUT_SECONDS=1200\\n".encode()).decode()))
+""",
+        frozenset({"visibility-covers-processing"}),
         "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html",
     ),
     "output written under an unwatched prefix of the same bucket": OutsideProgram(
