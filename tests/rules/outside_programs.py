@@ -592,6 +592,27 @@ aws.sns.TopicSubscription("jobs", topic=topic.arn, protocol="sqs", endpoint=queu
         frozenset({"queue-policy-source-conditions"}),
         "https://docs.aws.amazon.com/sns/latest/dg/subscribe-sqs-queue-to-sns-topic.html",
     ),
+    "organization-wide queue policy (aws:PrincipalOrgID)": OutsideProgram(
+        pipeline()
+        + NOTIFY_QUEUE
+        + """
+aws.sqs.QueuePolicy("jobs-org", queue_url=queue.id, policy=queue.arn.apply(lambda arn: json.dumps({
+    "Version": "2012-10-17", "Statement": [{"Sid": "OrgProducers", "Effect": "Allow", "Principal": {"AWS": "*"},
+    "Action": "sqs:SendMessage", "Resource": arn, "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}}]})))
+""",
+        frozenset(),
+        "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html",
+    ),
+    "queue policy letting anyone send (no condition)": OutsideProgram(
+        pipeline()
+        + NOTIFY_QUEUE
+        + """
+aws.sqs.QueuePolicy("jobs-open", queue_url=queue.id, policy=queue.arn.apply(lambda arn: json.dumps({
+    "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sqs:*", "Resource": arn}]})))
+""",
+        frozenset({"queue-policy-source-conditions"}),
+        "https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html",
+    ),
     # --- alarms ---
     "alarm topic encrypted with alias/aws/sns": OutsideProgram(
         pipeline()
