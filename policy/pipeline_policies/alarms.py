@@ -6,6 +6,8 @@ AWS-managed key `alias/aws/sns` has a key policy nobody can change, which does n
 publish to a topic encrypted with it are dropped silently:
 https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services
 https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Notify_Users_Alarm_Changes.html
+Composite alarms publish their actions the same way:
+https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Create_Composite_Alarm.html
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ def _key_policies(index: StackIndex, key: Any) -> list[Any]:
 def alarm_topic_findings(index: StackIndex) -> list[tuple[bool, str, str]]:
     """(decided, message, urn) for each topic alarms publish to that CloudWatch cannot use."""
     alarms_by_topic: dict[int, tuple[Any, list[str]]] = {}
-    for alarm in index.alarms:
+    for alarm in [*index.alarms, *index.composite_alarms]:
         for key in ALARM_ACTION_KEYS:
             for action in elements(peek(alarm.props, key)):
                 topic = index.topics.get(action) if _text(action) else None

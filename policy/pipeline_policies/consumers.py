@@ -12,6 +12,7 @@ from typing import Any
 
 from .iam import describe_arn, probe_arns, resource_matches
 from .stack_index import Queue, Role, StackIndex, _text
+from .values import peek
 
 RECEIVE = "sqs:ReceiveMessage"
 DELETE = "sqs:DeleteMessage"
@@ -82,9 +83,14 @@ def access_table(index: StackIndex) -> list[Access]:
     for role in index.roles:
         arns = _candidate_arns(index, role, queue_arns)
         arns += [arn for arn in sorted(declared.get(id(role), ())) if arn not in arns]
+        principal = _text(peek(role.resource.props, "arn"))
         for arn in arns:
-            permissions = role.permissions
-            receive = permissions.allows(RECEIVE, arn)
+            queue = index.queue_by_arn_cache.get(arn)
+            access_policy = queue.access_policy if queue is not None else []
+            receive, delete, change_visibility = (
+                role.permissions.allows(action, arn, access_policy, principal)
+                for action in (RECEIVE, DELETE, CHANGE_VISIBILITY)
+            )
             is_declared = arn in declared.get(id(role), ())
             if not (receive or is_declared):
                 continue
@@ -92,10 +98,10 @@ def access_table(index: StackIndex) -> list[Access]:
                 Access(
                     role=role,
                     arn=arn,
-                    queue=index.queue_by_arn_cache.get(arn),
+                    queue=queue,
                     receive=receive,
-                    delete=permissions.allows(DELETE, arn),
-                    change_visibility=permissions.allows(CHANGE_VISIBILITY, arn),
+                    delete=delete,
+                    change_visibility=change_visibility,
                     declared=is_declared,
                 )
             )

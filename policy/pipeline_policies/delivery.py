@@ -1,5 +1,6 @@
 """Every way one S3 event can reach one queue: a notification's destination, S3 → SNS → SQS, and
-EventBridge (once per matching rule and target).
+EventBridge (once per matching rule and target, and through an SNS topic target to each of its
+subscribed queues: https://docs.aws.amazon.com/sns/latest/dg/sns-sqs-as-subscriber.html).
 
 S3 refuses a notification configuration whose destinations overlap for the same event type, and a
 PutBucketNotificationConfiguration replaces the bucket's whole configuration:
@@ -182,14 +183,23 @@ def delivery_paths(index: StackIndex) -> dict[tuple[str, int], list[Path]]:
             if match.buckets is not None and bucket_key not in match.buckets:
                 continue
             for target in index.event_targets.get(id(rule), []):
-                queue = index.queue_lookup.find(target, "arn", peek(target.props, "arn"))
-                if queue is not None:
+                target_arn = peek(target.props, "arn")
+                queue = index.queue_lookup.find(target, "arn", target_arn)
+                routes = [(queue, f"EventBridge rule {rule.name} (target {target.name})")] if queue else []
+                topic = index.topics.find(target, "arn", target_arn) if queue is None else None
+                if topic is not None:
+                    # A topic target fans out again: SNS delivers to every subscribed queue.
+                    routes += [
+                        (subscriber, f"EventBridge rule {rule.name} → SNS topic {topic.resource.name}")
+                        for subscriber in topic.subscribers
+                    ]
+                for queue, route in routes:
                     add(
                         Path(
                             bucket_key,
                             label,
                             queue,
-                            f"EventBridge rule {rule.name} (target {target.name})",
+                            route,
                             "eventbridge",
                             match.events,
                             match.filters,

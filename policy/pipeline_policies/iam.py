@@ -164,7 +164,13 @@ class Permissions:
     def add(self, document: Any) -> None:
         self.statements.extend(parse_statements(document))
 
-    def allows(self, action: str, resource: str) -> bool:
+    def allows(
+        self, action: str, resource: str, resource_policy: Iterable[Any] = (), principal: Any = None
+    ) -> bool:
+        """IAM's decision for `principal` (this role's ARN) on `resource`, whose own resource-based
+        policy (a queue policy) is `resource_policy`: an explicit Deny there wins too, and within one
+        account an Allow there naming the role is enough, still capped by the role's boundary."""
+
         def denied(source: Iterable[Statement]) -> bool:
             return any(
                 s.effect == "Deny" and not s.conditional and s.applies(action, resource) for s in source
@@ -173,11 +179,14 @@ class Permissions:
         def allowed(source: Iterable[Statement]) -> bool:
             return any(s.effect == "Allow" and s.applies(action, resource) for s in source)
 
+        granted = [s for s in resource_policy if _names_principal(s, principal)]
         if denied(self.statements) or (self.boundary is not None and denied(self.boundary)):
+            return False
+        if denied(parse_statements(granted)):
             return False
         if self.boundary is not None and not allowed(self.boundary):
             return False
-        return allowed(self.statements)
+        return allowed(self.statements) or allowed(parse_statements(granted))
 
     @property
     def decidable(self) -> bool:
@@ -188,6 +197,29 @@ class Permissions:
         patterns = {pattern for s in self.statements for pattern in s.resources}
         patterns |= {pattern for s in self.boundary or [] for pattern in s.resources}
         return patterns
+
+
+def _names_principal(statement: Any, principal: Any) -> bool:
+    """A resource-policy statement applies to `principal` (a role ARN, or None when unknown): `*`, the
+    role's ARN, or (for a Deny) its account's root. An Allow to everyone counts only unconditioned.
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html"""
+    if not isinstance(statement, dict):
+        return False
+    raw = statement.get("Principal")
+    names = as_list(raw.get("AWS")) if isinstance(raw, dict) else as_list(raw)
+    names = [str(name) for name in names]
+    if "*" in names:
+        return statement.get("Effect") == "Deny" or not statement.get("Condition")
+    if not isinstance(principal, str) or not principal:
+        return False
+    if principal in names:
+        return True
+    account = principal.split(":")[4] if principal.count(":") >= 5 else None
+    return (
+        statement.get("Effect") == "Deny"
+        and account is not None
+        and (account in names or f"arn:aws:iam::{account}:root" in names)
+    )
 
 
 _FRESH = "\u2063any\u2063"  # a value no pattern names literally

@@ -384,7 +384,8 @@ def consumer_findings(index: StackIndex) -> list[tuple[bool, str, str]]:
                 (
                     decided,
                     f"{_principal(access)} may sqs:ReceiveMessage on {where} but not sqs:DeleteMessage (an explicit "
-                    "Deny anywhere, a permissions boundary, or no Allow in any of its policies): it can never delete "
+                    "Deny in any of its policies or in the queue's own policy, a permissions boundary, or no Allow in "
+                    "any of them): it can never delete "
                     "what it processed, so every message becomes visible again and loops until it is dead-lettered or "
                     "expires (the incident). Grant sqs:DeleteMessage on the same queue and remove the Deny.",
                     urn,
@@ -407,7 +408,11 @@ def consumer_findings(index: StackIndex) -> list[tuple[bool, str, str]]:
 
 def _check_consumer_can_delete(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     """A role's permissions are the union of its inline and attached policies, an explicit Deny anywhere
-    wins and a permissions boundary caps them (reference_policies_evaluation-logic.html)."""
+    wins and a permissions boundary caps them (reference_policies_evaluation-logic.html). Within one
+    account the queue's own resource-based policy counts as well: its explicit Deny (to `*` or the role)
+    removes the action, and its Allow naming the role grants it, still within the role's boundary
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html,
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-basic-examples-of-sqs-policies.html)."""
     index = index_stack(args.resources)
     for decided, message, urn in consumer_findings(index):
         if decided:
@@ -427,7 +432,8 @@ consumer_can_delete = StackValidationPolicy(
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=_check_consumer_can_delete,
     remediation_steps="Grant sqs:ReceiveMessage, sqs:DeleteMessage and sqs:ChangeMessageVisibility on the queue in "
-    "one of the role's policies, and make sure no Deny (or permissions boundary) removes DeleteMessage.",
+    "one of the role's policies, and make sure no Deny (in its policies or the queue policy) or permissions "
+    "boundary removes DeleteMessage.",
     url=IAM_EVALUATION_DOC,
 )
 

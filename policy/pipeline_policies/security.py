@@ -23,7 +23,17 @@ from .stack_index import (
     SQS_DEFAULT_RECEIVE_WAIT_SECONDS,
     index_stack,
 )
-from .values import as_list, as_number, elements, is_unknown, json_document, known, peek, statements
+from .values import (
+    as_list,
+    as_number,
+    elements,
+    is_unknown,
+    json_document,
+    known,
+    pattern_matches,
+    peek,
+    statements,
+)
 
 SQS_SSE_DOC = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-server-side-encryption.html"
 
@@ -153,17 +163,36 @@ s3_tls_only = StackValidationPolicy(
 )
 
 SOURCE_CONDITION_KEYS = {"aws:sourcearn", "aws:sourceaccount"}
+# For `*` (any AWS principal), limiting who may call is what the principal keys do: an organization-wide
+# queue policy with aws:PrincipalOrgID is AWS's documented pattern, not an open queue.
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalorgid
+PRINCIPAL_CONDITION_KEYS = {
+    "aws:principalorgid",
+    "aws:principalaccount",
+    "aws:principalarn",
+    "aws:sourceorgid",
+}
 CONFUSED_DEPUTY_DOC = "https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html"
+SEND = "sqs:SendMessage"
+
+
+def _may_send(statement: Any) -> bool:
+    """The statement covers sqs:SendMessage (what injects messages); a grant of other actions does not."""
+    not_action = "NotAction" in statement
+    patterns = [str(a) for a in as_list(statement.get("NotAction" if not_action else "Action"))]
+    return any(pattern_matches(pattern, SEND) for pattern in patterns) != not_action
 
 
 def unconditioned_service_grants(document: Any) -> list[str]:
-    """Service principals (or '*') allowed by a resource policy without aws:SourceArn/aws:SourceAccount."""
+    """Service principals (or '*') allowed sqs:SendMessage by a resource policy without
+    aws:SourceArn/aws:SourceAccount (or, for '*', without a principal condition such as aws:PrincipalOrgID)."""
     found = []
     for statement in statements(document):
-        if statement.get("Effect") != "Allow":
+        if statement.get("Effect") != "Allow" or not _may_send(statement):
             continue
         principal = statement.get("Principal")
-        if principal == "*" or (isinstance(principal, dict) and principal.get("AWS") == "*"):
+        anyone = principal == "*" or (isinstance(principal, dict) and principal.get("AWS") == "*")
+        if anyone:
             principals = ["*"]
         elif isinstance(principal, dict):
             principals = [str(service) for service in as_list(principal.get("Service"))]
@@ -173,7 +202,8 @@ def unconditioned_service_grants(document: Any) -> list[str]:
         keys = {
             key.lower() for operator in conditions.values() if isinstance(operator, dict) for key in operator
         }
-        if principals and not keys & SOURCE_CONDITION_KEYS:
+        limiting = SOURCE_CONDITION_KEYS | (PRINCIPAL_CONDITION_KEYS if anyone else set())
+        if principals and not keys & limiting:
             found.extend(principals)
     return found
 
@@ -218,7 +248,12 @@ IMDS_SCHEMA = schema(
         "containers on the instance that need instance credentials).",
     }
 )
-EC2_METADATA_TYPES = ("aws:ec2/launchTemplate:LaunchTemplate", "aws:ec2/instance:Instance")
+# Launch configurations (deprecated, still used by older Auto Scaling groups) carry the same metadata options.
+EC2_METADATA_TYPES = (
+    "aws:ec2/launchTemplate:LaunchTemplate",
+    "aws:ec2/instance:Instance",
+    "aws:ec2/launchConfiguration:LaunchConfiguration",
+)
 
 
 def _check_imdsv2(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:

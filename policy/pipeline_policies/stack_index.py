@@ -27,6 +27,7 @@ from .values import (
     is_unknown,
     json_document,
     peek,
+    statements,
 )
 
 QUEUE = "aws:sqs/queue:Queue"
@@ -43,10 +44,12 @@ BUCKET_ENCRYPTION = (
     "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
 )
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+COMPOSITE_ALARM = "aws:cloudwatch/compositeAlarm:CompositeAlarm"
 EVENT_RULE = "aws:cloudwatch/eventRule:EventRule"
 EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 INSTANCE = "aws:ec2/instance:Instance"
+LAUNCH_CONFIGURATION = "aws:ec2/launchConfiguration:LaunchConfiguration"
 TOPIC = "aws:sns/topic:Topic"
 TOPIC_SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
 LAMBDA_FUNCTION = "aws:lambda/function:Function"
@@ -139,6 +142,8 @@ class Queue:
     lambda_consumers: list[LambdaConsumer] = field(default_factory=list)
     receivable: bool = False
     """Some principal of the stack is allowed sqs:ReceiveMessage on it (set by the consumer analysis)."""
+    access_policy: list[Any] = field(default_factory=list)
+    """Statements of its resource-based policy (the queue's `policy` or a QueuePolicy resource)."""
 
     def prop(self, key: str, default: Any = None) -> Any:
         return peek(self.resource.props, key, default)
@@ -229,6 +234,8 @@ class StackIndex:
     buckets: list[Any] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
     alarms: list[Any] = field(default_factory=list)
+    composite_alarms: list[Any] = field(default_factory=list)
+    """Composite alarms: no metric of their own, but they publish to SNS like metric alarms."""
     workers: list[WorkerDeclaration] = field(default_factory=list)
     roles: list[Role] = field(default_factory=list)
     topics: Lookup = field(default_factory=Lookup)
@@ -360,6 +367,7 @@ def _build(resources: list[Any]) -> StackIndex:
     _index_roles(index)
     _index_consumers(index)
     index.alarms = index.by_type.get(METRIC_ALARM, [])
+    index.composite_alarms = index.by_type.get(COMPOSITE_ALARM, [])
     return index
 
 
@@ -383,6 +391,12 @@ def _index_queues(index: StackIndex) -> None:
         if queue is not None:
             queue.redrive_policy = peek(resource.props, "redrivePolicy", UNKNOWN)
             queue.redrive_source_urn = resource.urn
+    for queue in index.queues:
+        queue.access_policy = _access_policy(queue.prop("policy"))
+    for resource in index.by_type.get(QUEUE_POLICY, []):
+        queue = index.queue_lookup.find(resource, "queueUrl", peek(resource.props, "queueUrl"))
+        if queue is not None:
+            queue.access_policy += _access_policy(peek(resource.props, "policy"))
     for resource in index.by_type.get(REDRIVE_ALLOW_POLICY, []):
         queue = index.queue_lookup.find(resource, "queueUrl", peek(resource.props, "queueUrl"))
         if queue is not None:
@@ -406,6 +420,13 @@ def _index_queues(index: StackIndex) -> None:
         if dlq is not None:
             queue.redrive_target = dlq
             dlq.redrive_sources.append(queue)
+
+
+def _access_policy(value: Any) -> list[Any]:
+    """A queue policy's statements; none while it is unknown (preview) or not a document."""
+    if value in (None, "") or is_unknown(value):
+        return []
+    return statements(json_document(value) or {})
 
 
 def _index_buckets(index: StackIndex) -> None:
@@ -617,8 +638,13 @@ def _index_consumers(index: StackIndex) -> None:
             peek(profile.props, "id"),
         )
 
-    for resource in index.by_type.get(LAUNCH_TEMPLATE, []) + index.by_type.get(INSTANCE, []):
+    # Workers: anything that boots EC2 instances with user data (an Auto Scaling group's launch template
+    # or legacy launch configuration, a lone instance), plain text or base64 (`userDataBase64`).
+    launchers = [LAUNCH_TEMPLATE, LAUNCH_CONFIGURATION, INSTANCE]
+    for resource in [resource for kind in launchers for resource in index.by_type.get(kind, [])]:
         user_data = peek(resource.props, "userData")
+        if user_data is None:
+            user_data = peek(resource.props, "userDataBase64")
         if user_data is None:
             continue
         text = "" if is_unknown(user_data) else decoded_user_data(user_data)

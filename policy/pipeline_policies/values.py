@@ -152,9 +152,24 @@ def decoded_user_data(value: Any) -> str:
         return text
 
 
-_ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Z][A-Z0-9_]*)=(['\"]?)(.*?)\2\s*$", re.MULTILINE)
+_ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Z][A-Z0-9_]*)=(['\"]?)(.*?)\2\s*$")
+# KEY=value inside a line: `echo 'KEY=v' >> /etc/environment`, systemd `Environment="A=1" "B=2"`,
+# `docker run -e KEY=v`, `KEY=v command`.
+_ENV_INLINE = re.compile(r"""(?:^|[\s'"])([A-Z][A-Z0-9_]*)=(?:"([^"\n]*)"|'([^'\n]*)'|([^\s'"]*))""")
 
 
 def environment_assignments(text: str) -> dict[str, str]:
-    """`KEY=value` lines (an EnvironmentFile or shell) in a user-data script."""
-    return {match.group(1): match.group(3) for match in _ENV_LINE.finditer(text)}
+    """`KEY=value` assignments in a user-data script, as its shell lines, an EnvironmentFile, echo or
+    systemd `Environment=` lines and `docker run -e` write them; comment lines are skipped and a later
+    assignment wins, as it does when the script runs."""
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.lstrip().startswith("#"):
+            continue
+        whole = _ENV_LINE.match(line)
+        if whole is not None:
+            found[whole.group(1)] = whole.group(3)
+            continue
+        for match in _ENV_INLINE.finditer(line):
+            found[match.group(1)] = next(value for value in match.group(2, 3, 4) if value is not None)
+    return found

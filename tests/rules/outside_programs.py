@@ -106,6 +106,44 @@ def workers(
     )
 
 
+# User data written the other usual ways (plain text, Output.all): the script after `#!/bin/bash`.
+ECHO_ENVIRONMENT = """echo 'QUEUE_URL={url}' >> /etc/environment
+echo "PROCESSING_TIMEOUT_SECONDS=1200" >> /etc/environment
+"""
+DOCKER_RUN = (
+    "docker run -d --restart always -e QUEUE_URL={url} -e PROCESSING_TIMEOUT_SECONDS=1200 acme/worker:1.4\n"
+)
+SYSTEMD_ENVIRONMENT = """cat > /etc/systemd/system/consumer.service <<'UNIT'
+[Service]
+Environment="QUEUE_URL={url}" "PROCESSING_TIMEOUT_SECONDS=1200"
+ExecStart=/opt/consumer/run
+UNIT
+"""
+
+
+def script_workers(script: str, role_extra: str = "") -> str:
+    """A launch template whose plain-text user data, built with Output.all, runs `script`."""
+    body = script.replace("{url}", "{args[0]}").replace("\n", "\\n")
+    return (
+        WORKERS.split("user_data =")[0].format(role_extra=role_extra)
+        + f'user_data = pulumi.Output.all(queue.url, bucket.bucket).apply(lambda args: f"""#!/bin/bash\\n{body}""")\n'
+        + WORKERS[WORKERS.index('aws.ec2.LaunchTemplate("worker"') :]
+    )
+
+
+def legacy_workers(http_tokens: str = "required") -> str:
+    """Workers booted by a launch configuration (what Auto Scaling groups used before launch templates)."""
+    return (
+        WORKERS.split("user_data =")[0].format(role_extra=inline_policy(CONSUME))
+        + f"""
+aws.ec2.LaunchConfiguration("worker", image_id="ami-0abcdef1234567890", instance_type="m6i.large",
+    iam_instance_profile=profile.name,
+    user_data=queue.url.apply(lambda url: f"#!/bin/bash\\nexport QUEUE_URL={{url}}\\nexport PROCESSING_TIMEOUT_SECONDS=1200\\n"),
+    metadata_options=aws.ec2.LaunchConfigurationMetadataOptionsArgs(http_tokens="{http_tokens}"))
+"""
+    )
+
+
 CONSUME = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
 
 
@@ -229,6 +267,34 @@ boundary = aws.iam.Policy("sqs-read-boundary", policy=json.dumps({"Version": "20
         frozenset(),
         IAM_LOGIC,
     ),
+    "worker denied deletion by the queue's own policy": OutsideProgram(
+        pipeline()
+        + NOTIFY_QUEUE
+        + workers(role_extra=inline_policy(CONSUME))
+        + """
+aws.sqs.QueuePolicy("jobs-guard", queue_url=queue.id, policy=queue.arn.apply(lambda arn: json.dumps({
+    "Version": "2012-10-17", "Statement": [{"Sid": "NoDestructive", "Effect": "Deny", "Principal": "*",
+    "Action": ["sqs:DeleteMessage", "sqs:PurgeQueue"], "Resource": arn}]})))
+""",
+        frozenset({"consumer-can-delete"}),
+        IAM_LOGIC,
+    ),
+    "worker may delete through the queue's own policy (same account)": OutsideProgram(
+        pipeline()
+        + NOTIFY_QUEUE
+        + workers(
+            role_extra=inline_policy(
+                ["sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
+            )
+        )
+        + """
+aws.sqs.QueuePolicy("jobs-consumer", queue_url=queue.id, policy=pulumi.Output.all(queue.arn, worker_role.arn).apply(
+    lambda a: json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": a[1]},
+    "Action": ["sqs:DeleteMessage", "sqs:DeleteMessageBatch"], "Resource": a[0]}]})))
+""",
+        frozenset(),
+        IAM_LOGIC,
+    ),
     "worker without ChangeMessageVisibility (no heartbeat, no backoff)": OutsideProgram(
         pipeline()
         + NOTIFY_QUEUE
@@ -240,6 +306,57 @@ boundary = aws.iam.Policy("sqs-read-boundary", policy=json.dumps({"Version": "20
     ),
     "workers process longer than the queue hides a message": OutsideProgram(
         pipeline(visibility=300) + NOTIFY_QUEUE + workers(processing=900, role_extra=inline_policy(CONSUME)),
+        frozenset({"visibility-covers-processing"}),
+        "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html",
+    ),
+    "workers' environment echoed into /etc/environment (1200 s > visibility 1000 s)": OutsideProgram(
+        pipeline(visibility=1000) + NOTIFY_QUEUE + script_workers(ECHO_ENVIRONMENT, inline_policy(CONSUME)),
+        frozenset({"visibility-covers-processing"}),
+        "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html",
+    ),
+    "workers run in docker with -e (1200 s > visibility 1000 s)": OutsideProgram(
+        pipeline(visibility=1000) + NOTIFY_QUEUE + script_workers(DOCKER_RUN, inline_policy(CONSUME)),
+        frozenset({"visibility-covers-processing"}),
+        "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html",
+    ),
+    "systemd Environment= pairs (1200 s > visibility 1000 s)": OutsideProgram(
+        pipeline(visibility=1000)
+        + NOTIFY_QUEUE
+        + script_workers(SYSTEMD_ENVIRONMENT, inline_policy(CONSUME)),
+        frozenset({"visibility-covers-processing"}),
+        "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html",
+    ),
+    "echoed environment, processing within visibility (old value only in a comment)": OutsideProgram(
+        pipeline(visibility=1000)
+        + NOTIFY_QUEUE
+        + script_workers(
+            "# PROCESSING_TIMEOUT_SECONDS=3600 was the old default\n"
+            + ECHO_ENVIRONMENT.replace("1200", "600"),
+            inline_policy(CONSUME),
+        ),
+        frozenset(),
+        "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html",
+    ),
+    "legacy launch configuration: workers 1200 s, visibility 1000 s": OutsideProgram(
+        pipeline(visibility=1000) + NOTIFY_QUEUE + legacy_workers(),
+        frozenset({"visibility-covers-processing"}),
+        "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html",
+    ),
+    "legacy launch configuration allowing IMDSv1": OutsideProgram(
+        pipeline(visibility=1300) + NOTIFY_QUEUE + legacy_workers(http_tokens="optional"),
+        frozenset({"launch-template-imdsv2"}),
+        "https://docs.aws.amazon.com/autoscaling/ec2/userguide/create-launch-config.html",
+    ),
+    "instance with user_data_base64: workers 1200 s, visibility 1000 s": OutsideProgram(
+        pipeline(visibility=1000)
+        + NOTIFY_QUEUE
+        + WORKERS.split("user_data =")[0].format(role_extra=inline_policy(CONSUME))
+        + """
+aws.ec2.Instance("worker", ami="ami-0abcdef1234567890", instance_type="m6i.large", iam_instance_profile=profile.name,
+    metadata_options=aws.ec2.InstanceMetadataOptionsArgs(http_tokens="required"),
+    user_data_base64=queue.url.apply(lambda url: base64.b64encode(
+        f"#!/bin/bash\\nexport QUEUE_URL={url}\\nexport PROCESSING_TIMEOUT_SECONDS=1200\\n".encode()).decode()))
+""",
         frozenset({"visibility-covers-processing"}),
         "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html",
     ),
@@ -436,6 +553,33 @@ aws.s3.BucketNotification("uploads", bucket=bucket.id, eventbridge=True, topics=
         frozenset({"one-notification-per-bucket"}),
         EB_RULES,
     ),
+    "EventBridge rule to an SNS topic the queue subscribes to, beside a direct notification": OutsideProgram(
+        pipeline()
+        + """
+topic = aws.sns.Topic("uploads")
+aws.sns.TopicSubscription("jobs", topic=topic.arn, protocol="sqs", endpoint=queue.arn, raw_message_delivery=True)
+aws.s3.BucketNotification("uploads", bucket=bucket.id, eventbridge=True, queues=[aws.s3.BucketNotificationQueueArgs(
+    queue_arn=queue.arn, events=["s3:ObjectCreated:*"], filter_prefix="incoming/")])
+created = aws.cloudwatch.EventRule("created", event_pattern=bucket.bucket.apply(lambda b: json.dumps({
+    "source": ["aws.s3"], "detail-type": ["Object Created"], "detail": {"bucket": {"name": [b]}}})))
+aws.cloudwatch.EventTarget("created-to-topic", rule=created.name, arn=topic.arn)
+""",
+        frozenset({"one-notification-per-bucket"}),
+        EB_RULES,
+    ),
+    "EventBridge rule to an SNS topic the queue subscribes to, the only path": OutsideProgram(
+        pipeline()
+        + """
+topic = aws.sns.Topic("uploads")
+aws.sns.TopicSubscription("jobs", topic=topic.arn, protocol="sqs", endpoint=queue.arn, raw_message_delivery=True)
+aws.s3.BucketNotification("uploads", bucket=bucket.id, eventbridge=True)
+created = aws.cloudwatch.EventRule("created", event_pattern=bucket.bucket.apply(lambda b: json.dumps({
+    "source": ["aws.s3"], "detail-type": ["Object Created"], "detail": {"bucket": {"name": [b]}}})))
+aws.cloudwatch.EventTarget("created-to-topic", rule=created.name, arn=topic.arn)
+""",
+        frozenset(),
+        EB_RULES,
+    ),
     "queue policy letting any SNS topic send": OutsideProgram(
         pipeline()
         + """
@@ -448,12 +592,47 @@ aws.sns.TopicSubscription("jobs", topic=topic.arn, protocol="sqs", endpoint=queu
         frozenset({"queue-policy-source-conditions"}),
         "https://docs.aws.amazon.com/sns/latest/dg/subscribe-sqs-queue-to-sns-topic.html",
     ),
+    "organization-wide queue policy (aws:PrincipalOrgID)": OutsideProgram(
+        pipeline()
+        + NOTIFY_QUEUE
+        + """
+aws.sqs.QueuePolicy("jobs-org", queue_url=queue.id, policy=queue.arn.apply(lambda arn: json.dumps({
+    "Version": "2012-10-17", "Statement": [{"Sid": "OrgProducers", "Effect": "Allow", "Principal": {"AWS": "*"},
+    "Action": "sqs:SendMessage", "Resource": arn, "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}}]})))
+""",
+        frozenset(),
+        "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html",
+    ),
+    "queue policy letting anyone send (no condition)": OutsideProgram(
+        pipeline()
+        + NOTIFY_QUEUE
+        + """
+aws.sqs.QueuePolicy("jobs-open", queue_url=queue.id, policy=queue.arn.apply(lambda arn: json.dumps({
+    "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sqs:*", "Resource": arn}]})))
+""",
+        frozenset({"queue-policy-source-conditions"}),
+        "https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html",
+    ),
     # --- alarms ---
     "alarm topic encrypted with alias/aws/sns": OutsideProgram(
         pipeline()
         + NOTIFY_QUEUE
         + 'topic = aws.sns.Topic("alerts", kms_master_key_id="alias/aws/sns")\n'
         + ALARM_ON_TOPIC,
+        frozenset({"alarms-reach-someone"}),
+        SNS_KMS,
+    ),
+    "composite alarm publishing to a topic encrypted with alias/aws/sns": OutsideProgram(
+        pipeline()
+        + NOTIFY_QUEUE
+        + """
+topic = aws.sns.Topic("alerts", kms_master_key_id="alias/aws/sns")
+age = aws.cloudwatch.MetricAlarm("jobs-age", namespace="AWS/SQS", metric_name="ApproximateAgeOfOldestMessage",
+    dimensions={"QueueName": queue.name}, statistic="Maximum", period=60, evaluation_periods=5, threshold=900,
+    comparison_operator="GreaterThanThreshold")
+aws.cloudwatch.CompositeAlarm("pipeline", alarm_name="pipeline", alarm_rule=age.name.apply(lambda n: f"ALARM({n})"),
+    alarm_actions=[topic.arn])
+""",
         frozenset({"alarms-reach-someone"}),
         SNS_KMS,
     ),
