@@ -24,6 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from audit.baseline import read_baseline, success_checks
 from audit.connect import DEFAULT_TIMEOUT_SECONDS, Clients, EndpointError, connect
+from audit.consumers import declared_consumers
 from audit.declared import DeclaredStack, declared_stack
 from audit.drift import MANDATORY, find_drift
 from audit.fix import fix_notifications
@@ -156,11 +157,23 @@ class Auditor:
         live.notes[:0] = self.notes
         return live
 
+    def _live_names(self, live: LiveState) -> dict[str, str]:
+        """Declared queue URL/ARN -> live one, for the consumer resources judged beside the live state."""
+        names = {}
+        for name, url in self.declared.queue_urls.items():
+            if name in live.queue_urls:
+                names[url] = live.queue_urls[name]
+            live_arn = live.queues.get(name, {}).get("QueueArn")
+            if live_arn and name in self.declared.queue_arns:
+                names[self.declared.queue_arns[name]] = live_arn
+        return names
+
     def audit(self) -> dict[str, Any]:
         live = self.read()
-        gate = evaluate(
-            policy_resources(live, self.declared.dead_letter_targets), self.policies, self.policy_config
+        judged = policy_resources(live, self.declared.dead_letter_targets) + declared_consumers(
+            self.declared.consumers, self._live_names(live)
         )
+        gate = evaluate(judged, self.policies, self.policy_config)
         findings = find_drift(self.declared, live)
         baseline = read_baseline(self.declared, live, self.clients.cloudwatch)
         checks = success_checks(baseline, self.declared)

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from audit.consumers import CONSUMER_TYPES
 from preview.render import RenderedStack
 from worker import contract
 
@@ -24,6 +25,10 @@ class DeclaredStack:
     queues: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Queue name -> its declared inputs."""
     queue_arns: dict[str, str] = field(default_factory=dict)
+    queue_urls: dict[str, str] = field(default_factory=dict)
+    """Queue name -> the URL the rendered stack gave it (replaced by the live URL in consumer resources)."""
+    consumers: list[Any] = field(default_factory=list)
+    """The rendered consumer-side resources (audit/consumers.py): launch templates, roles, Lambda mappings."""
     """Queue name -> the ARN the rendered stack gave it (the offline mocks' account), for localizing documents."""
     roles: dict[str, str] = field(default_factory=dict)
     """Queue name -> WORK_QUEUE or DEAD_LETTER_QUEUE."""
@@ -80,12 +85,14 @@ PUBLIC_ACCESS_BLOCK_SETTINGS = (
 
 def declared_stack(stack: RenderedStack, region: str) -> DeclaredStack:
     declared = DeclaredStack(region=region)
+    declared.consumers = [resource for resource in stack.resources if resource.type in CONSUMER_TYPES]
     arn_to_name: dict[str, str] = {}
     url_to_name: dict[str, str] = {}
     for queue in stack.of_type("aws:sqs/queue:Queue"):
         name = queue.outputs["name"]
         declared.queues[name] = queue.inputs
         declared.queue_arns[name] = queue.outputs["arn"]
+        declared.queue_urls[name] = queue.outputs["url"]
         arn_to_name[queue.outputs["arn"]] = name
         url_to_name[queue.outputs["url"]] = name
     for name, inputs in declared.queues.items():
