@@ -176,8 +176,9 @@ def test_index_bucket_gone_while_running_stops_the_worker_and_hands_the_message_
         wait_until(
             lambda: s3.list_objects_v2(Bucket=pipeline.index_bucket).get("KeyCount"), 30, message="start-up"
         )
-        for item in s3.list_objects_v2(Bucket=pipeline.index_bucket).get("Contents", []):
-            s3.delete_object(Bucket=pipeline.index_bucket, Key=item["Key"])
+        listing = s3.list_object_versions(Bucket=pipeline.index_bucket)  # the stack's buckets are versioned
+        for item in listing.get("Versions", []) + listing.get("DeleteMarkers", []):
+            s3.delete_object(Bucket=pipeline.index_bucket, Key=item["Key"], VersionId=item["VersionId"])
         s3.delete_bucket(Bucket=pipeline.index_bucket)
         for n in range(3):
             s3.put_object(Bucket=pipeline.upload_bucket, Key=f"uploads/索引なし {n}.txt", Body=b"text")
