@@ -29,7 +29,7 @@ import sys
 import pulumi
 import pulumi_aws as aws
 
-aws.sqs.Queue("jobs", name="jobs")
+aws.sqs.Queue("jobs", name="jobs", sqs_managed_sse_enabled=False)
 pulumi.export("interpreter", sys.prefix)
 """
 
@@ -63,11 +63,11 @@ def test_program_runs_in_its_declared_virtualenv(tmp_path: Path):
     program = own_venv_program(tmp_path / "program")
     make_venv(program / "venv", with_pulumi=True)
     result = preview("--program", str(program), "--stack", "dev", "--json")
-    assert result.returncode == 1, result.stderr  # a bare queue: the pack's mandatory policies fire
+    assert result.returncode == 1, result.stderr  # encryption turned off: a mandatory policy fires
     document = json.loads(result.stdout)
     assert document["outputs"]["interpreter"] == str(program / "venv")
     assert [r["name"] for r in document["resources"] if r["type"] == "aws:sqs/queue:Queue"] == ["jobs"]
-    assert {v["policy"] for v in document["violations"]} >= {"dead-letter-queue-required"}
+    assert {v["policy"] for v in document["violations"]} >= {"sqs-encryption-at-rest"}
 
 
 def test_virtualenv_without_pulumi_names_the_package_and_the_command(tmp_path: Path):
