@@ -3,12 +3,10 @@ worker consumes the work queue. Nothing is lost, nothing is sent twice."""
 
 from __future__ import annotations
 
-import collections
 import os
 import signal
 import subprocess
 import sys
-import threading
 
 import pytest
 
@@ -18,7 +16,8 @@ from sandbox.local_aws import queue_depth, wait_until
 from tests.dlq.seeding import archived_file, carried_ids, dead_letter, direct_body, drain
 from tests.local_aws import running_consumer, worker_config
 from tests.paths import REPO_ROOT
-from worker.indexer import Indexer
+from tests.worker.processors import calls
+from worker.startup import PROBE_KEY
 
 pytestmark = pytest.mark.slow
 
@@ -135,7 +134,7 @@ def test_a_slow_move_whose_held_messages_reappear_still_reaches_every_chosen_mes
 
 
 def test_a_worker_consuming_while_the_redrive_runs_indexes_each_replayed_file_once(
-    aws, pipeline_factory, tmp_path
+    aws, pipeline_factory, tmp_path, marker_dir
 ):
     s3, sqs, _ = aws
     pipeline = pipeline_factory()
@@ -155,16 +154,8 @@ def test_a_worker_consuming_while_the_redrive_runs_indexes_each_replayed_file_on
         )
         for n in range(5)
     }
-    indexer = Indexer(s3, pipeline.index_bucket, "documents/")
-    calls: collections.Counter[str] = collections.Counter()
-    lock = threading.Lock()
-
-    def counting(event):
-        with lock:
-            calls[event.key] += 1
-        indexer.index(event)
-
-    with running_consumer(aws, worker_config(pipeline), counting):
+    config = worker_config(pipeline, index_prefix="documents/")
+    with running_consumer(aws, config, "tests.worker.processors:record_and_index"):
         code = main(
             [
                 "redrive", "--reason", "PermanentError", "--rate", "20", "--yes",
@@ -174,15 +165,13 @@ def test_a_worker_consuming_while_the_redrive_runs_indexes_each_replayed_file_on
         )  # fmt: skip
         assert code == 0
 
-        def indexed() -> int:
+        def indexed() -> bool:
             listing = s3.list_objects_v2(Bucket=pipeline.index_bucket, Prefix="documents/")
-            return listing.get("KeyCount", 0) == len(fixed_keys) and queue_depth(sqs, pipeline.queue_url) == (
-                0,
-                0,
-            )
+            documents = [item for item in listing.get("Contents", []) if not item["Key"].endswith(PROBE_KEY)]
+            return len(documents) == len(fixed_keys) and queue_depth(sqs, pipeline.queue_url) == (0, 0)
 
         wait_until(indexed, 60, message="every replayed file indexed and the queue empty")
-    assert {key: calls[key] for key in fixed_keys} == dict.fromkeys(fixed_keys, 1)
+    assert {key: len(calls(marker_dir, key)) for key in fixed_keys} == dict.fromkeys(fixed_keys, 1)
     assert {m["MessageId"] for m in drain(sqs, pipeline.dlq_url)} == still_broken
 
 

@@ -11,7 +11,6 @@ from dlq.triage import replay_fixed
 from sandbox.drill_files import text_pdf
 from sandbox.local_aws import queue_depth, wait_until
 from tests.local_aws import running_consumer, worker_config
-from worker.indexer import Indexer
 
 pytestmark = pytest.mark.slow
 
@@ -20,8 +19,9 @@ def test_a_poisoned_file_is_shown_with_its_reason_fixed_replayed_and_indexed(aws
     s3, sqs, _ = aws
     pipeline = pipeline_factory()
     key = f"{pipeline.upload_prefix}壊れた 見積書.pdf"
-    indexer = Indexer(s3, pipeline.index_bucket, "documents/")
-    with running_consumer(aws, worker_config(pipeline), indexer.index):
+    # The processor runs in the worker's child processes: named, not a bound method.
+    config = worker_config(pipeline, index_prefix="documents/")
+    with running_consumer(aws, config, "worker.indexer:index_file"):
         s3.put_object(
             Bucket=pipeline.upload_bucket, Key=key, Body=b"%PDF-1.4 truncated", ContentType="application/pdf"
         )

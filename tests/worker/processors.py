@@ -147,3 +147,11 @@ def by_key_prefix(event: S3ObjectEvent) -> None:
             if attempt <= failures:
                 raise RuntimeError(f"flaky failure {attempt}/{failures} of {name}")
         record_done(event)
+
+
+def record_and_index(event: S3ObjectEvent) -> None:
+    """Count the call (MARKER_DIR), then index like the worker's default processor."""
+    from worker.indexer import index_file
+
+    record_call(event)
+    index_file(event)
