@@ -32,6 +32,7 @@ from preview.gate import (
     load_policies,
 )
 from preview.isolated import install_requirements
+from preview.json_files import read_json
 from preview.mocks import RecordedResource
 from preview.project import ProjectError, load_project
 from preview.render import ProgramError, RenderedStack, render_program
@@ -98,14 +99,7 @@ def stack_references(assignments: list[str]) -> dict[str, dict[str, Any]]:
             raise ProjectError(
                 f"--stack-reference {assignment!r}: expected NAME=FILE.json, e.g. acme/network/prod=network.json"
             )
-        try:
-            outputs = json.loads(Path(file_name).read_text(encoding="utf-8"))
-        except OSError as error:
-            raise ProjectError(f"--stack-reference {name}: {file_name}: {error.strerror or error}") from error
-        except json.JSONDecodeError as error:
-            raise ProjectError(
-                f"--stack-reference {name}: {file_name}:{error.lineno}: not valid JSON: {error.msg}"
-            ) from error
+        outputs = read_json(file_name, f"--stack-reference {name}: {file_name}", ProjectError)
         if not isinstance(outputs, dict):
             raise ProjectError(f"--stack-reference {name}: {file_name}: expected an object of stack outputs")
         references[name] = outputs

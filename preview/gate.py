@@ -33,6 +33,7 @@ from pulumi_policy import (
 from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
+from preview.json_files import read_json
 from preview.mocks import RecordedResource
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -90,14 +91,7 @@ def load_pack_config(path: Path | None, policies: Iterable[Policy]) -> dict[str,
     """
     if path is None:
         return {}
-    try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as error:
-        raise PolicyConfigError(f"policy config {path}: {error.strerror or error}") from error
-    except json.JSONDecodeError as error:
-        raise PolicyConfigError(
-            f"policy config {path}:{error.lineno}: not valid JSON: {error.msg} (column {error.colno})"
-        ) from error
+    raw = read_json(path, f"policy config {path}", PolicyConfigError)
     if not isinstance(raw, dict):
         raise PolicyConfigError(
             f"policy config {path}: expected an object of policy names, got {type(raw).__name__}"
