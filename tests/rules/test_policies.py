@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -216,6 +217,13 @@ INCIDENTS = {
 }
 
 
+INCIDENT_POLICIES = {
+    "two notifications on the bucket": "one-notification-per-bucket",
+    "visibility 300 s with 900 s processing": "visibility-covers-processing",
+    "no dead-letter queue": "dead-letter-queue-required",
+}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("incident", list(INCIDENTS))
 def test_each_incident_configuration_fails_the_gate(tmp_path: Path, incident: str):
@@ -230,6 +238,8 @@ def test_each_incident_configuration_fails_the_gate(tmp_path: Path, incident: st
     assert result.returncode == 1, result.stdout + result.stderr
     assert "[mandatory]" not in result.stdout  # JSON mode prints only JSON
     assert '"level": "mandatory"' in result.stdout
+    blocking = {v["policy"] for v in json.loads(result.stdout)["violations"] if v["level"] == "mandatory"}
+    assert INCIDENT_POLICIES[incident] in blocking, blocking  # the rule that names this incident fires
 
 
 def test_production_passes_with_no_violation(production):
