@@ -48,9 +48,10 @@ def worker_policy_document(
                 "Resource": queue_arn,
             },
             {
+                # GetQueueAttributes: the start-up check that the redrive target exists (worker/startup.py).
                 "Sid": "DeadLetterPermanentFailures",
                 "Effect": "Allow",
-                "Action": "sqs:SendMessage",
+                "Action": ["sqs:SendMessage", "sqs:GetQueueAttributes"],
                 "Resource": dlq_arn,
             },
             {

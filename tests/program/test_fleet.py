@@ -127,7 +127,7 @@ def test_iam_statements_are_least_privilege(production):
     assert statements["DeadLetterPermanentFailures"] == {
         "Sid": "DeadLetterPermanentFailures",
         "Effect": "Allow",
-        "Action": "sqs:SendMessage",
+        "Action": ["sqs:SendMessage", "sqs:GetQueueAttributes"],
         "Resource": dlq_arn,
     }
     assert statements["ReadUploads"]["Resource"] == "arn:aws:s3:::cis-filesearch-storage-production/uploads/*"

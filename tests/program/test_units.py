@@ -38,3 +38,20 @@ def test_units_read_what_cloud_init_writes(unit):
     assert f"EnvironmentFile={contract.ENVIRONMENT_FILE}" in text
     assert f"ExecStart={INSTALL_DIR}/venv/bin/python -m worker" in text
     assert "CapabilityBoundingSet=\n" in text and "NoNewPrivileges=yes" in text
+
+
+def _directives(unit: str) -> dict[str, str]:
+    lines = (REPO_ROOT / "worker" / unit).read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+
+
+def test_worker_does_not_restart_on_a_failed_start_up_check():
+    """Exit 2 means a setting or a missing queue/bucket: restarting every RestartSec cannot fix it."""
+    from worker.__main__ import EXIT_CONFIGURATION, EXIT_FATAL
+
+    directives = _directives("file-processor.service")
+    assert str(EXIT_CONFIGURATION) in directives["RestartPreventExitStatus"].split()
+    assert str(EXIT_FATAL) not in directives["RestartPreventExitStatus"].split()
+    burst, interval = int(directives["StartLimitBurst"]), int(directives["StartLimitIntervalSec"])
+    restart_seconds = int(directives["RestartSec"])
+    assert burst * restart_seconds < interval, "a crash loop must reach the start limit and stop"
