@@ -12,6 +12,7 @@ import logging
 import queue
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from worker import metrics
@@ -26,6 +27,8 @@ log = logging.getLogger("worker.actions")
 SQS_BATCH_SIZE = 10
 DELETE_ATTEMPTS = 3
 DELETE_RETRY_PAUSE_SECONDS = 0.2
+DELETE_SENDERS = 2
+"""Batches in flight at once: the next batch need not wait for the previous one's round trip."""
 REASON_MAX_CHARS = 1000
 
 
@@ -35,7 +38,8 @@ def backoff_seconds(receive_count: int, base_seconds: float, visibility_timeout:
 
 
 class DeleteBatcher(threading.Thread):
-    """Collects receipt handles and deletes them in batches of up to ten."""
+    """Collects receipt handles and deletes them in batches of up to ten: a batch leaves when it is
+    full or `max_delay` after its first message, and up to DELETE_SENDERS batches are sent at once."""
 
     def __init__(
         self, sqs: Any, queue_url: str, metrics_sink: metrics.Metrics, max_delay: float = 0.05
@@ -46,6 +50,8 @@ class DeleteBatcher(threading.Thread):
         self._metrics = metrics_sink
         self._max_delay = max_delay
         self._pending: queue.Queue[InFlightMessage | None] = queue.Queue()
+        self._senders = ThreadPoolExecutor(DELETE_SENDERS, thread_name_prefix="delete")
+        self._counts_lock = threading.Lock()
         self.requests = 0
         self.deleted = 0
 
@@ -56,6 +62,7 @@ class DeleteBatcher(threading.Thread):
         """Delete everything still pending, then stop."""
         self._pending.put(None)
         self.join()
+        self._senders.shutdown(wait=True)
 
     def run(self) -> None:
         closing = False
@@ -74,7 +81,7 @@ class DeleteBatcher(threading.Thread):
                     closing = True
                     break
                 batch.append(item)
-            self._delete_batch(batch)
+            self._senders.submit(self._delete_batch, batch)
 
     def _delete_batch(self, batch: list[InFlightMessage]) -> None:
         remaining = {str(position): message for position, message in enumerate(batch)}
@@ -84,13 +91,15 @@ class DeleteBatcher(threading.Thread):
                 time.sleep(DELETE_RETRY_PAUSE_SECONDS * attempt)
             entries = [{"Id": key, "ReceiptHandle": m.receipt_handle} for key, m in remaining.items()]
             try:
-                self.requests += 1
+                with self._counts_lock:
+                    self.requests += 1
                 response = self._sqs.delete_message_batch(QueueUrl=self._queue_url, Entries=entries)
             except Exception as error:  # noqa: BLE001 - botocore already retried; try again, then report
                 errors = dict.fromkeys(remaining, f"{type(error).__name__}: {error}")
                 continue
             errors = {f["Id"]: f"{f.get('Code')}: {f.get('Message', '')}" for f in response.get("Failed", [])}
-            self.deleted += len(response.get("Successful", []))
+            with self._counts_lock:
+                self.deleted += len(response.get("Successful", []))
             remaining = {key: message for key, message in remaining.items() if key in errors}
             if not remaining:
                 return
