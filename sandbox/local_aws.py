@@ -70,13 +70,14 @@ def moto_server() -> Iterator[str]:
 
 
 @contextmanager
-def moto_server_process() -> Iterator[str]:
-    """moto's server in a process of its own (for measurements: it does not share our GIL)."""
+def moto_server_process(module: str = "moto.server") -> Iterator[str]:
+    """moto's server in a process of its own (for measurements: it does not share our GIL).
+    `module` is run with `python -m` and takes moto.server's `-H`/`-p` (bench/moto_server.py)."""
     with socket.socket() as probe:
         probe.bind((LOOPBACK, 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(port)],
+        [sys.executable, "-m", module, "-H", LOOPBACK, "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
