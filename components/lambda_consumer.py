@@ -72,7 +72,9 @@ class LambdaConsumer(pulumi.ComponentResource):
     function: aws.lambda_.Function
     mapping: aws.lambda_.EventSourceMapping
 
-    def __init__(self, name: str, args: LambdaConsumerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: LambdaConsumerArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("cis:compute:LambdaConsumer", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         settings, compute, pipeline = args.settings, args.compute, args.pipeline

@@ -79,7 +79,9 @@ def alarm_specs(
         rollback = "A running instance refresh rolls back on its own; otherwise check"
     else:
         behind = f"Check {function.name}'s Throttles and Errors and the mapping's maximum concurrency."
-        slow = "Check that the mapping reached lambdaMaximumConcurrency; raise it or look for a slow dependency."
+        slow = (
+            "Check that the mapping reached lambdaMaximumConcurrency; raise it or look for a slow dependency."
+        )
         rollback = "Check"
     specs = [
         AlarmSpec(
@@ -214,33 +216,33 @@ def _no_workers_spec(queue_name: str, group_name: str) -> AlarmSpec:
     queue, group = {"QueueName": queue_name}, {"AutoScalingGroupName": group_name}
     return AlarmSpec(
         key="no-workers-with-backlog",
-            description=f"Messages wait in {queue_name} but {group_name} has no in-service instance. Check the "
-            "Auto Scaling activity history and the launch template's last instance refresh.",
-            threshold=0,
-            comparison="GreaterThanThreshold",
-            evaluation_periods=2,
-            treat_missing_data="breaching",
-            queries=[
-                {
-                    "id": "visible",
-                    "metric": _metric(
-                        "AWS/SQS", "ApproximateNumberOfMessagesVisible", queue, "Maximum", FIVE_MINUTES
-                    ),
-                },
-                {
-                    "id": "in_service",
-                    "metric": _metric(
-                        "AWS/AutoScaling", "GroupInServiceInstances", group, "Minimum", FIVE_MINUTES
-                    ),
-                },
-                {
-                    "id": "stranded",
-                    "expression": "IF(visible > 0 AND FILL(in_service, 0) < 1, 1, 0)",
-                    "label": "Backlog without workers",
-                    "return_data": True,
-                },
-            ],
-        )
+        description=f"Messages wait in {queue_name} but {group_name} has no in-service instance. Check the "
+        "Auto Scaling activity history and the launch template's last instance refresh.",
+        threshold=0,
+        comparison="GreaterThanThreshold",
+        evaluation_periods=2,
+        treat_missing_data="breaching",
+        queries=[
+            {
+                "id": "visible",
+                "metric": _metric(
+                    "AWS/SQS", "ApproximateNumberOfMessagesVisible", queue, "Maximum", FIVE_MINUTES
+                ),
+            },
+            {
+                "id": "in_service",
+                "metric": _metric(
+                    "AWS/AutoScaling", "GroupInServiceInstances", group, "Minimum", FIVE_MINUTES
+                ),
+            },
+            {
+                "id": "stranded",
+                "expression": "IF(visible > 0 AND FILL(in_service, 0) < 1, 1, 0)",
+                "label": "Backlog without workers",
+                "return_data": True,
+            },
+        ],
+    )
 
 
 def function_alarm_specs(function: FunctionConsumer) -> list[AlarmSpec]:
@@ -367,7 +369,9 @@ class PipelineAlarms(pulumi.ComponentResource):
         namespace, compute = pipeline.metric_namespace, args.compute
         group_name = None if compute.is_lambda else args.fleet.worker_group_name
         function = (
-            FunctionConsumer(compute.function_name, compute.lambda_timeout_seconds) if compute.is_lambda else None
+            FunctionConsumer(compute.function_name, compute.lambda_timeout_seconds)
+            if compute.is_lambda
+            else None
         )
         self.topic_key = aws.kms.Key(
             f"{name}-topic-key",
@@ -425,7 +429,12 @@ class PipelineAlarms(pulumi.ComponentResource):
             dashboard_body=pulumi.Output.from_input(args.region).apply(
                 lambda region: json.dumps(
                     dashboard_body(
-                        region, queue_name, dlq_name, group_name, namespace, function.name if function else None
+                        region,
+                        queue_name,
+                        dlq_name,
+                        group_name,
+                        namespace,
+                        function.name if function else None,
                     )
                 )
             ),

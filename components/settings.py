@@ -276,9 +276,7 @@ class ComputeSettings:
     function_name: str = field(default="", metadata=NOT_IN_CONFIG)
 
     @classmethod
-    def from_config(
-        cls, pipeline: PipelineSettings, config: pulumi.Config | None = None
-    ) -> ComputeSettings:
+    def from_config(cls, pipeline: PipelineSettings, config: pulumi.Config | None = None) -> ComputeSettings:
         """Read the compute keys and validate them against the pipeline's queue settings."""
         settings = cls(
             **_read_fields(cls, config or pulumi.Config()),
@@ -304,7 +302,10 @@ class ComputeSettings:
             LAMBDA_MAX_BATCHING_WINDOW_SECONDS,
         )
         _require_range("lambdaBatchSize", self.lambda_batch_size, 1, LAMBDA_MAX_BATCH_SIZE)
-        if self.lambda_batch_size > LAMBDA_MAX_BATCH_WITHOUT_WINDOW and self.lambda_batching_window_seconds < 1:
+        if (
+            self.lambda_batch_size > LAMBDA_MAX_BATCH_WITHOUT_WINDOW
+            and self.lambda_batching_window_seconds < 1
+        ):
             raise SettingsError(
                 "lambdaBatchSize",
                 self.lambda_batch_size,
