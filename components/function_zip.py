@@ -10,7 +10,6 @@ Python runtime includes the AWS SDK: https://docs.aws.amazon.com/lambda/latest/d
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import zipfile
@@ -47,8 +46,3 @@ def build_function_zip(source_dir: Path) -> bytes:
 def sha256_hex(data: bytes) -> str:
     """The archive's SHA-256 as hex: the form the EC2 bundle's hash takes in the stack outputs."""
     return hashlib.sha256(data).hexdigest()
-
-
-def lambda_code_sha256(data: bytes) -> str:
-    """The same hash as Lambda's CodeSha256 reports it (base64), which `source_code_hash` is compared with."""
-    return base64.b64encode(hashlib.sha256(data).digest()).decode()

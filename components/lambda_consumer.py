@@ -17,7 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.file_event_pipeline import FileEventPipeline
-from components.function_zip import build_function_zip, lambda_code_sha256, sha256_hex
+from components.function_zip import build_function_zip, sha256_hex
 from components.lambda_iam import (
     LAMBDA_ASSUME_ROLE_POLICY,
     function_policy_document,
@@ -129,8 +129,10 @@ class LambdaConsumer(pulumi.ComponentResource):
             description="CIS file processor: the worker's processing core, one record at a time",
             runtime=RUNTIME,
             handler=HANDLER,
+            # The archive's own content hash is the diff that updates the code; no source_code_hash beside
+            # it (pulumi-aws #3478: the provider computes it). The zip is reproducible, so an unchanged
+            # worker is no update.
             code=pulumi.FileArchive(str(archive_path)),
-            source_code_hash=lambda_code_sha256(archive),
             role=self.role.arn,
             timeout=compute.lambda_timeout_seconds,
             memory_size=compute.lambda_memory_mb,
