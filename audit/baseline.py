@@ -99,5 +99,20 @@ def success_checks(baseline: Baseline, declared: DeclaredStack) -> list[CheckRes
         success_criteria.no_delete_failures(metrics.get(contract.DELETE_FAILED)),
         success_criteria.success_rate(metrics.get(contract.PROCESSED), metrics.get(contract.FAILED), backlog),
         success_criteria.indexing_lag(baseline.oldest_message_age_seconds, backlog),
-        success_criteria.workers_in_service(baseline.in_service_instances, backlog),
+        consumer_check(baseline, declared),
     ]
+
+
+def consumer_check(baseline: Baseline, declared: DeclaredStack) -> CheckResult:
+    """ec2 mode: workers in service while messages wait. Lambda mode has no group to count, and the
+    audit does not read functions or event source mappings live: said as NO DATA, never a pass."""
+    if declared.function_name is None:
+        return success_criteria.workers_in_service(
+            baseline.in_service_instances, backlog=baseline.queue_visible
+        )
+    return CheckResult(
+        "function consumes the queue",
+        success_criteria.Verdict.NO_DATA,
+        f"lambda mode: function {declared.function_name} and its event source mapping are not read live by "
+        "the audit (not checked); its alarms (function-errors, function-throttles) are",
+    )

@@ -47,6 +47,8 @@ class DeclaredStack:
     """Bucket -> the declared bucket policy document (JSON text)."""
     alarms: dict[str, dict[str, Any]] = field(default_factory=dict)
     group_name: str | None = None
+    function_name: str | None = None
+    """Lambda mode's consumer (config compute=lambda); None in ec2 mode, where group_name is set."""
     metric_namespace: str = contract.DEFAULT_METRIC_NAMESPACE
     work_queue: str | None = None
     dead_letter_queue: str | None = None
@@ -142,4 +144,8 @@ def declared_stack(stack: RenderedStack, region: str) -> DeclaredStack:
     for template in stack.of_type("aws:ec2/launchTemplate:LaunchTemplate"):
         environment = contract.environment_from_user_data(template.inputs.get("userData") or "")
         declared.metric_namespace = environment.get(contract.METRIC_NAMESPACE, declared.metric_namespace)
+    for function in stack.of_type("aws:lambda/function:Function"):
+        declared.function_name = declared.function_name or function.inputs.get("name")
+        variables = (function.inputs.get("environment") or {}).get("variables") or {}
+        declared.metric_namespace = variables.get(contract.METRIC_NAMESPACE, declared.metric_namespace)
     return declared

@@ -1,7 +1,8 @@
 """The pipeline's CloudWatch dashboard, built from data (never a hand-written JSON string).
 
 One row per question the incident plan asked by hand: is the queue draining, is the DLQ stable, how
-old is the oldest file, what do the workers do per minute, do they succeed, are they running.
+old is the oldest file, what do the workers do per minute, do they succeed, are they running (the
+group's instances in ec2 mode; the function's invocations, errors, throttles and duration in lambda mode).
 """
 
 from __future__ import annotations
@@ -36,8 +37,14 @@ def _widget(
 
 
 def dashboard_body(
-    region: str, queue_name: str, dlq_name: str, group_name: str, namespace: str
+    region: str,
+    queue_name: str,
+    dlq_name: str,
+    group_name: str | None,
+    namespace: str,
+    function_name: str | None = None,
 ) -> dict[str, Any]:
+    """The widgets; the last row shows the consumer: the group's instances (ec2) or the function (lambda)."""
     worker = [worker_metrics.QUEUE_DIMENSION, queue_name]
     widgets = [
         (
@@ -88,13 +95,36 @@ def dashboard_body(
             "Sum",
             {"yAxis": {"left": {"min": 0, "max": 100}}},
         ),
-        (
-            "In-service workers",
-            [["AWS/AutoScaling", "GroupInServiceInstances", "AutoScalingGroupName", group_name]],
-            "Average",
-            {},
-        ),
     ]
+    if group_name is not None:
+        widgets.append(
+            (
+                "In-service workers",
+                [["AWS/AutoScaling", "GroupInServiceInstances", "AutoScalingGroupName", group_name]],
+                "Average",
+                {},
+            )
+        )
+    if function_name is not None:
+        widgets.append(
+            (
+                "Function invocations / errors / throttles",
+                [
+                    ["AWS/Lambda", metric, "FunctionName", function_name]
+                    for metric in ("Invocations", "Errors", "Throttles")
+                ],
+                "Sum",
+                {},
+            )
+        )
+        widgets.append(
+            (
+                "Function duration, longest (ms)",
+                [["AWS/Lambda", "Duration", "FunctionName", function_name]],
+                "Maximum",
+                {},
+            )
+        )
     return {
         "widgets": [
             _widget(title, metrics, region, position, stat, **extra)

@@ -15,7 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.dashboard import dashboard_body
-from components.settings import AlarmSettings, FleetSettings, PipelineSettings
+from components.settings import AlarmSettings, ComputeSettings, FleetSettings, PipelineSettings
 from worker import contract
 
 MINUTE = 60
@@ -48,16 +48,42 @@ def _metric(namespace: str, name: str, dimensions: dict[str, str], stat: str, pe
     }
 
 
+@dataclass(frozen=True)
+class FunctionConsumer:
+    """Lambda mode's consumer, as its alarms see it."""
+
+    name: str
+    timeout_seconds: int
+
+
+DURATION_NEAR_TIMEOUT = 0.85
+"""The duration alarm fires when an invocation used this share of the function's timeout."""
+
+
 def alarm_specs(
-    settings: AlarmSettings, queue_name: str, dlq_name: str, group_name: str, metric_namespace: str
+    settings: AlarmSettings,
+    queue_name: str,
+    dlq_name: str,
+    group_name: str | None,
+    metric_namespace: str,
+    function: FunctionConsumer | None = None,
 ) -> list[AlarmSpec]:
-    queue, dlq, group = (
-        {"QueueName": queue_name},
-        {"QueueName": dlq_name},
-        {"AutoScalingGroupName": group_name},
-    )
+    """The alarms of one stack: the queue's and DLQ's, the worker metrics' (EC2 workers and the Lambda
+    handler publish the same names with the QueueName dimension), and the consumer's own - the Auto
+    Scaling Group's in ec2 mode (`group_name`), the function's in lambda mode (`function`)."""
+    queue, dlq = {"QueueName": queue_name}, {"QueueName": dlq_name}
     worker = {contract.QUEUE_DIMENSION: queue_name}  # the dimension the worker publishes with
-    return [
+    if function is None:
+        behind = "Check in-service workers and the backlog-per-instance scaling."
+        slow = "Check that scaling reached maxWorkers; raise it or look for a slow dependency."
+        rollback = "A running instance refresh rolls back on its own; otherwise check"
+    else:
+        behind = f"Check {function.name}'s Throttles and Errors and the mapping's maximum concurrency."
+        slow = (
+            "Check that the mapping reached lambdaMaximumConcurrency; raise it or look for a slow dependency."
+        )
+        rollback = "Check"
+    specs = [
         AlarmSpec(
             key="dlq-has-messages",
             description=f"Files failed for good and wait in {dlq_name}. Read the messages' Reason attribute, fix "
@@ -71,8 +97,8 @@ def alarm_specs(
         AlarmSpec(
             key="dlq-growing-fast",
             description=f"More than {settings.dlq_growth_per_five_minutes} messages reached {dlq_name} within five "
-            "minutes: a bad rollout or a broken dependency. A running instance refresh rolls back on its own; "
-            "otherwise check the worker logs (outcome, reason) and roll back.",
+            f"minutes: a bad rollout or a broken dependency. {rollback} the worker logs (outcome, reason) and roll "
+            "back.",
             threshold=settings.dlq_growth_per_five_minutes,
             comparison="GreaterThanThreshold",
             evaluation_periods=1,
@@ -96,8 +122,7 @@ def alarm_specs(
         AlarmSpec(
             key="indexing-lag",
             description=f"The oldest message in {queue_name} has waited more than "
-            f"{settings.oldest_message_age_threshold_seconds} s: workers are behind or stuck. Check in-service "
-            "workers and the backlog-per-instance scaling.",
+            f"{settings.oldest_message_age_threshold_seconds} s: workers are behind or stuck. {behind}",
             threshold=settings.oldest_message_age_threshold_seconds,
             comparison="GreaterThanThreshold",
             evaluation_periods=5,
@@ -146,42 +171,12 @@ def alarm_specs(
         AlarmSpec(
             key="backlog-sustained",
             description=f"More than {settings.backlog_threshold} messages have waited for "
-            f"{settings.backlog_sustained_minutes} minutes. Check that scaling reached maxWorkers; raise it or "
-            "look for a slow dependency.",
+            f"{settings.backlog_sustained_minutes} minutes. {slow}",
             threshold=settings.backlog_threshold,
             comparison="GreaterThanThreshold",
             evaluation_periods=settings.backlog_sustained_minutes,
             treat_missing_data="notBreaching",
             metric=_metric("AWS/SQS", "ApproximateNumberOfMessagesVisible", queue, "Maximum", MINUTE),
-        ),
-        AlarmSpec(
-            key="no-workers-with-backlog",
-            description=f"Messages wait in {queue_name} but {group_name} has no in-service instance. Check the "
-            "Auto Scaling activity history and the launch template's last instance refresh.",
-            threshold=0,
-            comparison="GreaterThanThreshold",
-            evaluation_periods=2,
-            treat_missing_data="breaching",
-            queries=[
-                {
-                    "id": "visible",
-                    "metric": _metric(
-                        "AWS/SQS", "ApproximateNumberOfMessagesVisible", queue, "Maximum", FIVE_MINUTES
-                    ),
-                },
-                {
-                    "id": "in_service",
-                    "metric": _metric(
-                        "AWS/AutoScaling", "GroupInServiceInstances", group, "Minimum", FIVE_MINUTES
-                    ),
-                },
-                {
-                    "id": "stranded",
-                    "expression": "IF(visible > 0 AND FILL(in_service, 0) < 1, 1, 0)",
-                    "label": "Backlog without workers",
-                    "return_data": True,
-                },
-            ],
         ),
         AlarmSpec(
             key="success-rate-low",
@@ -207,6 +202,90 @@ def alarm_specs(
                     "return_data": True,
                 },
             ],
+        ),
+    ]
+    if group_name is not None:  # beside the other queue alarms, before the success rate (the last)
+        specs.insert(len(specs) - 1, _no_workers_spec(queue_name, group_name))
+    if function is not None:
+        specs += function_alarm_specs(function)
+    return specs
+
+
+def _no_workers_spec(queue_name: str, group_name: str) -> AlarmSpec:
+    """ec2 mode: messages wait while the group has no in-service instance."""
+    queue, group = {"QueueName": queue_name}, {"AutoScalingGroupName": group_name}
+    return AlarmSpec(
+        key="no-workers-with-backlog",
+        description=f"Messages wait in {queue_name} but {group_name} has no in-service instance. Check the "
+        "Auto Scaling activity history and the launch template's last instance refresh.",
+        threshold=0,
+        comparison="GreaterThanThreshold",
+        evaluation_periods=2,
+        treat_missing_data="breaching",
+        queries=[
+            {
+                "id": "visible",
+                "metric": _metric(
+                    "AWS/SQS", "ApproximateNumberOfMessagesVisible", queue, "Maximum", FIVE_MINUTES
+                ),
+            },
+            {
+                "id": "in_service",
+                "metric": _metric(
+                    "AWS/AutoScaling", "GroupInServiceInstances", group, "Minimum", FIVE_MINUTES
+                ),
+            },
+            {
+                "id": "stranded",
+                "expression": "IF(visible > 0 AND FILL(in_service, 0) < 1, 1, 0)",
+                "label": "Backlog without workers",
+                "return_data": True,
+            },
+        ],
+    )
+
+
+def function_alarm_specs(function: FunctionConsumer) -> list[AlarmSpec]:
+    """lambda mode: the function's own failures, on AWS/Lambda with the FunctionName dimension
+    (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html). Errors count invocations
+    that failed as a whole (an exception or a timeout: the whole batch comes back), not the records the
+    handler reports in batchItemFailures; Throttles should stay 0 under the mapping's maximum concurrency."""
+    dimensions = {"FunctionName": function.name}
+    near_timeout_ms = round(function.timeout_seconds * 1000 * DURATION_NEAR_TIMEOUT)
+    return [
+        AlarmSpec(
+            key="function-errors",
+            description=f"{function.name} failed whole invocations (an unhandled exception or a timeout): every "
+            "record of those batches comes back after the visibility timeout. Read the function's log for the "
+            "error; per-record failures are reported, not counted here.",
+            threshold=0,
+            comparison="GreaterThanThreshold",
+            evaluation_periods=1,
+            treat_missing_data="notBreaching",
+            metric=_metric("AWS/Lambda", "Errors", dimensions, "Sum", FIVE_MINUTES),
+        ),
+        AlarmSpec(
+            key="function-throttles",
+            description=f"Invocations of {function.name} were throttled: the account's or the function's "
+            "concurrency is below the mapping's maximum concurrency. Raise the concurrency quota or lower "
+            "lambdaMaximumConcurrency.",
+            threshold=0,
+            comparison="GreaterThanThreshold",
+            evaluation_periods=1,
+            treat_missing_data="notBreaching",
+            metric=_metric("AWS/Lambda", "Throttles", dimensions, "Sum", FIVE_MINUTES),
+        ),
+        AlarmSpec(
+            key="function-duration-near-timeout",
+            description=f"An invocation of {function.name} ran longer than {DURATION_NEAR_TIMEOUT:.0%} of its "
+            f"{function.timeout_seconds} s timeout: the next larger file may be stopped mid-way and retried. "
+            "Raise lambdaTimeoutSeconds (and visibilityTimeoutSeconds to 6x it), lower lambdaBatchSize, or "
+            "move the largest files to ec2 mode.",
+            threshold=near_timeout_ms,
+            comparison="GreaterThanThreshold",
+            evaluation_periods=1,
+            treat_missing_data="notBreaching",
+            metric=_metric("AWS/Lambda", "Duration", dimensions, "Maximum", MINUTE),
         ),
     ]
 
@@ -268,7 +347,9 @@ class PipelineAlarmsArgs:
     pipeline: PipelineSettings
     """The validated pipeline settings: queue names, metric namespace, the name prefix."""
     fleet: FleetSettings
-    """The validated fleet settings: the group the no-workers alarm watches."""
+    """The validated fleet settings: the group the no-workers alarm watches (ec2 mode)."""
+    compute: ComputeSettings
+    """The validated compute settings: which consumer's alarms (the group's or the function's)."""
     region: pulumi.Input[str]
     account_id: pulumi.Input[str]
 
@@ -285,7 +366,13 @@ class PipelineAlarms(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         pipeline, prefix = args.pipeline, args.pipeline.name_prefix
         queue_name, dlq_name = pipeline.queue_name, pipeline.dead_letter_queue_name
-        group_name, namespace = args.fleet.worker_group_name, pipeline.metric_namespace
+        namespace, compute = pipeline.metric_namespace, args.compute
+        group_name = None if compute.is_lambda else args.fleet.worker_group_name
+        function = (
+            FunctionConsumer(compute.function_name, compute.lambda_timeout_seconds)
+            if compute.is_lambda
+            else None
+        )
         self.topic_key = aws.kms.Key(
             f"{name}-topic-key",
             description=f"Encrypts the {prefix} alarm topic; CloudWatch may use it to publish alarms",
@@ -310,7 +397,7 @@ class PipelineAlarms(pulumi.ComponentResource):
                 f"{name}-email-{position}", topic=self.topic.arn, protocol="email", endpoint=email, opts=child
             )
         self.alarms = {}
-        specs = alarm_specs(args.settings, queue_name, dlq_name, group_name, namespace)
+        specs = alarm_specs(args.settings, queue_name, dlq_name, group_name, namespace, function)
         for spec in specs:
             metric = spec.metric or {}
             self.alarms[spec.key] = aws.cloudwatch.MetricAlarm(
@@ -332,14 +419,24 @@ class PipelineAlarms(pulumi.ComponentResource):
                 opts=child,
             )
         # Outputs of the alarms themselves, so the fleet's instance refresh is declared after they exist.
+        # Only the fleet rolls back (ec2 mode); a function version has no instance refresh to stop.
         self.rollout_alarm_names = pulumi.Output.all(
-            *[self.alarms[spec.key].name for spec in specs if spec.rollout]
+            *[self.alarms[spec.key].name for spec in specs if spec.rollout and not compute.is_lambda]
         )
         self.dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
             dashboard_name=prefix,
             dashboard_body=pulumi.Output.from_input(args.region).apply(
-                lambda region: json.dumps(dashboard_body(region, queue_name, dlq_name, group_name, namespace))
+                lambda region: json.dumps(
+                    dashboard_body(
+                        region,
+                        queue_name,
+                        dlq_name,
+                        group_name,
+                        namespace,
+                        function.name if function else None,
+                    )
+                )
             ),
             opts=child,
         )

@@ -25,6 +25,19 @@ SQS_MAX_RECEIVE_WAIT_SECONDS = 20
 SQS_MAX_RECEIVE_COUNT = 1_000
 S3_BUCKET_NAME = re.compile(r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 SQS_QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+# Lambda's limits (Lambda quotas page; CreateEventSourceMapping for the SQS mapping's knobs) and its
+# advice for an SQS source: visibility >= 6x the function timeout
+# (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html).
+LAMBDA_SQS_DOC = "https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html"
+LAMBDA_MAX_TIMEOUT_SECONDS = 900
+LAMBDA_MIN_MEMORY_MB, LAMBDA_MAX_MEMORY_MB = 128, 10_240
+LAMBDA_VISIBILITY_FACTOR = 6
+LAMBDA_MAX_BATCH_WITHOUT_WINDOW = 10
+LAMBDA_MAX_BATCH_SIZE = 10_000
+LAMBDA_MAX_BATCHING_WINDOW_SECONDS = 300
+LAMBDA_MIN_CONCURRENCY, LAMBDA_MAX_CONCURRENCY = 2, 1_000
+LAMBDA_FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+COMPUTE_MODES = ("ec2", "lambda")
 
 
 class SettingsError(ValueError):
@@ -48,6 +61,7 @@ DERIVED_NAMES: dict[str, str] = {
     "metric_namespace": "{project}/{stack}",
     "artifacts_bucket_name": "{project}-artifacts-{stack}",
     "worker_group_name": "{project}-workers-{stack}",
+    "function_name": "{project}-worker-{stack}",
 }
 """Names left empty in config derive from the project and stack, so a new stack never inherits another
 stack's buckets and queues. Production sets the incident's real names in Pulumi.production.yaml."""
@@ -243,6 +257,95 @@ class FleetSettings:
                 raise SettingsError(
                     "privateSubnetIds", subnet, "each entry must be a subnet id (subnet-0123abcd...)"
                 )
+
+
+@dataclass(frozen=True)
+class ComputeSettings:
+    """What consumes the work queue: the EC2 fleet (FleetSettings) or a Lambda function mapped to it.
+
+    The Lambda knobs are read and range-checked in both modes (a typo fails early); the rules that tie
+    them to the queue (visibility >= 6x the function timeout) apply only in lambda mode.
+    """
+
+    compute: str
+    lambda_timeout_seconds: int
+    lambda_memory_mb: int
+    lambda_batch_size: int
+    lambda_batching_window_seconds: int
+    lambda_maximum_concurrency: int
+    function_name: str = field(default="", metadata=NOT_IN_CONFIG)
+
+    @classmethod
+    def from_config(cls, pipeline: PipelineSettings, config: pulumi.Config | None = None) -> ComputeSettings:
+        """Read the compute keys and validate them against the pipeline's queue settings."""
+        settings = cls(
+            **_read_fields(cls, config or pulumi.Config()),
+            function_name=derived_name("function_name", pipeline.project, pipeline.stack),
+        )
+        settings.validate(pipeline)
+        return settings
+
+    @property
+    def is_lambda(self) -> bool:
+        return self.compute == "lambda"
+
+    def validate(self, pipeline: PipelineSettings) -> None:
+        """Raise SettingsError for the first compute setting Lambda would reject or that would loop messages."""
+        if self.compute not in COMPUTE_MODES:
+            raise SettingsError("compute", self.compute, f"must be one of {', '.join(COMPUTE_MODES)}")
+        _require_range("lambdaTimeoutSeconds", self.lambda_timeout_seconds, 1, LAMBDA_MAX_TIMEOUT_SECONDS)
+        _require_range("lambdaMemoryMb", self.lambda_memory_mb, LAMBDA_MIN_MEMORY_MB, LAMBDA_MAX_MEMORY_MB)
+        _require_range(
+            "lambdaBatchingWindowSeconds",
+            self.lambda_batching_window_seconds,
+            0,
+            LAMBDA_MAX_BATCHING_WINDOW_SECONDS,
+        )
+        _require_range("lambdaBatchSize", self.lambda_batch_size, 1, LAMBDA_MAX_BATCH_SIZE)
+        if (
+            self.lambda_batch_size > LAMBDA_MAX_BATCH_WITHOUT_WINDOW
+            and self.lambda_batching_window_seconds < 1
+        ):
+            raise SettingsError(
+                "lambdaBatchSize",
+                self.lambda_batch_size,
+                f"a batch larger than {LAMBDA_MAX_BATCH_WITHOUT_WINDOW} needs a batching window: set "
+                "lambdaBatchingWindowSeconds to 1..300, or lambdaBatchSize to 10 or less (Lambda rejects it "
+                "otherwise; https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-parameters.html)",
+            )
+        _require_range(
+            "lambdaMaximumConcurrency",
+            self.lambda_maximum_concurrency,
+            LAMBDA_MIN_CONCURRENCY,
+            LAMBDA_MAX_CONCURRENCY,
+        )
+        if not self.is_lambda:
+            return
+        if not LAMBDA_FUNCTION_NAME.match(self.function_name):
+            raise SettingsError(
+                "function name",
+                self.function_name,
+                "the name derived from the project and stack must be 1-64 of A-Z, a-z, 0-9, '-', '_'; "
+                "use a shorter stack name",
+            )
+        if self.lambda_timeout_seconds < pipeline.max_processing_seconds:
+            raise SettingsError(
+                "lambdaTimeoutSeconds",
+                self.lambda_timeout_seconds,
+                f"must be >= maxProcessingSeconds ({pipeline.max_processing_seconds}), or the function is "
+                "stopped before the longest file is done; raise lambdaTimeoutSeconds (at most "
+                f"{LAMBDA_MAX_TIMEOUT_SECONDS}) or lower maxProcessingSeconds",
+            )
+        required = LAMBDA_VISIBILITY_FACTOR * self.lambda_timeout_seconds
+        if pipeline.visibility_timeout_seconds < required:
+            raise SettingsError(
+                "visibilityTimeoutSeconds",
+                pipeline.visibility_timeout_seconds,
+                f"in lambda mode must be >= {LAMBDA_VISIBILITY_FACTOR} x lambdaTimeoutSeconds "
+                f"({LAMBDA_VISIBILITY_FACTOR} x {self.lambda_timeout_seconds} = {required}), so Lambda can retry a "
+                f"throttled batch before the message reappears ({LAMBDA_SQS_DOC}); set visibilityTimeoutSeconds "
+                f"to {required} or more (at most {SQS_MAX_VISIBILITY_TIMEOUT_SECONDS}), or lower lambdaTimeoutSeconds",
+            )
 
 
 @dataclass(frozen=True)

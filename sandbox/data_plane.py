@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 
 from preview.mocks import RecordedResource
 from preview.render import RenderedStack
+from preview.values import is_unknown
 from worker import contract
 
 PUBLIC_ACCESS_BLOCK_SETTINGS = (
@@ -277,7 +278,8 @@ def deployed_outputs(stack: RenderedStack, plane: DataPlane) -> tuple[dict[str, 
     """The stack outputs as deployed: (outputs with the endpoint's URLs and ARNs, outputs left out).
 
     An output is left out when it names a resource that was not deployed locally (the fleet, the
-    alarm topic, the dashboard): printing the mock's value would point at nothing.
+    function, the alarm topic, the dashboard), or is known only after a real deployment (a Lambda
+    event source mapping's UUID): printing the mock's value would point at nothing.
     """
     deployed_values: set[str] = set()
     undeployed_values: set[str] = set()
@@ -299,7 +301,7 @@ def deployed_outputs(stack: RenderedStack, plane: DataPlane) -> tuple[dict[str, 
 
     def names_undeployed(value: Any) -> bool:
         if isinstance(value, str):
-            return value in undeployed_values
+            return value in undeployed_values or is_unknown(value)
         if isinstance(value, list):
             return any(names_undeployed(item) for item in value)
         if isinstance(value, dict):

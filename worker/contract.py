@@ -23,6 +23,8 @@ HEARTBEAT_SECONDS = "HEARTBEAT_SECONDS"
 AWS_DEFAULT_REGION = "AWS_DEFAULT_REGION"
 AUTOSCALING_GROUP_NAME = "AUTOSCALING_GROUP_NAME"
 LIFECYCLE_HOOK_NAME = "LIFECYCLE_HOOK_NAME"
+MAX_RECEIVE_COUNT = "MAX_RECEIVE_COUNT"
+"""Lambda mode: the queue's maxReceiveCount, from the same setting as the redrive policy."""
 
 ENVIRONMENT_FILE = "/etc/file-processor.env"
 """Where cloud-init writes the worker's environment; the systemd units read it (EnvironmentFile=)."""

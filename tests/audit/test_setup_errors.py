@@ -30,7 +30,7 @@ def one_error_line(capsys) -> str:
 def test_unknown_stack_is_an_error_not_the_defaults(capsys):
     assert main(["--stack", "prod"]) == 2
     assert one_error_line(capsys) == (
-        f"error: unknown stack 'prod': no Pulumi.prod.yaml in {REPO_ROOT} (stacks: production)"
+        f"error: unknown stack 'prod': no Pulumi.prod.yaml in {REPO_ROOT} (stacks: lambda, production)"
     )
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from components.pipeline_alarms import alarm_specs
+from components.pipeline_alarms import FunctionConsumer, alarm_specs
 from components.settings import AlarmSettings, _config_key
 from tests.paths import REPO_ROOT
 
@@ -49,12 +49,21 @@ def config_table() -> str:
 def alarm_table() -> str:
     schema = yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text())["config"]
     defaults = {name: schema[_config_key(name)]["default"] for name in AlarmSettings.__dataclass_fields__}
-    specs = alarm_specs(AlarmSettings(**defaults), "<queue>", "<dlq>", "<group>", "<namespace>")
+    settings = AlarmSettings(**defaults)
+    function = FunctionConsumer("<function>", schema["lambdaTimeoutSeconds"]["default"])
+    ec2 = alarm_specs(settings, "<queue>", "<dlq>", "<group>", "<namespace>")
+    lambda_mode = alarm_specs(settings, "<queue>", "<dlq>", None, "<namespace>", function)
+    in_ec2, in_lambda = {spec.key for spec in ec2}, {spec.key for spec in lambda_mode}
     rows = [
-        "| Alarm | Watches | Fires when | Rolls back a refresh | What to do |",
-        "| --- | --- | --- | --- | --- |",
+        "| Alarm | Compute | Watches | Fires when | Rolls back a refresh (ec2) | What to do (ec2 wording) |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
-    for spec in specs:
+    for spec in ec2 + [spec for spec in lambda_mode if spec.key not in in_ec2]:
+        mode = (
+            "both"
+            if spec.key in in_ec2 and spec.key in in_lambda
+            else ("ec2" if spec.key in in_ec2 else "lambda")
+        )
         if spec.metric:
             watches = f"{spec.metric['namespace']} {spec.metric['metric_name']} ({spec.metric['stat']}, {spec.metric['period']} s)"
         else:
@@ -63,7 +72,7 @@ def alarm_table() -> str:
         operator = {"GreaterThanThreshold": ">", "LessThanThreshold": "<"}[spec.comparison]
         fires = f"{operator} {spec.threshold:g} for {spec.evaluation_periods} period(s)"
         rows.append(
-            f"| `<prefix>-{spec.key}` | {_cell(watches)} | {fires} | {'yes' if spec.rollout else ''} | "
+            f"| `<prefix>-{spec.key}` | {mode} | {_cell(watches)} | {fires} | {'yes' if spec.rollout else ''} | "
             f"{_cell(spec.description)} |"
         )
     return "\n".join(rows)

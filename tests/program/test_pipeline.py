@@ -151,9 +151,15 @@ def test_stack_outputs(production):
         "indexBucketName": "cis-filesearch-index-production",
     }
     assert set(production.outputs) == set(pipeline_outputs) | {
+        "computeMode",
+        "consumerName",
+        "consumerArtifactSha256",
         "workerBundleSha256",
         "workerGroupName",
         "workerLaunchTemplateId",
+        "functionName",
+        "functionArn",
+        "eventSourceMappingUuid",
         "alarmTopicArn",
         "alarmNames",
         "dashboardName",

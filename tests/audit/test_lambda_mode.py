@@ -1,0 +1,51 @@
+"""A lambda-mode stack (compute=lambda) read by the audit and the sandbox: no Auto Scaling Group is
+expected, the function's namespace is used, and what is not read live is said, never passed."""
+
+from __future__ import annotations
+
+import pytest
+
+from audit.baseline import Baseline, consumer_check
+from audit.declared import declared_stack
+from audit.drift import find_drift
+from audit.live_state import LiveState
+from preview.render import render_program
+from sandbox.data_plane import DataPlane, deployed_outputs
+from tests.paths import REPO_ROOT
+from worker.success_criteria import Verdict
+
+
+@pytest.fixture(scope="module")
+def lambda_stack():
+    return render_program(REPO_ROOT, "lambda")
+
+
+def test_the_declared_lambda_stack_has_a_function_and_no_group(lambda_stack, production):
+    declared = declared_stack(lambda_stack, "ap-northeast-1")
+    assert declared.group_name is None
+    assert declared.function_name == "cis-file-pipeline-worker-lambda"
+    assert declared.metric_namespace == "cis-file-pipeline/lambda"
+    ec2 = declared_stack(production, "ap-northeast-1")
+    assert (ec2.group_name, ec2.function_name) == ("cis-file-processor-production", None)
+
+
+def test_no_missing_group_finding_and_the_consumer_check_says_not_checked(lambda_stack, production):
+    declared = declared_stack(lambda_stack, "ap-northeast-1")
+    findings = find_drift(declared, LiveState(region="ap-northeast-1"))
+    assert not [finding for finding in findings if "auto scaling group" in finding.resource]
+    check = consumer_check(Baseline(queue_visible=5), declared)
+    assert check.verdict is Verdict.NO_DATA
+    assert "not checked" in check.detail and declared.function_name in check.detail
+    # ec2 mode keeps the group check: a backlog without a group to read fails.
+    ec2 = declared_stack(production, "ap-northeast-1")
+    assert consumer_check(Baseline(queue_visible=5), ec2).verdict is Verdict.FAIL
+    assert any(
+        "auto scaling group" in f.resource for f in find_drift(ec2, LiveState(region="ap-northeast-1"))
+    )
+
+
+def test_the_sandbox_leaves_out_what_it_does_not_deploy(lambda_stack):
+    outputs, left_out = deployed_outputs(lambda_stack, DataPlane(region="ap-northeast-1"))
+    assert {"functionName", "functionArn", "consumerName", "eventSourceMappingUuid"} <= set(left_out)
+    assert outputs["computeMode"] == "lambda"
+    assert outputs["workerGroupName"] is None
