@@ -32,6 +32,9 @@ LAMBDA_SQS_DOC = "https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html"
 LAMBDA_MAX_TIMEOUT_SECONDS = 900
 LAMBDA_MIN_MEMORY_MB, LAMBDA_MAX_MEMORY_MB = 128, 10_240
 LAMBDA_VISIBILITY_FACTOR = 6
+LAMBDA_MIN_MAX_RECEIVE_COUNT = 5
+"""AWS: for a queue a Lambda consumes, maxReceiveCount at least 5, so a batch that was received but
+throttled before an invocation does not use up a message's receives (with-sqs.html)."""
 LAMBDA_MAX_BATCH_WITHOUT_WINDOW = 10
 LAMBDA_MAX_BATCH_SIZE = 10_000
 LAMBDA_MAX_BATCHING_WINDOW_SECONDS = 300
@@ -345,6 +348,15 @@ class ComputeSettings:
                 f"({LAMBDA_VISIBILITY_FACTOR} x {self.lambda_timeout_seconds} = {required}), so Lambda can retry a "
                 f"throttled batch before the message reappears ({LAMBDA_SQS_DOC}); set visibilityTimeoutSeconds "
                 f"to {required} or more (at most {SQS_MAX_VISIBILITY_TIMEOUT_SECONDS}), or lower lambdaTimeoutSeconds",
+            )
+        if pipeline.max_receive_count < LAMBDA_MIN_MAX_RECEIVE_COUNT:
+            raise SettingsError(
+                "maxReceiveCount",
+                pipeline.max_receive_count,
+                f"in lambda mode must be >= {LAMBDA_MIN_MAX_RECEIVE_COUNT}: a message the event source mapping "
+                "received but could not hand to a throttled function counts as a receive, and AWS asks for at "
+                f"least {LAMBDA_MIN_MAX_RECEIVE_COUNT} so such messages are not dead-lettered unprocessed "
+                f"({LAMBDA_SQS_DOC}); set maxReceiveCount to {LAMBDA_MIN_MAX_RECEIVE_COUNT} or more",
             )
 
 

@@ -93,7 +93,7 @@ def test_the_function_runs_the_worker_package_with_the_queue_settings(lambda_sta
         "INDEX_BUCKET": lambda_stack.outputs["indexBucketName"],
         "INDEX_PREFIX": "documents/",
         "METRIC_NAMESPACE": "cis-file-pipeline/lambda",
-        "MAX_RECEIVE_COUNT": "3",
+        "MAX_RECEIVE_COUNT": "5",
         "PROCESSING_TIMEOUT_SECONDS": "900",
     }
     assert work_queue(lambda_stack).inputs["visibilityTimeoutSeconds"] >= 6 * inputs["timeout"]
@@ -212,6 +212,10 @@ def test_the_pack_judges_the_visibility_against_six_times_the_function_timeout(l
         (
             {"compute": "lambda", "visibilityTimeoutSeconds": "5400", "lambdaTimeoutSeconds": "600"},
             "invalid setting lambdaTimeoutSeconds=600: must be >= maxProcessingSeconds (900)",
+        ),
+        (
+            {"compute": "lambda", "visibilityTimeoutSeconds": "5400", "maxReceiveCount": "3"},
+            "invalid setting maxReceiveCount=3: in lambda mode must be >= 5",
         ),
         (
             {"lambdaTimeoutSeconds": "901"},
