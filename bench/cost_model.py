@@ -301,22 +301,25 @@ def log_grid(low: float, high: float, points: int) -> list[float]:
 
 def break_evens(
     difference: Callable[[float], float], low: float, high: float, points: int = 400
-) -> list[float]:
-    """Files/day where `difference` (ec2 minus lambda) changes sign, to the nearest file, low to high."""
+) -> list[int]:
+    """Where `difference` (ec2 minus lambda) changes sign, from low to high files/day: each the smallest
+    whole number of files/day at which the other mode is the cheaper (a tie counts for ec2: the mode that
+    needs no change); found on a log grid, then by bisection."""
     grid = log_grid(low, high, points)
     crossings = []
     for left, right in zip(grid, grid[1:], strict=False):
         if (difference(left) > 0) != (difference(right) > 0):
-            crossings.append(_bisect(difference, left, right))
+            crossings.append(_bisect(difference, math.floor(left), math.ceil(right)))
     return crossings
 
 
-def _bisect(difference: Callable[[float], float], left: float, right: float) -> float:
-    sign = difference(left) > 0
+def _bisect(difference: Callable[[float], float], left: int, right: int) -> int:
+    """The first whole number in (left, right] on `right`'s side of the sign change."""
+    side = difference(right) > 0
     while right - left > 1:
-        middle = (left + right) / 2
-        if (difference(middle) > 0) == sign:
-            left = middle
-        else:
+        middle = (left + right) // 2
+        if (difference(middle) > 0) == side:
             right = middle
-    return round(right)
+        else:
+            left = middle
+    return right
