@@ -90,12 +90,6 @@ def parser() -> argparse.ArgumentParser:
         help="target share of the ec2 workers' slots kept busy (default 0.7)",
     )
     parser.add_argument(
-        "--sqs-requests-per-message",
-        type=positive("--sqs-requests-per-message", "give bench.worker's figure, e.g. 0.245"),
-        default=DEFAULT_PROFILE.sqs_requests_per_message,
-        help="the worker's SQS requests per message (bench.worker; default: its documented run)",
-    )
-    parser.add_argument(
         "--range",
         nargs=2,
         type=positive("--range", "give the lowest and highest files/day, e.g. --range 10 1000000"),
@@ -242,7 +236,6 @@ def main(argv: list[str] | None = None) -> int:
         mean_seconds=options.mean_seconds,
         p99_seconds=options.p99_seconds,
         utilisation=options.utilisation,
-        sqs_requests_per_message=options.sqs_requests_per_message,
     )
     low, high = options.range
     try:

@@ -4,9 +4,13 @@ What the model assumes (docs/cost.md says the same, with the reasons):
 - A month is 730 hours (AWS's billing month); traffic is steady through it (no peaks).
 - ec2: instances = ceil(busy slot-seconds / (86,400 x concurrency x target utilisation)), bounded by
   the group's min and max (the backlog-per-instance policy scales between them); each instance runs
-  all month with its root volume. SQS: the worker's measured requests per message (bench.worker)
-  plus empty long-poll receives while an instance's receiver waits on an empty queue, plus one
-  heartbeat (ChangeMessageVisibilityBatch) per instance per heartbeat interval while busy.
+  all month with its root volume. SQS, as worker/consumer.py calls it: steady traffic leaves no
+  backlog, so a receive returns the messages that arrived within about 50 ms (at most the free slots
+  plus the prefetch allowance, which is none for jobs longer than PREFETCH_MAX_WAIT_SECONDS x
+  concurrency) and a delete batches what finished within 50 ms: about two requests a message below
+  tens of files a second per instance (bench.worker's 0.2 is the floor under a backlog); empty
+  long-poll receives while an instance's receiver waits on an empty queue; at most one heartbeat
+  (ChangeMessageVisibilityBatch) per instance per heartbeat interval while busy.
 - lambda: one invocation per record without a batching window (at these rates a batch rarely fills),
   batches of `batch_size` with one; GB-seconds = files x mean seconds x memory. The event source
   mapping's pollers are billed SQS requests: a receive and a delete per batch plus empty long polls
@@ -37,9 +41,11 @@ DAYS_PER_MONTH = HOURS_PER_MONTH / 24
 SQS_CHUNK_KB = 64
 S3_EVENT_MESSAGE_KB = 2.0
 """An S3 event notification body is about 1-2 KB: one 64 KB chunk per message, ten per batch."""
-SQS_REQUESTS_PER_MESSAGE_MEASURED = 0.245
-"""bench.worker's last documented run (docs/benchmarks.md: 15 ms latency, concurrency 4): receives,
-batched deletes and visibility changes per processed message."""
+SQS_MAX_BATCH = 10
+SAME_CALL_WINDOW_SECONDS = 0.05
+"""Messages closer together than this share a call: the worker's DeleteBatcher sends what finished
+within 50 ms as one DeleteMessageBatch, and a receive (which returns as soon as a message is there)
+takes what arrived during its round trip, of the same order."""
 HEARTBEAT_FRACTION_OF_VISIBILITY = 1 / 3
 """The worker extends in-flight messages every third of the visibility timeout (worker/config.py)."""
 ESM_IDLE_POLLERS = 5
@@ -64,7 +70,6 @@ class Profile:
     mean_seconds: float
     p99_seconds: float
     utilisation: float = 0.7
-    sqs_requests_per_message: float = SQS_REQUESTS_PER_MESSAGE_MEASURED
 
     def with_files(self, files_per_day: float) -> Profile:
         return Profile(**{**asdict(self), "files_per_day": files_per_day})
@@ -162,18 +167,28 @@ def common_items(profile: Profile, prices: Prices, alarm_metrics: int, custom_me
 
 
 def ec2_cost(settings: Ec2Settings, profile: Profile, prices: Prices) -> ModeCost:
-    files = profile.files_per_day * DAYS_PER_MONTH
-    busy_slot_seconds_per_day = profile.files_per_day * profile.mean_seconds
+    warnings = []
+    too_slow = share_above(profile, settings.processing_timeout_seconds) or 0.0
+    if too_slow >= 0.0005 or profile.p99_seconds > settings.processing_timeout_seconds:
+        warnings.append(
+            f"ec2: about {too_slow:.2%} of files take longer than the processing timeout "
+            f"{settings.processing_timeout_seconds:g} s: each attempt is stopped at the timeout and they reach "
+            f"the DLQ after {settings.queue.max_receive_count} attempts (raise maxProcessingSeconds and "
+            "visibilityTimeoutSeconds)"
+        )
+    timed_out_slot_seconds = too_slow * settings.queue.max_receive_count * settings.processing_timeout_seconds
+    busy_slot_seconds_per_day = profile.files_per_day * (
+        (1 - too_slow) * profile.mean_seconds + timed_out_slot_seconds
+    )
     needed = math.ceil(busy_slot_seconds_per_day / (86_400 * settings.concurrency * profile.utilisation))
     instances = min(max(needed, settings.min_size), settings.max_size)
     busy = min(1.0, busy_slot_seconds_per_day / (86_400 * settings.concurrency * instances))
-    warnings = []
     if needed > settings.max_size:
         warnings.append(
             f"ec2: {needed} instances needed at {profile.utilisation:.0%} utilisation but the group's "
             f"maxSize is {settings.max_size}: the backlog grows (raise maxWorkers or workerConcurrency)"
         )
-    chunks_per_message = math.ceil(S3_EVENT_MESSAGE_KB / SQS_CHUNK_KB)
+    receives, deletes = ec2_receives_and_deletes(settings, profile, instances)
     empty_receives = instances * (1 - busy) * SECONDS_PER_MONTH / max(settings.receive_wait_seconds, 1)
     heartbeat_seconds = settings.queue.visibility_timeout_seconds * HEARTBEAT_FRACTION_OF_VISIBILITY
     heartbeats = instances * busy * SECONDS_PER_MONTH / heartbeat_seconds
@@ -191,12 +206,8 @@ def ec2_cost(settings: Ec2Settings, profile: Profile, prices: Prices) -> ModeCos
             "GB-months",
             *prices.quote("ebs_gb_month", settings.root_volume_type),
         ),
-        LineItem(
-            "SQS worker requests (measured per message)",
-            files * profile.sqs_requests_per_message * chunks_per_message,
-            "requests",
-            *prices.quote("sqs_request"),
-        ),
+        LineItem("SQS worker receives (with messages)", receives, "requests", *prices.quote("sqs_request")),
+        LineItem("SQS worker deletes (batched)", deletes, "requests", *prices.quote("sqs_request")),
         LineItem("SQS empty long-poll receives", empty_receives, "requests", *prices.quote("sqs_request")),
         LineItem(
             "SQS heartbeats (visibility extensions)", heartbeats, "requests", *prices.quote("sqs_request")
@@ -204,8 +215,27 @@ def ec2_cost(settings: Ec2Settings, profile: Profile, prices: Prices) -> ModeCos
         LineItem("CloudWatch PutMetricData", flushes, "requests", *prices.quote("cloudwatch_api_request")),
         *common_items(profile, prices, settings.alarm_metrics, settings.custom_metrics),
     ]
-    facts = {"instances": instances, "instances_needed": needed, "busy_fraction": round(busy, 4)}
+    facts = {
+        "instances": instances,
+        "instances_needed": needed,
+        "busy_fraction": round(busy, 4),
+        "share_above_timeout": round(too_slow, 6),
+    }
     return ModeCost("ec2", items, warnings, facts)
+
+
+def ec2_receives_and_deletes(settings: Ec2Settings, profile: Profile, instances: int) -> tuple[float, float]:
+    """Receives that return messages and DeleteMessageBatch calls a month, as the worker batches them."""
+    files = profile.files_per_day * DAYS_PER_MONTH
+    prefetch = min(
+        settings.prefetch_messages,
+        int(settings.prefetch_max_wait_seconds * settings.concurrency / profile.mean_seconds),
+    )
+    per_window = profile.files_per_day / 86_400 / instances * SAME_CALL_WINDOW_SECONDS
+    per_receive = min(SQS_MAX_BATCH, 1 + prefetch, max(1.0, per_window))
+    per_delete = min(SQS_MAX_BATCH, max(1.0, per_window))
+    chunks = math.ceil(per_receive * S3_EVENT_MESSAGE_KB / SQS_CHUNK_KB)
+    return files / per_receive * chunks, files / per_delete
 
 
 def lambda_cost(settings: LambdaSettings, profile: Profile, prices: Prices) -> ModeCost:
@@ -234,7 +264,10 @@ def lambda_cost(settings: LambdaSettings, profile: Profile, prices: Prices) -> M
     memory_gb = settings.memory_mb / 1024
     gb_seconds = finishing * profile.mean_seconds * memory_gb
     timeout_gb_seconds = timed_out_attempts * settings.timeout_seconds * memory_gb
-    concurrency_needed = profile.files_per_day * profile.mean_seconds / 86_400
+    seconds_per_file = (1 - too_slow) * profile.mean_seconds + too_slow * (
+        settings.queue.max_receive_count * settings.timeout_seconds
+    )
+    concurrency_needed = profile.files_per_day * seconds_per_file / 86_400
     if settings.maximum_concurrency is not None and concurrency_needed > settings.maximum_concurrency:
         warnings.append(
             f"lambda: {concurrency_needed:.1f} concurrent executions needed on average but the mapping's "
@@ -290,7 +323,10 @@ def lambda_cost(settings: LambdaSettings, profile: Profile, prices: Prices) -> M
 
 def _timeout_fix(settings: LambdaSettings) -> str:
     if settings.timeout_seconds >= LAMBDA_MAX_TIMEOUT_SECONDS:
-        return f"the timeout is at Lambda's cap of {LAMBDA_MAX_TIMEOUT_SECONDS} s: such files need ec2 mode"
+        return (
+            f"the timeout is at Lambda's cap of {LAMBDA_MAX_TIMEOUT_SECONDS} s: such files need ec2 mode "
+            "with a longer maxProcessingSeconds"
+        )
     return f"raise lambdaTimeoutSeconds, up to Lambda's cap of {LAMBDA_MAX_TIMEOUT_SECONDS} s"
 
 

@@ -64,8 +64,11 @@ class Ec2Settings:
     root_volume_gb: float
     root_volume_type: str
     concurrency: int
+    processing_timeout_seconds: float
     receive_wait_seconds: int
     metric_flush_seconds: float
+    prefetch_messages: int
+    prefetch_max_wait_seconds: float
     alarms: int
     alarm_metrics: int
     custom_metrics: int
@@ -119,6 +122,7 @@ def ec2_settings(stack: RenderedStack) -> Ec2Settings:
     if not isinstance(instance_type, str):
         raise StackSettingsError(f"{LAUNCH_TEMPLATE} '{templates[0].name}' has no known instanceType")
     volume_gb, volume_type = _root_volume(template)
+    settings_queue = work_queue(stack)
     environment = contract.environment_from_user_data(str(template.get("userData") or ""))
     defaults = WorkerConfig(queue_url="", processing_timeout_seconds=1, metric_namespace="", index_bucket="")
     min_size = int(_number(group, "minSize", groups[0]))
@@ -130,12 +134,19 @@ def ec2_settings(stack: RenderedStack) -> Ec2Settings:
         root_volume_gb=volume_gb,
         root_volume_type=volume_type,
         concurrency=int(environment.get(contract.WORKER_CONCURRENCY, defaults.concurrency)),
+        processing_timeout_seconds=float(
+            environment.get(contract.PROCESSING_TIMEOUT_SECONDS, settings_queue.visibility_timeout_seconds)
+        ),
         receive_wait_seconds=int(environment.get("RECEIVE_WAIT_SECONDS", defaults.receive_wait_seconds)),
         metric_flush_seconds=float(environment.get("METRIC_FLUSH_SECONDS", defaults.metric_flush_seconds)),
+        prefetch_messages=int(environment.get("PREFETCH_MESSAGES", defaults.prefetch_messages)),
+        prefetch_max_wait_seconds=float(
+            environment.get("PREFETCH_MAX_WAIT_SECONDS", defaults.prefetch_max_wait_seconds)
+        ),
         alarms=len(stack.of_type(ALARM)),
         alarm_metrics=sum(alarm_metric_count(alarm) for alarm in stack.of_type(ALARM)),
         custom_metrics=len(WORKER_METRICS) * WORKER_DIMENSION_SETS,
-        queue=work_queue(stack),
+        queue=settings_queue,
     )
 
 

@@ -184,7 +184,9 @@ def test_ec2_line_items_by_hand(prices):
     got = items(result)
     assert got["EC2 t.test On-Demand"] == pytest.approx(730.0)
     assert got["EBS gp3 root volumes (10 GB each)"] == pytest.approx(1.0)
-    assert got["SQS worker requests (measured per message)"] == pytest.approx(files * 0.245 / 1e6)
+    # one file a second: each receive and each delete carries one message
+    assert got["SQS worker receives (with messages)"] == pytest.approx(files / 1e6)
+    assert got["SQS worker deletes (batched)"] == pytest.approx(files / 1e6)
     assert got["SQS empty long-poll receives"] == pytest.approx(0.5 * seconds / 20 / 1e6)
     assert got["SQS heartbeats (visibility extensions)"] == pytest.approx(0.5 * seconds / 200 / 1e6)
     assert got["CloudWatch PutMetricData"] == pytest.approx(seconds / 60 * 0.01 / 1000)
@@ -192,6 +194,16 @@ def test_ec2_line_items_by_hand(prices):
     assert got["CloudWatch alarms"] == pytest.approx(0.3)  # 3 alarm metrics
     assert got["CloudWatch custom metrics"] == pytest.approx(9 * 0.3)
     assert result.total_usd == pytest.approx(sum(got.values()))
+
+
+def test_ec2_requests_per_message_reach_the_benchmark_floor_for_short_jobs_at_a_high_rate(prices):
+    settings = ec2_settings(small_stack(with_lambda=False))
+    # 2,000 files a second, 1 ms each: ten messages a receive (prefetch allowed) and a delete batch
+    profile = Profile(files_per_day=2_000 * 86_400, mean_size_mb=1, mean_seconds=0.001, p99_seconds=0.002)
+    got = items(ec2_cost(settings, profile, prices))
+    files = profile.files_per_day * DAYS_PER_MONTH
+    requests = (got["SQS worker receives (with messages)"] + got["SQS worker deletes (batched)"]) * 1e6
+    assert requests / files == pytest.approx(0.2)
 
 
 def test_lambda_line_items_by_hand(prices):
