@@ -152,12 +152,24 @@ def estimate(
         return ec2_cost(ec2, at, prices).total_usd - lambda_cost(lam, at, prices).total_usd
 
     crossings = break_evens(difference, low, high)
-    curve = [
-        (files, ec2_cost(ec2, profile.with_files(files), prices).total_usd,
-         lambda_cost(lam, profile.with_files(files), prices).total_usd)
-        for files in log_grid(low, high, 200)
-    ]  # fmt: skip
-    return {"costs": costs, "break_evens": crossings, "curve": curve, "difference": difference}
+    curve, limits = [], {}
+    for files in log_grid(low, high, 200):
+        ec2_at, lambda_at = (
+            ec2_cost(ec2, profile.with_files(files), prices),
+            lambda_cost(lam, profile.with_files(files), prices),
+        )
+        curve.append((files, ec2_at.total_usd, lambda_at.total_usd))
+        if ec2_at.facts["instances_needed"] > ec2.max_size:
+            limits.setdefault("ec2 fleet at maxSize", files)
+        if lam.maximum_concurrency and lambda_at.facts["concurrency_needed"] > lam.maximum_concurrency:
+            limits.setdefault("lambda at maximum concurrency", files)
+    return {
+        "costs": costs,
+        "break_evens": crossings,
+        "curve": curve,
+        "limits": limits,
+        "difference": difference,
+    }
 
 
 def cheaper_below(result: dict[str, Any], low: float) -> str:
@@ -224,6 +236,7 @@ def as_json(result: dict[str, Any], profile: Profile, prices: Prices, chart: Pat
             for cost in result["costs"]
         },
         "break_even_files_per_day": result["break_evens"],
+        "capacity_limits_files_per_day": {name: round(files) for name, files in result["limits"].items()},
         "chart": str(chart) if chart else None,
     }
 
@@ -248,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, PriceError, StackSettingsError, ProgramError, ProjectError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    chart = write_chart(result["curve"], result["break_evens"], options.chart, profile)
+    chart = write_chart(result["curve"], result["break_evens"], result["limits"], options.chart, profile)
     ec2_total, lambda_total = (cost.total_usd for cost in result["costs"])
     crossing = result["break_evens"][0] if result["break_evens"] else "none"
     if options.json:
@@ -265,6 +278,10 @@ def main(argv: list[str] | None = None) -> int:
         for warning in cost.warnings:
             print(f"warning: {warning}")
     print(f"\n{break_even_text(result, low, high)}")
+    for name, files in result["limits"].items():
+        print(
+            f"capacity: {name} from about {files:,.0f} files/day (beyond it the backlog grows: the estimate there is not a steady state)"
+        )
     print(f"chart: {chart}")
     print(
         f"files_per_day={profile.files_per_day:g} ec2_usd={ec2_total:.2f} lambda_usd={lambda_total:.2f} "

@@ -39,6 +39,7 @@ from bench.cost_settings import (
 )
 from preview.mocks import RecordedResource
 from preview.render import RenderedStack
+from tests.paths import REPO_ROOT
 from worker import contract
 
 ROUND_PRICES = {
@@ -351,3 +352,14 @@ def test_json_output_and_chart(tmp_path, capsys):
     assert report["prices"]["as_of"] == json.loads(PRICES_FILE.read_text())["as_of"]
     assert all(math.isfinite(value) for value in report["break_even_files_per_day"])
     assert chart.read_text(encoding="utf-8").lstrip().startswith("<?xml") and "<svg" in chart.read_text()
+
+
+def test_the_cost_page_shows_every_price_of_the_file_with_its_date():
+    page = (REPO_ROOT / "docs" / "cost.md").read_text(encoding="utf-8")
+    data = json.loads(PRICES_FILE.read_text(encoding="utf-8"))
+    for key, entry in price_entries(data["prices"]):
+        usd = f"{entry['usd']:.10f}".rstrip("0").rstrip(".")
+        row = next((line for line in page.splitlines() if line.startswith(f"| `{key}` |")), None)
+        assert row is not None, f"docs/cost.md has no row for {key}"
+        assert f"| {usd} |" in row and entry["as_of"] in row and entry["status"] in row, row
+    assert "](cost.svg)" in page and (REPO_ROOT / "docs" / "cost.svg").exists()
