@@ -20,6 +20,13 @@ What the model assumes (docs/cost.md says the same, with the reasons):
 - Both: one SQS SendMessage per file (the S3 notification, payload < 64 KB), one S3 GET (the upload)
   and one S3 PUT (the index document) per file, the stack's alarms per metric they read, the worker's
   custom metrics every hour of the month.
+
+AWS pages: SQS bills each 64 KB chunk as a request and empty receives too
+(https://aws.amazon.com/sqs/pricing/, https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/best-practices-using-appropriate-polling-mode.html);
+the event source mapping polls the queue with the account's SQS requests
+(https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html); Lambda bills requests and GB-seconds
+(https://aws.amazon.com/lambda/pricing/); CloudWatch bills alarms per metric and custom metrics per
+metric-month, pro-rated by the hour (https://aws.amazon.com/cloudwatch/pricing/).
 """
 
 from __future__ import annotations
@@ -256,6 +263,12 @@ def lambda_cost(settings: LambdaSettings, profile: Profile, prices: Prices) -> M
             f"{settings.timeout_seconds:g} s (log-normal fitted to mean {profile.mean_seconds:g} s, "
             f"p99 {profile.p99_seconds:g} s): they cannot finish on Lambda and reach the DLQ after "
             f"{settings.queue.max_receive_count} timed-out attempts ({_timeout_fix(settings)})"
+        )
+    if profile.mean_size_mb > settings.ephemeral_storage_mb:
+        warnings.append(
+            f"lambda: the mean upload ({profile.mean_size_mb:g} MB) is larger than the function's /tmp "
+            f"({settings.ephemeral_storage_mb} MB): the indexer spools the upload to a temporary file, so "
+            "configure ephemeralStorage (up to 10,240 MB; above 512 MB it is billed, not modelled here)"
         )
     records_per_invocation = settings.batch_size if settings.batching_window_seconds > 0 else 1
     finishing = files * (1 - too_slow)

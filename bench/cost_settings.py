@@ -88,6 +88,8 @@ class LambdaSettings:
     alarm_metrics: int
     custom_metrics: int
     queue: QueueSettings
+    ephemeral_storage_mb: int = 512
+    """/tmp size (Function ephemeralStorage.size; 512 MB when unset, the part that costs nothing)."""
     source: str = "rendered stack"
     """Where the settings come from: the rendered stack, or the contract's defaults (said in the output)."""
 
@@ -167,6 +169,7 @@ def lambda_settings(stack: RenderedStack) -> LambdaSettings:
     function, mapping = functions[0].inputs, mappings[0].inputs
     architectures = function.get("architectures") or [LAMBDA_DEFAULT_ARCHITECTURE]
     scaling = mapping.get("scalingConfig") or {}
+    ephemeral = (function.get("ephemeralStorage") or {}).get("size", 512)
     maximum = scaling.get("maximumConcurrency")
     return LambdaSettings(
         function_name=str(function.get("name") or functions[0].name),
@@ -180,6 +183,7 @@ def lambda_settings(stack: RenderedStack) -> LambdaSettings:
         alarm_metrics=sum(alarm_metric_count(alarm) for alarm in stack.of_type(ALARM)),
         custom_metrics=len(WORKER_METRICS) * WORKER_DIMENSION_SETS,
         queue=work_queue(stack),
+        ephemeral_storage_mb=int(ephemeral),
     )
 
 

@@ -253,6 +253,14 @@ def test_p99_above_the_timeout_warns_and_prices_the_timed_out_attempts(prices):
     assert items(result)["Lambda duration of timed-out attempts"] > 0
 
 
+def test_uploads_larger_than_the_functions_tmp_warn(prices):
+    settings = lambda_settings(small_stack(with_lambda=True))
+    result = lambda_cost(
+        settings, Profile(files_per_day=10, mean_size_mb=600, mean_seconds=1, p99_seconds=2), prices
+    )
+    assert any("larger than the function's /tmp (512 MB)" in warning for warning in result.warnings)
+
+
 def test_p99_above_the_timeout_warns_even_when_the_share_cannot_be_derived(prices):
     settings = lambda_settings(small_stack(with_lambda=True))
     result = lambda_cost(
@@ -338,6 +346,30 @@ def test_a_bad_flag_names_the_value_and_the_fix(argv, message, capsys):
 def test_a_p99_below_the_mean_is_refused_before_anything_renders(capsys):
     assert cost.main(["--mean-seconds", "60", "--p99-seconds", "30"]) == 2
     assert "--p99-seconds 30 is below --mean-seconds 60" in capsys.readouterr().err
+
+
+def test_a_stack_without_the_lambda_mode_exits_2_naming_what_is_missing(monkeypatch, tmp_path, capsys):
+    """A program whose lambda mode does not render (this one before issue 18's lambda mode merged)."""
+    monkeypatch.setattr(cost, "render_mode", lambda program, stack, mode: small_stack(with_lambda=False))
+    assert cost.main(["--chart", str(tmp_path / "cost.svg")]) == 2
+    error = capsys.readouterr().err
+    assert "aws:lambda/function:Function" in error and "--assume-lambda-defaults" in error
+
+
+def test_the_lambda_mode_is_read_from_its_own_render(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(
+        cost, "render_mode", lambda program, stack, mode: small_stack(with_lambda=mode == "lambda")
+    )
+    monkeypatch.setattr(cost.Prices, "load", classmethod(lambda cls, path: cls(ROUND_PRICES)))
+    assert (
+        cost.main(
+            ["--json", "--chart", str(tmp_path / "cost.svg"), "--mean-seconds", "1", "--p99-seconds", "2"]
+        )
+        == 0
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert report["modes"]["lambda"]["facts"]["settings_source"] == "rendered stack"
+    assert report["modes"]["lambda"]["items"][1]["item"] == "Lambda duration (1024 MB, arm64)"
 
 
 def test_json_output_and_chart(tmp_path, capsys):
