@@ -158,8 +158,9 @@ def lambda_settings(stack: RenderedStack) -> LambdaSettings:
         raise StackSettingsError(
             f"stack {stack.stack} declares {len(functions)} {FUNCTION} and {len(mappings)} "
             f"{EVENT_SOURCE_MAPPING}: the lambda estimate needs the function and its SQS event source "
-            "mapping. Render it with -c cis-file-pipeline:compute=lambda on a program that has the lambda "
-            "mode (issue 18), or pass --assume-lambda-defaults to use the contract's documented defaults"
+            "mapping, which a program with issue 18's lambda mode declares when rendered with "
+            "-c cis-file-pipeline:compute=lambda (bench.cost renders it so). Without them, pass "
+            "--assume-lambda-defaults to estimate with LAMBDA_CONTRACT.md's defaults"
         )
     if len(functions) != 1 or len(mappings) != 1:
         raise StackSettingsError(

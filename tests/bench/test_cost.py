@@ -395,3 +395,20 @@ def test_the_cost_page_shows_every_price_of_the_file_with_its_date():
         assert row is not None, f"docs/cost.md has no row for {key}"
         assert f"| {usd} |" in row and entry["as_of"] in row and entry["status"] in row, row
     assert "](cost.svg)" in page and (REPO_ROOT / "docs" / "cost.svg").exists()
+
+
+def test_the_cost_page_shows_the_default_profiles_current_figures(production):
+    """The page's tables are bench.cost's output; regenerate them when the stack or prices change:
+    `.venv/bin/python -m bench.cost --assume-lambda-defaults --chart docs/cost.svg`."""
+    page = (REPO_ROOT / "docs" / "cost.md").read_text(encoding="utf-8")
+    result = cost.estimate(
+        ec2_settings(production),
+        contract_lambda_defaults(production),
+        cost.DEFAULT_PROFILE,
+        Prices.load(),
+        10,
+        1e6,
+    )
+    shown_totals = [float(total.replace(",", "")) for total in re.findall(r"^total\s+([\d,.]+)$", page, re.M)]
+    assert shown_totals == [round(mode.total_usd, 2) for mode in result["costs"]], "docs/cost.md is stale"
+    assert f"break-even at {result['break_evens'][0]:,} files/day" in page, "docs/cost.md is stale"
