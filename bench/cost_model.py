@@ -62,6 +62,8 @@ ESM_WAIT_SECONDS = 20
 LAMBDA_LOG_BYTES_PER_INVOCATION = 1500
 """Assumed: START/END/REPORT lines, one EMF metrics line and the handler's outcome log line."""
 Z_99 = NormalDist().inv_cdf(0.99)
+WARN_SHARE = 0.0005
+"""Files slower than the timeout are worth a warning from one in 2,000 (or whenever p99 is above it)."""
 LAMBDA_MAX_TIMEOUT_SECONDS = 900
 """Lambda's largest function timeout (Lambda quotas: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html)."""
 
@@ -173,19 +175,43 @@ def common_items(profile: Profile, prices: Prices, alarm_metrics: int, custom_me
     ]
 
 
+def timeout_warning(
+    mode: str, what: str, timeout: float, profile: Profile, fix: str
+) -> tuple[float, str | None]:
+    """(share of files slower than `timeout`, a warning when it matters): the share is 0 when it cannot
+    be derived, and then the warning says p99 is above the timeout without a share."""
+    share = share_above(profile, timeout)
+    if share is None:
+        if profile.p99_seconds <= timeout:
+            return 0.0, None
+        return 0.0, (
+            f"{mode}: p99 {profile.p99_seconds:g} s is above the {what} {timeout:g} s: more than 1% of files "
+            f"cannot finish (the share cannot be derived: no log-normal has this mean and p99; {fix})"
+        )
+    if share < WARN_SHARE and profile.p99_seconds <= timeout:
+        return share, None
+    return share, (
+        f"{mode}: about {share:.2%} of files take longer than the {what} {timeout:g} s (log-normal fitted to "
+        f"mean {profile.mean_seconds:g} s, p99 {profile.p99_seconds:g} s): every attempt runs to the timeout "
+        f"and they reach the DLQ after maxReceiveCount attempts ({fix})"
+    )
+
+
 def ec2_cost(settings: Ec2Settings, profile: Profile, prices: Prices) -> ModeCost:
     warnings = []
-    too_slow = share_above(profile, settings.processing_timeout_seconds) or 0.0
-    if too_slow >= 0.0005 or profile.p99_seconds > settings.processing_timeout_seconds:
-        warnings.append(
-            f"ec2: about {too_slow:.2%} of files take longer than the processing timeout "
-            f"{settings.processing_timeout_seconds:g} s: each attempt is stopped at the timeout and they reach "
-            f"the DLQ after {settings.queue.max_receive_count} attempts (raise maxProcessingSeconds and "
-            "visibilityTimeoutSeconds)"
-        )
-    timed_out_slot_seconds = too_slow * settings.queue.max_receive_count * settings.processing_timeout_seconds
+    too_slow, warning = timeout_warning(
+        "ec2",
+        "processing timeout",
+        settings.processing_timeout_seconds,
+        profile,
+        "raise maxProcessingSeconds and visibilityTimeoutSeconds",
+    )
+    warnings += [warning] if warning else []
+    timed_out_seconds_per_file = (
+        too_slow * settings.queue.max_receive_count * settings.processing_timeout_seconds
+    )
     busy_slot_seconds_per_day = profile.files_per_day * (
-        (1 - too_slow) * profile.mean_seconds + timed_out_slot_seconds
+        (1 - too_slow) * profile.mean_seconds + timed_out_seconds_per_file
     )
     needed = math.ceil(busy_slot_seconds_per_day / (86_400 * settings.concurrency * profile.utilisation))
     instances = min(max(needed, settings.min_size), settings.max_size)
@@ -249,21 +275,10 @@ def lambda_cost(settings: LambdaSettings, profile: Profile, prices: Prices) -> M
     files = profile.files_per_day * DAYS_PER_MONTH
     warnings = []
     derived = share_above(profile, settings.timeout_seconds)
-    too_slow = derived or 0.0
-    if derived is None:
-        if profile.p99_seconds > settings.timeout_seconds:
-            warnings.append(
-                f"lambda: p99 {profile.p99_seconds:g} s is above the function timeout "
-                f"{settings.timeout_seconds:g} s: more than 1% of files cannot finish on Lambda (the share "
-                "cannot be derived: no log-normal has this mean and p99)"
-            )
-    elif too_slow >= 0.0005 or profile.p99_seconds > settings.timeout_seconds:
-        warnings.append(
-            f"lambda: about {too_slow:.2%} of files take longer than the function timeout "
-            f"{settings.timeout_seconds:g} s (log-normal fitted to mean {profile.mean_seconds:g} s, "
-            f"p99 {profile.p99_seconds:g} s): they cannot finish on Lambda and reach the DLQ after "
-            f"{settings.queue.max_receive_count} timed-out attempts ({_timeout_fix(settings)})"
-        )
+    too_slow, warning = timeout_warning(
+        "lambda", "function timeout", settings.timeout_seconds, profile, _timeout_fix(settings)
+    )
+    warnings += [warning] if warning else []
     if profile.mean_size_mb > settings.ephemeral_storage_mb:
         warnings.append(
             f"lambda: the mean upload ({profile.mean_size_mb:g} MB) is larger than the function's /tmp "

@@ -253,6 +253,20 @@ def test_p99_above_the_timeout_warns_and_prices_the_timed_out_attempts(prices):
     assert items(result)["Lambda duration of timed-out attempts"] > 0
 
 
+def test_files_slower_than_the_workers_processing_timeout_warn_and_occupy_slots(prices):
+    settings = ec2_settings(
+        small_stack(with_lambda=False)
+    )  # no PROCESSING_TIMEOUT_SECONDS: the visibility, 600 s
+    profile = Profile(files_per_day=86_400, mean_size_mb=1, mean_seconds=1, p99_seconds=2, utilisation=0.5)
+    slow = Profile(files_per_day=86_400, mean_size_mb=1, mean_seconds=100, p99_seconds=900, utilisation=0.5)
+    result = ec2_cost(settings, slow, prices)
+    assert any("longer than the processing timeout 600 s" in warning for warning in result.warnings)
+    assert ec2_cost(settings, profile, prices).warnings == []
+    share = result.facts["share_above_timeout"]
+    expected = 86_400 * ((1 - share) * 100 + share * 2 * 600) / (86_400 * 2 * 0.5)
+    assert result.facts["instances_needed"] == math.ceil(expected)
+
+
 def test_uploads_larger_than_the_functions_tmp_warn(prices):
     settings = lambda_settings(small_stack(with_lambda=True))
     result = lambda_cost(
