@@ -37,7 +37,7 @@ from bench.cost_settings import (
     ec2_settings,
     lambda_settings,
 )
-from preview.project import ProjectError
+from preview.project import ProjectError, load_project
 from preview.render import ProgramError, RenderedStack, render_program
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -124,7 +124,8 @@ def read_settings(
         return ec2, lambda_settings(lambda_stack)
     except StackSettingsError:
         if assume_lambda_defaults and not lambda_stack.of_type("aws:lambda/function:Function"):
-            return ec2, contract_lambda_defaults(ec2_stack)
+            config = load_project(program).load_stack(stack).values
+            return ec2, contract_lambda_defaults(ec2_stack, config)
         raise
 
 

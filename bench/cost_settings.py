@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,33 +189,50 @@ def lambda_settings(stack: RenderedStack) -> LambdaSettings:
     )
 
 
-CONTRACT_LAMBDA_DEFAULTS = {"memory_mb": 2048, "timeout_seconds": 900.0, "batch_size": 1}
+CONTRACT_LAMBDA_DEFAULTS = {
+    "lambdaMemoryMb": 2048,
+    "lambdaTimeoutSeconds": 900,
+    "lambdaBatchSize": 1,
+    "lambdaBatchingWindowSeconds": 0,
+    "lambdaMaximumConcurrency": 10,
+}
+"""LAMBDA_CONTRACT.md's config keys and defaults, used only while the program's schema lacks them."""
 CONTRACT_LAMBDA_ALARMS = 3
-"""LAMBDA_CONTRACT.md: lambdaMemoryMb 2048, lambdaTimeoutSeconds 900, lambdaBatchSize 1,
-lambdaBatchingWindowSeconds 0, lambdaMaximumConcurrency 10, x86_64; alarms for errors, throttles and
-duration near the timeout beside the queue and DLQ alarms."""
+"""The contract's function alarms: errors, throttles, duration near the timeout (one metric each)."""
 
 
-def contract_lambda_defaults(ec2_stack: RenderedStack) -> LambdaSettings:
-    """Lambda settings from the contract's defaults, for a program whose lambda mode does not render yet.
-
-    Alarms: the ec2 stack's alarms minus those that read the Auto Scaling Group, plus the contract's
-    three function alarms (one metric each).
+def contract_lambda_defaults(
+    ec2_stack: RenderedStack, config: Mapping[str, str] | None = None
+) -> LambdaSettings:
+    """Lambda settings for a program whose lambda mode does not render yet: each key from the stack's
+    config when the project declares it (`config`: full keys, as `StackConfig.values`), else the
+    contract's default. Alarms: the ec2 stack's without those that read the Auto Scaling Group, plus
+    the contract's three function alarms.
     """
+    values = config or {}
+    prefix = f"{ec2_stack.project}:"
+    from_config = sorted(key for key in CONTRACT_LAMBDA_DEFAULTS if prefix + key in values)
+
+    def setting(key: str) -> float:
+        return float(values.get(prefix + key, CONTRACT_LAMBDA_DEFAULTS[key]))
+
     alarms = [alarm for alarm in ec2_stack.of_type(ALARM) if not _reads_autoscaling(alarm)]
+    source = "LAMBDA_CONTRACT.md defaults (the stack has no lambda resources yet)"
+    if from_config:
+        source += f"; from the stack's config: {', '.join(from_config)}"
     return LambdaSettings(
         function_name="(contract defaults)",
-        memory_mb=CONTRACT_LAMBDA_DEFAULTS["memory_mb"],
-        timeout_seconds=CONTRACT_LAMBDA_DEFAULTS["timeout_seconds"],
+        memory_mb=int(setting("lambdaMemoryMb")),
+        timeout_seconds=setting("lambdaTimeoutSeconds"),
         architecture=LAMBDA_DEFAULT_ARCHITECTURE,
-        batch_size=CONTRACT_LAMBDA_DEFAULTS["batch_size"],
-        batching_window_seconds=0,
-        maximum_concurrency=10,
+        batch_size=int(setting("lambdaBatchSize")),
+        batching_window_seconds=setting("lambdaBatchingWindowSeconds"),
+        maximum_concurrency=int(setting("lambdaMaximumConcurrency")),
         alarms=len(alarms) + CONTRACT_LAMBDA_ALARMS,
         alarm_metrics=sum(alarm_metric_count(alarm) for alarm in alarms) + CONTRACT_LAMBDA_ALARMS,
         custom_metrics=len(WORKER_METRICS) * WORKER_DIMENSION_SETS,
         queue=work_queue(ec2_stack),
-        source="LAMBDA_CONTRACT.md defaults (the stack has no lambda resources yet)",
+        source=source,
     )
 
 

@@ -168,7 +168,18 @@ def test_lambda_reader_reads_the_contract_resources():
 def test_contract_defaults_drop_the_alarm_that_reads_the_auto_scaling_group(production):
     settings = contract_lambda_defaults(production)
     assert settings.alarms == len(production.outputs["alarmNames"]) - 1 + 3
+    assert (settings.memory_mb, settings.timeout_seconds, settings.batch_size) == (2048, 900, 1)
     assert "defaults" in settings.source
+
+
+def test_contract_defaults_give_way_to_the_stacks_config_once_the_project_declares_the_keys(production):
+    config = {
+        f"{production.project}:lambdaMemoryMb": "4096",
+        f"{production.project}:lambdaTimeoutSeconds": "600",
+    }
+    settings = contract_lambda_defaults(production, config)
+    assert (settings.memory_mb, settings.timeout_seconds) == (4096, 600)
+    assert "lambdaMemoryMb, lambdaTimeoutSeconds" in settings.source
 
 
 # --- arithmetic, by hand -------------------------------------------------------------------------
