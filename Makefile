@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STACK ?= production
 REQUIREMENTS := requirements.txt requirements-dev.txt policy/requirements.txt worker/requirements.txt constraints.txt
 
-.PHONY: preview test test-fast lint lint-workflows drill audit bench dlq docs clean
+.PHONY: preview test test-fast lint lint-workflows drill audit bench cost dlq docs clean
 
 $(VENV)/.installed: $(REQUIREMENTS)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found " + sys.version.split()[0] + ")")'
@@ -45,6 +45,9 @@ audit: $(VENV)/.installed  ## read the deployed pipeline (AWS, or moto via AWS_E
 bench: $(VENV)/.installed  ## the benchmarks (ratios measured in one run)
 	$(PY) -m bench.policy
 	$(PY) -m bench.worker
+
+cost: $(VENV)/.installed  ## monthly cost of each compute mode (ec2, lambda) and their break-even: make cost ARGS="--files-per-day 20000"
+	$(PY) -m bench.cost $(ARGS)
 
 dlq: $(VENV)/.installed  ## dead-letter triage: make dlq ARGS="summary"
 	$(PY) -m dlq $(ARGS)

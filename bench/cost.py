@@ -1,0 +1,295 @@
+"""Cost: each compute mode's monthly cost from the stack's settings and a traffic profile, and where they cross.
+
+Renders the stack offline twice (`-c cis-file-pipeline:compute=ec2` and `=lambda`), reads each mode's
+settings from its resources (bench.cost_settings), prices them with bench/prices_ap_northeast_1.json
+(each price with its source URL and date; bench.cost_model says what is assumed), prints a table per
+mode, searches files/day for the traffic where the cheaper mode changes, and writes a chart (SVG).
+
+Last line, machine-readable: `files_per_day=<n> ec2_usd=<f> lambda_usd=<f> break_even_files_per_day=<n|none>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.cost_chart import write_chart
+from bench.cost_model import (
+    PRICES_FILE,
+    LineItem,
+    ModeCost,
+    PriceError,
+    Prices,
+    Profile,
+    break_evens,
+    ec2_cost,
+    lambda_cost,
+    log_grid,
+)
+from bench.cost_settings import (
+    Ec2Settings,
+    LambdaSettings,
+    StackSettingsError,
+    contract_lambda_defaults,
+    ec2_settings,
+    lambda_settings,
+)
+from preview.project import ProjectError, load_project
+from preview.render import ProgramError, RenderedStack, render_program
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+COMPUTE_KEY = "cis-file-pipeline:compute"
+DEFAULT_PROFILE = Profile(files_per_day=5_000, mean_size_mb=4, mean_seconds=60, p99_seconds=720)
+"""Illustrative, not measured: most uploads small, the large ones 10-15 minutes (the incident)."""
+
+
+def positive(name: str, fix: str) -> Any:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} {text!r} is not a number; {fix}") from None
+        if not value > 0 or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"{name} {text!r} must be a positive number; {fix}")
+        return value
+
+    return parse
+
+
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench.cost", description=__doc__.splitlines()[0])
+    parser.add_argument("--stack", default="production", help="the stack to render (default production)")
+    parser.add_argument("--program", type=Path, default=REPO_ROOT, help="the Pulumi program directory")
+    parser.add_argument(
+        "--files-per-day",
+        type=positive("--files-per-day", "give uploads per day, e.g. --files-per-day 5000"),
+        default=DEFAULT_PROFILE.files_per_day,
+    )
+    parser.add_argument(
+        "--mean-size-mb",
+        type=positive("--mean-size-mb", "give the mean upload size in MB, e.g. --mean-size-mb 4"),
+        default=DEFAULT_PROFILE.mean_size_mb,
+    )
+    parser.add_argument(
+        "--mean-seconds",
+        type=positive("--mean-seconds", "give the mean processing time in seconds, e.g. --mean-seconds 60"),
+        default=DEFAULT_PROFILE.mean_seconds,
+    )
+    parser.add_argument(
+        "--p99-seconds",
+        type=positive("--p99-seconds", "give the 99th-percentile processing time, e.g. --p99-seconds 720"),
+        default=DEFAULT_PROFILE.p99_seconds,
+    )
+    parser.add_argument(
+        "--utilisation",
+        type=positive("--utilisation", "give the share of worker slots kept busy, e.g. --utilisation 0.7"),
+        default=DEFAULT_PROFILE.utilisation,
+        help="target share of the ec2 workers' slots kept busy (default 0.7)",
+    )
+    parser.add_argument(
+        "--range",
+        nargs=2,
+        type=positive("--range", "give the lowest and highest files/day, e.g. --range 10 1000000"),
+        default=(10.0, 1_000_000.0),
+        metavar=("LOW", "HIGH"),
+        help="files/day searched for the break-even and charted (default 10 1000000)",
+    )
+    parser.add_argument("--prices", type=Path, default=PRICES_FILE, help="the dated prices file")
+    parser.add_argument(
+        "--chart", type=Path, default=REPO_ROOT / "build" / "cost.svg", help="where the SVG chart goes"
+    )
+    parser.add_argument(
+        "--assume-lambda-defaults",
+        action="store_true",
+        help="when the program has no lambda mode yet, use LAMBDA_CONTRACT.md's defaults (said in the output)",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the tables")
+    return parser
+
+
+def render_mode(program: Path, stack: str, mode: str) -> RenderedStack:
+    return render_program(program, stack, {COMPUTE_KEY: mode})
+
+
+def read_settings(
+    program: Path, stack: str, assume_lambda_defaults: bool
+) -> tuple[Ec2Settings, LambdaSettings]:
+    ec2_stack = render_mode(program, stack, "ec2")
+    ec2 = ec2_settings(ec2_stack)
+    lambda_stack = render_mode(program, stack, "lambda")
+    try:
+        return ec2, lambda_settings(lambda_stack)
+    except StackSettingsError:
+        if assume_lambda_defaults and not lambda_stack.of_type("aws:lambda/function:Function"):
+            config = load_project(program).load_stack(stack).values
+            return ec2, contract_lambda_defaults(ec2_stack, config)
+        raise
+
+
+def validate(profile: Profile, low: float, high: float) -> None:
+    if profile.p99_seconds < profile.mean_seconds:
+        raise ValueError(
+            f"--p99-seconds {profile.p99_seconds:g} is below --mean-seconds {profile.mean_seconds:g}: "
+            "a 99th percentile cannot be below the mean of a right-skewed processing time; raise it"
+        )
+    if profile.utilisation > 1:
+        raise ValueError(f"--utilisation {profile.utilisation:g} is above 1; give a share such as 0.7")
+    if low >= high:
+        raise ValueError(
+            f"--range {low:g} {high:g}: the first must be below the second, e.g. --range 10 1000000"
+        )
+
+
+def estimate(
+    ec2: Ec2Settings, lam: LambdaSettings, profile: Profile, prices: Prices, low: float, high: float
+) -> dict[str, Any]:
+    costs = [ec2_cost(ec2, profile, prices), lambda_cost(lam, profile, prices)]
+
+    def difference(files: float) -> float:
+        at = profile.with_files(files)
+        return ec2_cost(ec2, at, prices).total_usd - lambda_cost(lam, at, prices).total_usd
+
+    crossings = break_evens(difference, low, high)
+    curve, limits = [], {}
+    for files in log_grid(low, high, 200):
+        ec2_at, lambda_at = (
+            ec2_cost(ec2, profile.with_files(files), prices),
+            lambda_cost(lam, profile.with_files(files), prices),
+        )
+        curve.append((files, ec2_at.total_usd, lambda_at.total_usd))
+        if ec2_at.facts["instances_needed"] > ec2.max_size:
+            limits.setdefault("ec2 fleet at maxSize", files)
+        if lam.maximum_concurrency and lambda_at.facts["concurrency_needed"] > lam.maximum_concurrency:
+            limits.setdefault("lambda at maximum concurrency", files)
+    return {
+        "costs": costs,
+        "break_evens": crossings,
+        "curve": curve,
+        "limits": limits,
+        "difference": difference,
+    }
+
+
+def cheaper_below(result: dict[str, Any], low: float) -> str:
+    return "lambda" if result["difference"](low) > 0 else "ec2"
+
+
+def table(cost: ModeCost) -> str:
+    rows = [("item", "quantity", "unit", "price USD", "monthly USD")]
+    rows += [
+        (item.item, f"{item.quantity:,.2f}", item.unit, price_text(item), f"{item.monthly_usd:,.2f}")
+        for item in cost.items
+    ]
+    rows.append(("total", "", "", "", f"{cost.total_usd:,.2f}"))
+    widths = [max(len(row[column]) for row in rows) for column in range(5)]
+    lines = []
+    for number, row in enumerate(rows):
+        cells = [row[0].ljust(widths[0]), row[1].rjust(widths[1]), row[2].ljust(widths[2])]
+        cells += [row[3].rjust(widths[3]), row[4].rjust(widths[4])]
+        lines.append("  ".join(cells).rstrip())
+        if number in (0, len(rows) - 2):
+            lines.append("  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def price_text(item: LineItem) -> str:
+    """The price as the pricing page quotes it: "0.40 / 1,000,000", "0.124"."""
+    price = f"{item.unit_price_usd * item.per:.10f}".rstrip("0").rstrip(".")
+    return price if item.per == 1 else f"{price} / {item.per:,.0f}"
+
+
+def break_even_text(result: dict[str, Any], low: float, high: float) -> str:
+    crossings = result["break_evens"]
+    first = cheaper_below(result, low)
+    if not crossings:
+        return f"no break-even between {low:,.0f} and {high:,.0f} files/day: {first} is cheaper throughout"
+    other = "ec2" if first == "lambda" else "lambda"
+    text = f"break-even at {crossings[0]:,.0f} files/day: {first} is cheaper below, {other} above"
+    if len(crossings) > 1:
+        text += " (the lines cross again at " + ", ".join(f"{c:,.0f}" for c in crossings[1:]) + " files/day:"
+        text += " ec2 cost steps with each instance added)"
+    return text
+
+
+def as_json(result: dict[str, Any], profile: Profile, prices: Prices, chart: Path | None) -> dict[str, Any]:
+    return {
+        "profile": profile.__dict__,
+        "prices": {"file": prices.path.name, "as_of": prices.data["as_of"], "region": prices.data["region"]},
+        "modes": {
+            cost.mode: {
+                "total_usd": round(cost.total_usd, 4),
+                "items": [
+                    {
+                        "item": item.item,
+                        "quantity": item.quantity,
+                        "unit": item.unit,
+                        "unit_price_usd": item.unit_price_usd,
+                        "monthly_usd": round(item.monthly_usd, 4),
+                    }
+                    for item in cost.items
+                ],
+                "warnings": cost.warnings,
+                "facts": cost.facts,
+            }
+            for cost in result["costs"]
+        },
+        "break_even_files_per_day": result["break_evens"],
+        "capacity_limits_files_per_day": {name: round(files) for name, files in result["limits"].items()},
+        "chart": str(chart) if chart else None,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parser().parse_args(argv)
+    profile = Profile(
+        files_per_day=options.files_per_day,
+        mean_size_mb=options.mean_size_mb,
+        mean_seconds=options.mean_seconds,
+        p99_seconds=options.p99_seconds,
+        utilisation=options.utilisation,
+    )
+    low, high = options.range
+    try:
+        validate(profile, low, high)
+        prices = Prices.load(options.prices)
+        if not options.json:
+            print(f"cost: rendering stack {options.stack} in both modes ...", file=sys.stderr, flush=True)
+        ec2, lam = read_settings(options.program, options.stack, options.assume_lambda_defaults)
+        result = estimate(ec2, lam, profile, prices, low, high)
+    except (ValueError, PriceError, StackSettingsError, ProgramError, ProjectError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    chart = write_chart(result["curve"], result["break_evens"], result["limits"], options.chart, profile)
+    ec2_total, lambda_total = (cost.total_usd for cost in result["costs"])
+    crossing = result["break_evens"][0] if result["break_evens"] else "none"
+    if options.json:
+        print(json.dumps(as_json(result, profile, prices, chart), indent=2, ensure_ascii=False))
+        return 0
+    print(
+        f"Profile: {profile.files_per_day:,.0f} files/day, mean {profile.mean_size_mb:g} MB, processing mean "
+        f"{profile.mean_seconds:g} s, p99 {profile.p99_seconds:g} s; prices {prices.data['region']} as of "
+        f"{prices.data['as_of']} ({prices.path.name}; free tiers not modelled)"
+    )
+    for cost in result["costs"]:
+        print(f"\n{cost.mode} mode  ({', '.join(f'{k}={v}' for k, v in cost.facts.items())})")
+        print(table(cost))
+        for warning in cost.warnings:
+            print(f"warning: {warning}")
+    print(f"\n{break_even_text(result, low, high)}")
+    for name, files in result["limits"].items():
+        print(
+            f"capacity: {name} from about {files:,.0f} files/day (beyond it the backlog grows: the estimate there is not a steady state)"
+        )
+    print(f"chart: {chart}")
+    print(
+        f"files_per_day={profile.files_per_day:g} ec2_usd={ec2_total:.2f} lambda_usd={lambda_total:.2f} "
+        f"break_even_files_per_day={crossing}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,389 @@
+"""Monthly cost of each compute mode for a traffic profile: line items priced from the dated prices file.
+
+What the model assumes (docs/cost.md says the same, with the reasons):
+- A month is 730 hours (AWS's billing month); traffic is steady through it (no peaks).
+- ec2: instances = ceil(busy slot-seconds / (86,400 x concurrency x target utilisation)), bounded by
+  the group's min and max (the backlog-per-instance policy scales between them); each instance runs
+  all month with its root volume. SQS, as worker/consumer.py calls it: steady traffic leaves no
+  backlog, so a receive returns the messages that arrived within about 50 ms (at most the free slots
+  plus the prefetch allowance, which is none for jobs longer than PREFETCH_MAX_WAIT_SECONDS x
+  concurrency) and a delete batches what finished within 50 ms: about two requests a message below
+  tens of files a second per instance (bench.worker's 0.2 is the floor under a backlog); empty
+  long-poll receives while an instance's receiver waits on an empty queue; at most one heartbeat
+  (ChangeMessageVisibilityBatch) per instance per heartbeat interval while busy.
+- lambda: one invocation per record without a batching window (at these rates a batch rarely fills),
+  batches of `batch_size` with one; GB-seconds = files x mean seconds x memory. The event source
+  mapping's pollers are billed SQS requests: a receive and a delete per batch plus empty long polls
+  of its idle pollers. Files slower than the timeout cannot finish: every attempt runs to the timeout
+  until maxReceiveCount sends them to the DLQ; their share comes from a log-normal fitted to the
+  mean and p99. Logs: bytes per invocation ingested into CloudWatch Logs.
+- Both: one SQS SendMessage per file (the S3 notification, payload < 64 KB), one S3 GET (the upload)
+  and one S3 PUT (the index document) per file, the stack's alarms per metric they read, the worker's
+  custom metrics every hour of the month.
+
+AWS pages: SQS bills each 64 KB chunk as a request and empty receives too
+(https://aws.amazon.com/sqs/pricing/, https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/best-practices-using-appropriate-polling-mode.html);
+the event source mapping polls the queue with the account's SQS requests
+(https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html); Lambda bills requests and GB-seconds
+(https://aws.amazon.com/lambda/pricing/); CloudWatch bills alarms per metric and custom metrics per
+metric-month, pro-rated by the hour (https://aws.amazon.com/cloudwatch/pricing/).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from statistics import NormalDist
+from typing import Any
+
+from bench.cost_settings import Ec2Settings, LambdaSettings
+
+PRICES_FILE = Path(__file__).with_name("prices_ap_northeast_1.json")
+HOURS_PER_MONTH = 730.0
+SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600
+DAYS_PER_MONTH = HOURS_PER_MONTH / 24
+SQS_CHUNK_KB = 64
+S3_EVENT_MESSAGE_KB = 2.0
+"""An S3 event notification body is about 1-2 KB: one 64 KB chunk per message, ten per batch."""
+SQS_MAX_BATCH = 10
+SAME_CALL_WINDOW_SECONDS = 0.05
+"""Messages closer together than this share a call: the worker's DeleteBatcher sends what finished
+within 50 ms as one DeleteMessageBatch, and a receive (which returns as soon as a message is there)
+takes what arrived during its round trip, of the same order."""
+HEARTBEAT_FRACTION_OF_VISIBILITY = 1 / 3
+"""The worker extends in-flight messages every third of the visibility timeout (worker/config.py)."""
+ESM_IDLE_POLLERS = 5
+"""Assumed: pollers an SQS event source mapping keeps long-polling an idle queue (AWS does not
+publish the number; five is the batch concurrency Lambda starts with)."""
+ESM_WAIT_SECONDS = 20
+LAMBDA_LOG_BYTES_PER_INVOCATION = 1500
+"""Assumed: START/END/REPORT lines, one EMF metrics line and the handler's outcome log line."""
+Z_99 = NormalDist().inv_cdf(0.99)
+WARN_SHARE = 0.0005
+"""Files slower than the timeout are worth a warning from one in 2,000 (or whenever p99 is above it)."""
+LAMBDA_MAX_TIMEOUT_SECONDS = 900
+"""Lambda's largest function timeout (Lambda quotas: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html)."""
+
+
+class PriceError(Exception):
+    """The prices file lacks a price the stack needs (an instance or volume type); names the fix."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    files_per_day: float
+    mean_size_mb: float
+    mean_seconds: float
+    p99_seconds: float
+    utilisation: float = 0.7
+
+    def with_files(self, files_per_day: float) -> Profile:
+        return Profile(**{**asdict(self), "files_per_day": files_per_day})
+
+
+@dataclass(frozen=True)
+class LineItem:
+    item: str
+    quantity: float
+    unit: str
+    unit_price_usd: float
+    per: float = 1
+    """How the price is quoted (per 1,000,000 requests, per 1,000, per 1): for display only."""
+
+    @property
+    def monthly_usd(self) -> float:
+        return self.quantity * self.unit_price_usd
+
+
+@dataclass
+class ModeCost:
+    mode: str
+    items: list[LineItem]
+    warnings: list[str] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def total_usd(self) -> float:
+        return sum(item.monthly_usd for item in self.items)
+
+
+class Prices:
+    """The dated prices file: `unit(key, variant)` is USD per one unit."""
+
+    def __init__(self, data: dict[str, Any], path: Path = PRICES_FILE) -> None:
+        self.data, self.path = data, path
+
+    @classmethod
+    def load(cls, path: Path = PRICES_FILE) -> Prices:
+        return cls(json.loads(path.read_text(encoding="utf-8")), path)
+
+    def entry(self, key: str, variant: str | None = None) -> dict[str, Any]:
+        entry = self.data["prices"][key]
+        if variant is None:
+            return entry
+        if variant not in entry:
+            known = ", ".join(sorted(entry))
+            raise PriceError(
+                f"{self.path.name} has no {key} price for {variant!r} (it has: {known}); add an entry for "
+                f"{variant} in ap-northeast-1 with its usd, unit, url and as_of"
+            )
+        return entry[variant]
+
+    def unit(self, key: str, variant: str | None = None) -> float:
+        entry = self.entry(key, variant)
+        return float(entry["usd"]) / float(entry["per"])
+
+    def quote(self, key: str, variant: str | None = None) -> tuple[float, float]:
+        """(USD per one unit, the quantity the page quotes it for): a LineItem's last two fields."""
+        return self.unit(key, variant), float(self.entry(key, variant)["per"])
+
+
+def share_above(profile: Profile, seconds: float) -> float | None:
+    """Share of files slower than `seconds`, from a log-normal with the profile's mean and p99.
+
+    None when no log-normal has that mean and p99 (p99 more than e^(z99^2/2) ~ 15 times the mean).
+    """
+    ratio = math.log(profile.p99_seconds / profile.mean_seconds)
+    discriminant = Z_99**2 - 2 * ratio
+    if discriminant < 0:
+        return None
+    sigma = Z_99 - math.sqrt(discriminant)
+    if sigma == 0:
+        return 0.0 if seconds >= profile.mean_seconds else 1.0
+    mu = math.log(profile.mean_seconds) - sigma**2 / 2
+    return 1 - NormalDist(mu, sigma).cdf(math.log(seconds))
+
+
+def common_items(profile: Profile, prices: Prices, alarm_metrics: int, custom_metrics: int) -> list[LineItem]:
+    files = profile.files_per_day * DAYS_PER_MONTH
+    return [
+        LineItem("SQS SendMessage (S3 notifications)", files, "requests", *prices.quote("sqs_request")),
+        LineItem("S3 GET (the upload)", files, "requests", *prices.quote("s3_get_request")),
+        LineItem("S3 PUT (the index document)", files, "requests", *prices.quote("s3_put_request")),
+        LineItem(
+            "CloudWatch alarms", alarm_metrics, "alarm metric-months", *prices.quote("cloudwatch_alarm_month")
+        ),
+        LineItem(
+            "CloudWatch custom metrics",
+            custom_metrics,
+            "metric-months",
+            *prices.quote("cloudwatch_metric_month"),
+        ),
+    ]
+
+
+def timeout_warning(
+    mode: str, what: str, timeout: float, profile: Profile, fix: str
+) -> tuple[float, str | None]:
+    """(share of files slower than `timeout`, a warning when it matters): the share is 0 when it cannot
+    be derived, and then the warning says p99 is above the timeout without a share."""
+    share = share_above(profile, timeout)
+    if share is None:
+        if profile.p99_seconds <= timeout:
+            return 0.0, None
+        return 0.0, (
+            f"{mode}: p99 {profile.p99_seconds:g} s is above the {what} {timeout:g} s: more than 1% of files "
+            f"cannot finish (the share cannot be derived: no log-normal has this mean and p99; {fix})"
+        )
+    if share < WARN_SHARE and profile.p99_seconds <= timeout:
+        return share, None
+    return share, (
+        f"{mode}: about {share:.2%} of files take longer than the {what} {timeout:g} s (log-normal fitted to "
+        f"mean {profile.mean_seconds:g} s, p99 {profile.p99_seconds:g} s): every attempt runs to the timeout "
+        f"and they reach the DLQ after maxReceiveCount attempts ({fix})"
+    )
+
+
+def ec2_cost(settings: Ec2Settings, profile: Profile, prices: Prices) -> ModeCost:
+    warnings = []
+    too_slow, warning = timeout_warning(
+        "ec2",
+        "processing timeout",
+        settings.processing_timeout_seconds,
+        profile,
+        "raise maxProcessingSeconds and visibilityTimeoutSeconds",
+    )
+    warnings += [warning] if warning else []
+    timed_out_seconds_per_file = (
+        too_slow * settings.queue.max_receive_count * settings.processing_timeout_seconds
+    )
+    busy_slot_seconds_per_day = profile.files_per_day * (
+        (1 - too_slow) * profile.mean_seconds + timed_out_seconds_per_file
+    )
+    needed = math.ceil(busy_slot_seconds_per_day / (86_400 * settings.concurrency * profile.utilisation))
+    instances = min(max(needed, settings.min_size), settings.max_size)
+    busy = min(1.0, busy_slot_seconds_per_day / (86_400 * settings.concurrency * instances))
+    if needed > settings.max_size:
+        warnings.append(
+            f"ec2: {needed} instances needed at {profile.utilisation:.0%} utilisation but the group's "
+            f"maxSize is {settings.max_size}: the backlog grows (raise maxWorkers or workerConcurrency)"
+        )
+    receives, deletes = ec2_receives_and_deletes(settings, profile, instances)
+    empty_receives = instances * (1 - busy) * SECONDS_PER_MONTH / max(settings.receive_wait_seconds, 1)
+    heartbeat_seconds = settings.queue.visibility_timeout_seconds * HEARTBEAT_FRACTION_OF_VISIBILITY
+    heartbeats = instances * busy * SECONDS_PER_MONTH / heartbeat_seconds
+    flushes = instances * SECONDS_PER_MONTH / settings.metric_flush_seconds
+    items = [
+        LineItem(
+            f"EC2 {settings.instance_type} On-Demand",
+            instances * HOURS_PER_MONTH,
+            "instance-hours",
+            *prices.quote("ec2_instance_hour", settings.instance_type),
+        ),
+        LineItem(
+            f"EBS {settings.root_volume_type} root volumes ({settings.root_volume_gb:g} GB each)",
+            instances * settings.root_volume_gb,
+            "GB-months",
+            *prices.quote("ebs_gb_month", settings.root_volume_type),
+        ),
+        LineItem("SQS worker receives (with messages)", receives, "requests", *prices.quote("sqs_request")),
+        LineItem("SQS worker deletes (batched)", deletes, "requests", *prices.quote("sqs_request")),
+        LineItem("SQS empty long-poll receives", empty_receives, "requests", *prices.quote("sqs_request")),
+        LineItem(
+            "SQS heartbeats (visibility extensions)", heartbeats, "requests", *prices.quote("sqs_request")
+        ),
+        LineItem("CloudWatch PutMetricData", flushes, "requests", *prices.quote("cloudwatch_api_request")),
+        *common_items(profile, prices, settings.alarm_metrics, settings.custom_metrics),
+    ]
+    facts = {
+        "instances": instances,
+        "instances_needed": needed,
+        "busy_fraction": round(busy, 4),
+        "share_above_timeout": round(too_slow, 6),
+    }
+    return ModeCost("ec2", items, warnings, facts)
+
+
+def ec2_receives_and_deletes(settings: Ec2Settings, profile: Profile, instances: int) -> tuple[float, float]:
+    """Receives that return messages and DeleteMessageBatch calls a month, as the worker batches them."""
+    files = profile.files_per_day * DAYS_PER_MONTH
+    prefetch = min(
+        settings.prefetch_messages,
+        int(settings.prefetch_max_wait_seconds * settings.concurrency / profile.mean_seconds),
+    )
+    per_window = profile.files_per_day / 86_400 / instances * SAME_CALL_WINDOW_SECONDS
+    per_receive = min(SQS_MAX_BATCH, 1 + prefetch, max(1.0, per_window))
+    per_delete = min(SQS_MAX_BATCH, max(1.0, per_window))
+    chunks = math.ceil(per_receive * S3_EVENT_MESSAGE_KB / SQS_CHUNK_KB)
+    return files / per_receive * chunks, files / per_delete
+
+
+def lambda_cost(settings: LambdaSettings, profile: Profile, prices: Prices) -> ModeCost:
+    files = profile.files_per_day * DAYS_PER_MONTH
+    warnings = []
+    derived = share_above(profile, settings.timeout_seconds)
+    too_slow, warning = timeout_warning(
+        "lambda", "function timeout", settings.timeout_seconds, profile, _timeout_fix(settings)
+    )
+    warnings += [warning] if warning else []
+    if profile.mean_size_mb > settings.ephemeral_storage_mb:
+        warnings.append(
+            f"lambda: the mean upload ({profile.mean_size_mb:g} MB) is larger than the function's /tmp "
+            f"({settings.ephemeral_storage_mb} MB): the indexer spools the upload to a temporary file, so "
+            "configure ephemeralStorage (up to 10,240 MB; above 512 MB it is billed, not modelled here)"
+        )
+    records_per_invocation = settings.batch_size if settings.batching_window_seconds > 0 else 1
+    finishing = files * (1 - too_slow)
+    timed_out_attempts = files * too_slow * settings.queue.max_receive_count
+    invocations = finishing / records_per_invocation + timed_out_attempts
+    memory_gb = settings.memory_mb / 1024
+    gb_seconds = finishing * profile.mean_seconds * memory_gb
+    timeout_gb_seconds = timed_out_attempts * settings.timeout_seconds * memory_gb
+    seconds_per_file = (1 - too_slow) * profile.mean_seconds + too_slow * (
+        settings.queue.max_receive_count * settings.timeout_seconds
+    )
+    concurrency_needed = profile.files_per_day * seconds_per_file / 86_400
+    if settings.maximum_concurrency is not None and concurrency_needed > settings.maximum_concurrency:
+        warnings.append(
+            f"lambda: {concurrency_needed:.1f} concurrent executions needed on average but the mapping's "
+            f"maximum concurrency is {settings.maximum_concurrency}: the backlog grows"
+        )
+    busy_pollers = min(ESM_IDLE_POLLERS, concurrency_needed)
+    idle_polls = (ESM_IDLE_POLLERS - busy_pollers) * SECONDS_PER_MONTH / ESM_WAIT_SECONDS
+    chunks = math.ceil(records_per_invocation * S3_EVENT_MESSAGE_KB / SQS_CHUNK_KB)
+    architecture = settings.architecture
+    items = [
+        LineItem("Lambda requests", invocations, "invocations", *prices.quote("lambda_request")),
+        LineItem(
+            f"Lambda duration ({settings.memory_mb} MB, {architecture})",
+            gb_seconds,
+            "GB-seconds",
+            *prices.quote("lambda_gb_second", architecture),
+        ),
+        LineItem(
+            "SQS event source mapping receives and deletes",
+            2 * invocations * chunks,
+            "requests",
+            *prices.quote("sqs_request"),
+        ),
+        LineItem(
+            "SQS event source mapping empty long polls", idle_polls, "requests", *prices.quote("sqs_request")
+        ),
+        LineItem(
+            "CloudWatch Logs ingestion (function logs, EMF metrics)",
+            invocations * LAMBDA_LOG_BYTES_PER_INVOCATION / 1024**3,
+            "GB",
+            *prices.quote("cloudwatch_logs_ingested_gb"),
+        ),
+        *common_items(profile, prices, settings.alarm_metrics, settings.custom_metrics),
+    ]
+    if timed_out_attempts:
+        items.insert(
+            2,
+            LineItem(
+                "Lambda duration of timed-out attempts",
+                timeout_gb_seconds,
+                "GB-seconds",
+                *prices.quote("lambda_gb_second", architecture),
+            ),
+        )
+    facts = {
+        "share_above_timeout": None if derived is None else round(derived, 6),
+        "concurrency_needed": round(concurrency_needed, 3),
+        "records_per_invocation": records_per_invocation,
+        "settings_source": settings.source,
+    }
+    return ModeCost("lambda", items, warnings, facts)
+
+
+def _timeout_fix(settings: LambdaSettings) -> str:
+    if settings.timeout_seconds >= LAMBDA_MAX_TIMEOUT_SECONDS:
+        return (
+            f"the timeout is at Lambda's cap of {LAMBDA_MAX_TIMEOUT_SECONDS} s: such files need ec2 mode "
+            "with a longer maxProcessingSeconds"
+        )
+    return f"raise lambdaTimeoutSeconds, up to Lambda's cap of {LAMBDA_MAX_TIMEOUT_SECONDS} s"
+
+
+def log_grid(low: float, high: float, points: int) -> list[float]:
+    step = (math.log(high) - math.log(low)) / (points - 1)
+    return [math.exp(math.log(low) + step * n) for n in range(points)]
+
+
+def break_evens(
+    difference: Callable[[float], float], low: float, high: float, points: int = 400
+) -> list[int]:
+    """Where `difference` (ec2 minus lambda) changes sign, from low to high files/day: each the smallest
+    whole number of files/day at which the other mode is the cheaper (a tie counts for ec2: the mode that
+    needs no change); found on a log grid, then by bisection."""
+    grid = log_grid(low, high, points)
+    crossings = []
+    for left, right in zip(grid, grid[1:], strict=False):
+        if (difference(left) > 0) != (difference(right) > 0):
+            crossings.append(_bisect(difference, math.floor(left), math.ceil(right)))
+    return crossings
+
+
+def _bisect(difference: Callable[[float], float], left: int, right: int) -> int:
+    """The first whole number in (left, right] on `right`'s side of the sign change."""
+    side = difference(right) > 0
+    while right - left > 1:
+        middle = (left + right) // 2
+        if (difference(middle) > 0) == side:
+            right = middle
+        else:
+            left = middle
+    return right

@@ -1,0 +1,268 @@
+"""What a cost estimate needs from a stack, read from its rendered resources (never a second copy).
+
+Each mode's settings come from the resources the program declares for it: the Auto Scaling Group,
+launch template and its user data (the worker's EnvironmentFile) in ec2 mode; the Lambda function
+and its SQS event source mapping in lambda mode (issue 18's contract: LAMBDA_CONTRACT.md). The
+queue, the alarms and the worker's metric names are read the same way for both.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from preview.mocks import RecordedResource
+from preview.render import RenderedStack
+from worker import contract
+from worker.config import WorkerConfig
+
+GROUP = "aws:autoscaling/group:Group"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+FUNCTION = "aws:lambda/function:Function"
+EVENT_SOURCE_MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
+QUEUE = "aws:sqs/queue:Queue"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+
+WORKER_METRICS = (
+    contract.PROCESSED,
+    contract.FAILED,
+    contract.DEAD_LETTERED,
+    contract.DELETE_FAILED,
+    contract.RELEASED,
+    contract.TEST_EVENTS,
+    contract.DUPLICATES,
+    contract.OBJECTS_GONE,
+    contract.DURATION,
+)
+"""The metric names the worker (and the Lambda handler, in EMF) publishes, one dimension set each
+(`QueueName`, worker/consumer.py): one custom metric per name."""
+WORKER_DIMENSION_SETS = 1
+LAMBDA_DEFAULT_ARCHITECTURE = "x86_64"
+"""What Lambda uses when `architectures` is not set (CreateFunction, Architectures)."""
+DEFAULT_ROOT_VOLUME = (8, "gp3")
+
+
+class StackSettingsError(Exception):
+    """The rendered stack lacks what a mode's estimate needs; the message names it and the fix."""
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    name: str
+    visibility_timeout_seconds: float
+    max_receive_count: int
+
+
+@dataclass(frozen=True)
+class Ec2Settings:
+    instance_type: str
+    min_size: int
+    desired_capacity: int
+    max_size: int
+    root_volume_gb: float
+    root_volume_type: str
+    concurrency: int
+    processing_timeout_seconds: float
+    receive_wait_seconds: int
+    metric_flush_seconds: float
+    prefetch_messages: int
+    prefetch_max_wait_seconds: float
+    alarms: int
+    alarm_metrics: int
+    custom_metrics: int
+    queue: QueueSettings
+
+
+@dataclass(frozen=True)
+class LambdaSettings:
+    function_name: str
+    memory_mb: int
+    timeout_seconds: float
+    architecture: str
+    batch_size: int
+    batching_window_seconds: float
+    maximum_concurrency: int | None
+    alarms: int
+    alarm_metrics: int
+    custom_metrics: int
+    queue: QueueSettings
+    ephemeral_storage_mb: int = 512
+    """/tmp size (Function ephemeralStorage.size; 512 MB when unset, the part that costs nothing)."""
+    source: str = "rendered stack"
+    """Where the settings come from: the rendered stack, or the contract's defaults (said in the output)."""
+
+
+def work_queue(stack: RenderedStack) -> QueueSettings:
+    """The queue with a redrive policy: the one the consumers read (the DLQ has none)."""
+    for queue in stack.of_type(QUEUE):
+        redrive = queue.inputs.get("redrivePolicy")
+        if not redrive:
+            continue
+        policy = json.loads(redrive) if isinstance(redrive, str) else dict(redrive)
+        return QueueSettings(
+            name=str(queue.inputs.get("name") or queue.name),
+            visibility_timeout_seconds=float(queue.inputs.get("visibilityTimeoutSeconds", 30)),
+            max_receive_count=int(policy.get("maxReceiveCount", 1)),
+        )
+    raise StackSettingsError(
+        f"stack {stack.stack}: no {QUEUE} with a redrivePolicy (the work queue); the estimate reads the "
+        "visibility timeout and maxReceiveCount from it"
+    )
+
+
+def ec2_settings(stack: RenderedStack) -> Ec2Settings:
+    groups, templates = stack.of_type(GROUP), stack.of_type(LAUNCH_TEMPLATE)
+    if len(groups) != 1 or len(templates) != 1:
+        raise StackSettingsError(
+            f"stack {stack.stack} declares {len(groups)} {GROUP} and {len(templates)} {LAUNCH_TEMPLATE}; "
+            "the ec2 estimate needs exactly one of each (render it with compute=ec2)"
+        )
+    group, template = groups[0].inputs, templates[0].inputs
+    instance_type = template.get("instanceType")
+    if not isinstance(instance_type, str):
+        raise StackSettingsError(f"{LAUNCH_TEMPLATE} '{templates[0].name}' has no known instanceType")
+    volume_gb, volume_type = _root_volume(template)
+    settings_queue = work_queue(stack)
+    environment = contract.environment_from_user_data(str(template.get("userData") or ""))
+    defaults = WorkerConfig(queue_url="", processing_timeout_seconds=1, metric_namespace="", index_bucket="")
+    min_size = int(_number(group, "minSize", groups[0]))
+    return Ec2Settings(
+        instance_type=instance_type,
+        min_size=min_size,
+        desired_capacity=int(group.get("desiredCapacity", min_size)),
+        max_size=int(_number(group, "maxSize", groups[0])),
+        root_volume_gb=volume_gb,
+        root_volume_type=volume_type,
+        concurrency=int(environment.get(contract.WORKER_CONCURRENCY, defaults.concurrency)),
+        processing_timeout_seconds=float(
+            environment.get(contract.PROCESSING_TIMEOUT_SECONDS, settings_queue.visibility_timeout_seconds)
+        ),
+        receive_wait_seconds=int(environment.get("RECEIVE_WAIT_SECONDS", defaults.receive_wait_seconds)),
+        metric_flush_seconds=float(environment.get("METRIC_FLUSH_SECONDS", defaults.metric_flush_seconds)),
+        prefetch_messages=int(environment.get("PREFETCH_MESSAGES", defaults.prefetch_messages)),
+        prefetch_max_wait_seconds=float(
+            environment.get("PREFETCH_MAX_WAIT_SECONDS", defaults.prefetch_max_wait_seconds)
+        ),
+        alarms=len(stack.of_type(ALARM)),
+        alarm_metrics=sum(alarm_metric_count(alarm) for alarm in stack.of_type(ALARM)),
+        custom_metrics=len(WORKER_METRICS) * WORKER_DIMENSION_SETS,
+        queue=settings_queue,
+    )
+
+
+def lambda_settings(stack: RenderedStack) -> LambdaSettings:
+    functions, mappings = stack.of_type(FUNCTION), stack.of_type(EVENT_SOURCE_MAPPING)
+    if not functions or not mappings:
+        raise StackSettingsError(
+            f"stack {stack.stack} declares {len(functions)} {FUNCTION} and {len(mappings)} "
+            f"{EVENT_SOURCE_MAPPING}: the lambda estimate needs the function and its SQS event source "
+            "mapping, which a program with issue 18's lambda mode declares when rendered with "
+            "-c cis-file-pipeline:compute=lambda (bench.cost renders it so). Without them, pass "
+            "--assume-lambda-defaults to estimate with LAMBDA_CONTRACT.md's defaults"
+        )
+    if len(functions) != 1 or len(mappings) != 1:
+        raise StackSettingsError(
+            f"stack {stack.stack} declares {len(functions)} functions and {len(mappings)} event source "
+            "mappings; the estimate models one function fed by one SQS mapping"
+        )
+    function, mapping = functions[0].inputs, mappings[0].inputs
+    architectures = function.get("architectures") or [LAMBDA_DEFAULT_ARCHITECTURE]
+    scaling = mapping.get("scalingConfig") or {}
+    ephemeral = (function.get("ephemeralStorage") or {}).get("size", 512)
+    maximum = scaling.get("maximumConcurrency")
+    return LambdaSettings(
+        function_name=str(function.get("name") or functions[0].name),
+        memory_mb=int(function.get("memorySize", 128)),
+        timeout_seconds=float(function.get("timeout", 3)),
+        architecture=str(architectures[0]),
+        batch_size=int(mapping.get("batchSize", 10)),
+        batching_window_seconds=float(mapping.get("maximumBatchingWindowInSeconds", 0)),
+        maximum_concurrency=int(maximum) if maximum is not None else None,
+        alarms=len(stack.of_type(ALARM)),
+        alarm_metrics=sum(alarm_metric_count(alarm) for alarm in stack.of_type(ALARM)),
+        custom_metrics=len(WORKER_METRICS) * WORKER_DIMENSION_SETS,
+        queue=work_queue(stack),
+        ephemeral_storage_mb=int(ephemeral),
+    )
+
+
+CONTRACT_LAMBDA_DEFAULTS = {
+    "lambdaMemoryMb": 2048,
+    "lambdaTimeoutSeconds": 900,
+    "lambdaBatchSize": 1,
+    "lambdaBatchingWindowSeconds": 0,
+    "lambdaMaximumConcurrency": 10,
+}
+"""LAMBDA_CONTRACT.md's config keys and defaults, used only while the program's schema lacks them."""
+CONTRACT_LAMBDA_ALARMS = 3
+"""The contract's function alarms: errors, throttles, duration near the timeout (one metric each)."""
+
+
+def contract_lambda_defaults(
+    ec2_stack: RenderedStack, config: Mapping[str, str] | None = None
+) -> LambdaSettings:
+    """Lambda settings for a program whose lambda mode does not render yet: each key from the stack's
+    config when the project declares it (`config`: full keys, as `StackConfig.values`), else the
+    contract's default. Alarms: the ec2 stack's without those that read the Auto Scaling Group, plus
+    the contract's three function alarms.
+    """
+    values = config or {}
+    prefix = f"{ec2_stack.project}:"
+    from_config = sorted(key for key in CONTRACT_LAMBDA_DEFAULTS if prefix + key in values)
+
+    def setting(key: str) -> float:
+        return float(values.get(prefix + key, CONTRACT_LAMBDA_DEFAULTS[key]))
+
+    alarms = [alarm for alarm in ec2_stack.of_type(ALARM) if not _reads_autoscaling(alarm)]
+    source = "LAMBDA_CONTRACT.md defaults (the stack has no lambda resources yet)"
+    if from_config:
+        source += f"; from the stack's config: {', '.join(from_config)}"
+    return LambdaSettings(
+        function_name="(contract defaults)",
+        memory_mb=int(setting("lambdaMemoryMb")),
+        timeout_seconds=setting("lambdaTimeoutSeconds"),
+        architecture=LAMBDA_DEFAULT_ARCHITECTURE,
+        batch_size=int(setting("lambdaBatchSize")),
+        batching_window_seconds=setting("lambdaBatchingWindowSeconds"),
+        maximum_concurrency=int(setting("lambdaMaximumConcurrency")),
+        alarms=len(alarms) + CONTRACT_LAMBDA_ALARMS,
+        alarm_metrics=sum(alarm_metric_count(alarm) for alarm in alarms) + CONTRACT_LAMBDA_ALARMS,
+        custom_metrics=len(WORKER_METRICS) * WORKER_DIMENSION_SETS,
+        queue=work_queue(ec2_stack),
+        source=source,
+    )
+
+
+def alarm_metric_count(alarm: RecordedResource) -> int:
+    """Metrics an alarm reads: CloudWatch bills an alarm per metric (a metric-math alarm per input)."""
+    queries = alarm.inputs.get("metricQueries") or []
+    return sum(1 for query in queries if query.get("metric")) or 1
+
+
+def _reads_autoscaling(alarm: RecordedResource) -> bool:
+    metrics = [query.get("metric") or {} for query in alarm.inputs.get("metricQueries") or []]
+    metrics.append({"namespace": alarm.inputs.get("namespace"), "dimensions": alarm.inputs.get("dimensions")})
+    return any(
+        metric.get("namespace") == "AWS/AutoScaling"
+        or "AutoScalingGroupName" in (metric.get("dimensions") or {})
+        for metric in metrics
+    )
+
+
+def _root_volume(template: dict[str, Any]) -> tuple[float, str]:
+    """The first block device's EBS size and type (the root volume); the AMI's default when absent."""
+    for mapping in template.get("blockDeviceMappings") or []:
+        ebs = mapping.get("ebs") or {}
+        if "volumeSize" in ebs:
+            return float(ebs["volumeSize"]), str(ebs.get("volumeType", DEFAULT_ROOT_VOLUME[1]))
+    return float(DEFAULT_ROOT_VOLUME[0]), DEFAULT_ROOT_VOLUME[1]
+
+
+def _number(inputs: dict[str, Any], key: str, resource: RecordedResource) -> float:
+    value = inputs.get(key)
+    if not isinstance(value, (int, float)) or math.isnan(value):
+        raise StackSettingsError(f"{resource.type} '{resource.name}': {key} is {value!r}, not a number")
+    return float(value)

@@ -1,0 +1,439 @@
+"""`python -m bench.cost`: the settings it reads, the arithmetic of each line item (checked by hand on a
+small stack with round prices), the break-even search, the dated prices file and the warnings."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+from datetime import date
+
+import pytest
+
+from bench import cost
+from bench.cost_model import (
+    DAYS_PER_MONTH,
+    HOURS_PER_MONTH,
+    PRICES_FILE,
+    PriceError,
+    Prices,
+    Profile,
+    break_evens,
+    ec2_cost,
+    lambda_cost,
+    log_grid,
+    share_above,
+)
+from bench.cost_settings import (
+    ALARM,
+    EVENT_SOURCE_MAPPING,
+    FUNCTION,
+    GROUP,
+    LAUNCH_TEMPLATE,
+    QUEUE,
+    StackSettingsError,
+    contract_lambda_defaults,
+    ec2_settings,
+    lambda_settings,
+)
+from preview.mocks import RecordedResource
+from preview.render import RenderedStack
+from tests.paths import REPO_ROOT
+from worker import contract
+
+ROUND_PRICES = {
+    "as_of": "2026-11-29",
+    "region": "ap-northeast-1",
+    "prices": {
+        "sqs_request": {"usd": 1.0, "per": 1_000_000},
+        "ec2_instance_hour": {"t.test": {"usd": 1.0, "per": 1}},
+        "ebs_gb_month": {"gp3": {"usd": 0.1, "per": 1}},
+        "lambda_request": {"usd": 1.0, "per": 1_000_000},
+        "lambda_gb_second": {"arm64": {"usd": 0.00001, "per": 1}},
+        "s3_put_request": {"usd": 0.01, "per": 1000},
+        "s3_get_request": {"usd": 0.001, "per": 1000},
+        "cloudwatch_alarm_month": {"usd": 0.1, "per": 1},
+        "cloudwatch_metric_month": {"usd": 0.3, "per": 1},
+        "cloudwatch_api_request": {"usd": 0.01, "per": 1000},
+        "cloudwatch_logs_ingested_gb": {"usd": 1.0, "per": 1},
+    },
+}
+
+
+def resource(type_: str, name: str, props: dict) -> RecordedResource:
+    return RecordedResource.from_properties(type_, name, props, stack="fixture")
+
+
+def small_stack(*, with_lambda: bool) -> RenderedStack:
+    """A stack shaped like the rendered program (camelCase inputs, floats), with round numbers."""
+    user_data = base64.b64encode(
+        ("#!/bin/bash\n" + contract.environment_file_block({contract.WORKER_CONCURRENCY: "2"})).encode()
+    ).decode()
+    redrive = json.dumps({"deadLetterTargetArn": "arn:aws:sqs:ap-northeast-1:1:dlq", "maxReceiveCount": 2})
+    resources = [
+        resource(
+            QUEUE, "work", {"name": "work", "visibilityTimeoutSeconds": 600.0, "redrivePolicy": redrive}
+        ),
+        resource(QUEUE, "dlq", {"name": "dlq"}),
+        resource(ALARM, "dlq-alarm", {"metricName": "ApproximateNumberOfMessagesVisible"}),
+        resource(
+            ALARM,
+            "math-alarm",
+            {
+                "metricQueries": [
+                    {"id": "a", "metric": {"metricName": "x"}},
+                    {"id": "b", "metric": {"metricName": "y"}},
+                    {"id": "c", "expression": "a + b"},
+                ]
+            },
+        ),
+    ]
+    if with_lambda:
+        resources += [
+            resource(
+                FUNCTION,
+                "fn",
+                {"name": "fn", "memorySize": 1024.0, "timeout": 60.0, "architectures": ["arm64"]},
+            ),
+            resource(
+                EVENT_SOURCE_MAPPING,
+                "esm",
+                {
+                    "batchSize": 5.0,
+                    "maximumBatchingWindowInSeconds": 2.0,
+                    "scalingConfig": {"maximumConcurrency": 4.0},
+                },
+            ),
+        ]
+    else:
+        resources += [
+            resource(GROUP, "group", {"minSize": 1.0, "desiredCapacity": 1.0, "maxSize": 3.0}),
+            resource(
+                LAUNCH_TEMPLATE,
+                "template",
+                {
+                    "instanceType": "t.test",
+                    "userData": user_data,
+                    "blockDeviceMappings": [
+                        {"deviceName": "/dev/xvda", "ebs": {"volumeSize": 10.0, "volumeType": "gp3"}}
+                    ],
+                },
+            ),
+        ]
+    return RenderedStack(project="fixture", stack="fixture", resources=resources, outputs={})
+
+
+@pytest.fixture
+def prices() -> Prices:
+    return Prices(ROUND_PRICES)
+
+
+def items(mode_cost) -> dict[str, float]:
+    return {item.item: item.monthly_usd for item in mode_cost.items}
+
+
+# --- reading the stack ---------------------------------------------------------------------------
+
+
+def test_ec2_reader_on_the_rendered_production_stack(production):
+    settings = ec2_settings(production)
+    template = production.of_type(LAUNCH_TEMPLATE)[0].inputs
+    group = production.of_type(GROUP)[0].inputs
+    environment = contract.environment_from_user_data(template["userData"])
+    assert settings.instance_type == template["instanceType"]
+    assert (settings.min_size, settings.max_size) == (group["minSize"], group["maxSize"])
+    assert settings.concurrency == int(environment[contract.WORKER_CONCURRENCY])
+    assert settings.root_volume_gb == template["blockDeviceMappings"][0]["ebs"]["volumeSize"]
+    assert settings.alarms == len(production.outputs["alarmNames"])
+    assert settings.alarm_metrics > settings.alarms  # metric-math alarms read several metrics
+    assert settings.queue.max_receive_count >= 1
+    Prices.load().entry("ec2_instance_hour", settings.instance_type)  # priced, or the estimate fails
+    Prices.load().entry("ebs_gb_month", settings.root_volume_type)
+
+
+def test_lambda_reader_fails_clearly_on_a_stack_without_the_function(production):
+    with pytest.raises(StackSettingsError, match=r"compute=lambda.*--assume-lambda-defaults"):
+        lambda_settings(production)
+
+
+def test_lambda_reader_reads_the_contract_resources():
+    settings = lambda_settings(small_stack(with_lambda=True))
+    assert (settings.memory_mb, settings.timeout_seconds, settings.architecture) == (1024, 60, "arm64")
+    assert (settings.batch_size, settings.batching_window_seconds, settings.maximum_concurrency) == (5, 2, 4)
+    assert (settings.alarms, settings.alarm_metrics) == (2, 3)
+    assert (settings.queue.visibility_timeout_seconds, settings.queue.max_receive_count) == (600, 2)
+
+
+def test_contract_defaults_drop_the_alarm_that_reads_the_auto_scaling_group(production):
+    settings = contract_lambda_defaults(production)
+    assert settings.alarms == len(production.outputs["alarmNames"]) - 1 + 3
+    assert (settings.memory_mb, settings.timeout_seconds, settings.batch_size) == (2048, 900, 1)
+    assert "defaults" in settings.source
+
+
+def test_contract_defaults_give_way_to_the_stacks_config_once_the_project_declares_the_keys(production):
+    config = {
+        f"{production.project}:lambdaMemoryMb": "4096",
+        f"{production.project}:lambdaTimeoutSeconds": "600",
+    }
+    settings = contract_lambda_defaults(production, config)
+    assert (settings.memory_mb, settings.timeout_seconds) == (4096, 600)
+    assert "lambdaMemoryMb, lambdaTimeoutSeconds" in settings.source
+
+
+# --- arithmetic, by hand -------------------------------------------------------------------------
+
+
+def test_ec2_line_items_by_hand(prices):
+    settings = ec2_settings(small_stack(with_lambda=False))
+    # 86,400 files a day x 1 s = 86,400 slot-seconds; 2 slots at 50% => 1 instance, busy half the time
+    profile = Profile(files_per_day=86_400, mean_size_mb=1, mean_seconds=1, p99_seconds=2, utilisation=0.5)
+    result = ec2_cost(settings, profile, prices)
+    files = 86_400 * DAYS_PER_MONTH
+    seconds = HOURS_PER_MONTH * 3600
+    assert result.facts["instances"] == 1 and result.facts["busy_fraction"] == 0.5
+    got = items(result)
+    assert got["EC2 t.test On-Demand"] == pytest.approx(730.0)
+    assert got["EBS gp3 root volumes (10 GB each)"] == pytest.approx(1.0)
+    # one file a second: each receive and each delete carries one message
+    assert got["SQS worker receives (with messages)"] == pytest.approx(files / 1e6)
+    assert got["SQS worker deletes (batched)"] == pytest.approx(files / 1e6)
+    assert got["SQS empty long-poll receives"] == pytest.approx(0.5 * seconds / 20 / 1e6)
+    assert got["SQS heartbeats (visibility extensions)"] == pytest.approx(0.5 * seconds / 200 / 1e6)
+    assert got["CloudWatch PutMetricData"] == pytest.approx(seconds / 60 * 0.01 / 1000)
+    assert got["S3 PUT (the index document)"] == pytest.approx(files * 0.01 / 1000)
+    assert got["CloudWatch alarms"] == pytest.approx(0.3)  # 3 alarm metrics
+    assert got["CloudWatch custom metrics"] == pytest.approx(9 * 0.3)
+    assert result.total_usd == pytest.approx(sum(got.values()))
+
+
+def test_ec2_requests_per_message_reach_the_benchmark_floor_for_short_jobs_at_a_high_rate(prices):
+    settings = ec2_settings(small_stack(with_lambda=False))
+    # 2,000 files a second, 1 ms each: ten messages a receive (prefetch allowed) and a delete batch
+    profile = Profile(files_per_day=2_000 * 86_400, mean_size_mb=1, mean_seconds=0.001, p99_seconds=0.002)
+    got = items(ec2_cost(settings, profile, prices))
+    files = profile.files_per_day * DAYS_PER_MONTH
+    requests = (got["SQS worker receives (with messages)"] + got["SQS worker deletes (batched)"]) * 1e6
+    assert requests / files == pytest.approx(0.2)
+
+
+def test_lambda_line_items_by_hand(prices):
+    settings = lambda_settings(small_stack(with_lambda=True))
+    # mean 1 s, p99 2 s: no file near the 60 s timeout; a window, so batches of 5
+    profile = Profile(files_per_day=86_400, mean_size_mb=1, mean_seconds=1, p99_seconds=2)
+    result = lambda_cost(settings, profile, prices)
+    files = 86_400 * DAYS_PER_MONTH
+    got = items(result)
+    assert result.facts["records_per_invocation"] == 5
+    assert got["Lambda requests"] == pytest.approx(files / 5 / 1e6)
+    assert got["Lambda duration (1024 MB, arm64)"] == pytest.approx(files * 1 * 1.0 * 0.00001)
+    assert got["SQS event source mapping receives and deletes"] == pytest.approx(2 * files / 5 / 1e6)
+    # one execution busy on average: four of the five pollers wait on an empty queue, 20 s a poll
+    assert got["SQS event source mapping empty long polls"] == pytest.approx(
+        4 * HOURS_PER_MONTH * 3600 / 20 / 1e6
+    )
+    assert "Lambda duration of timed-out attempts" not in got
+    assert result.warnings == []
+
+
+def test_a_missing_instance_price_names_the_type_and_the_fix(prices):
+    settings = ec2_settings(small_stack(with_lambda=False))
+    bare = Prices({**ROUND_PRICES, "prices": {**ROUND_PRICES["prices"], "ec2_instance_hour": {}}})
+    with pytest.raises(PriceError, match=r"'t\.test'.*add an entry"):
+        ec2_cost(settings, Profile(1000, 1, 1, 2), bare)
+
+
+# --- the p99 and the timeout ---------------------------------------------------------------------
+
+
+def test_the_fitted_log_normal_puts_one_percent_above_the_p99():
+    profile = Profile(files_per_day=1, mean_size_mb=1, mean_seconds=60, p99_seconds=720)
+    assert share_above(profile, 720) == pytest.approx(0.01, rel=1e-6)
+    assert share_above(profile, 900) < 0.01
+    assert share_above(Profile(1, 1, 1, 100), 50) is None  # p99 100x the mean: no log-normal fits
+
+
+def test_p99_above_the_timeout_warns_and_prices_the_timed_out_attempts(prices):
+    settings = lambda_settings(small_stack(with_lambda=True))
+    result = lambda_cost(
+        settings, Profile(files_per_day=1000, mean_size_mb=1, mean_seconds=20, p99_seconds=90), prices
+    )
+    assert any("longer than the function timeout 60 s" in warning for warning in result.warnings)
+    assert result.facts["share_above_timeout"] > 0.01
+    assert items(result)["Lambda duration of timed-out attempts"] > 0
+
+
+def test_files_slower_than_the_workers_processing_timeout_warn_and_occupy_slots(prices):
+    settings = ec2_settings(
+        small_stack(with_lambda=False)
+    )  # no PROCESSING_TIMEOUT_SECONDS: the visibility, 600 s
+    profile = Profile(files_per_day=86_400, mean_size_mb=1, mean_seconds=1, p99_seconds=2, utilisation=0.5)
+    slow = Profile(files_per_day=86_400, mean_size_mb=1, mean_seconds=100, p99_seconds=900, utilisation=0.5)
+    result = ec2_cost(settings, slow, prices)
+    assert any("longer than the processing timeout 600 s" in warning for warning in result.warnings)
+    assert ec2_cost(settings, profile, prices).warnings == []
+    share = result.facts["share_above_timeout"]
+    expected = 86_400 * ((1 - share) * 100 + share * 2 * 600) / (86_400 * 2 * 0.5)
+    assert result.facts["instances_needed"] == math.ceil(expected)
+
+
+def test_uploads_larger_than_the_functions_tmp_warn(prices):
+    settings = lambda_settings(small_stack(with_lambda=True))
+    result = lambda_cost(
+        settings, Profile(files_per_day=10, mean_size_mb=600, mean_seconds=1, p99_seconds=2), prices
+    )
+    assert any("larger than the function's /tmp (512 MB)" in warning for warning in result.warnings)
+
+
+def test_p99_above_the_timeout_warns_even_when_the_share_cannot_be_derived(prices):
+    settings = lambda_settings(small_stack(with_lambda=True))
+    result = lambda_cost(
+        settings, Profile(files_per_day=1000, mean_size_mb=1, mean_seconds=1, p99_seconds=100), prices
+    )
+    assert any("p99 100 s is above the function timeout 60 s" in warning for warning in result.warnings)
+    assert result.facts["share_above_timeout"] is None
+
+
+# --- traffic: monotonic, break-even --------------------------------------------------------------
+
+
+def test_both_modes_cost_more_with_more_files(production):
+    prices, profile = Prices.load(), cost.DEFAULT_PROFILE
+    ec2, lam = ec2_settings(production), contract_lambda_defaults(production)
+    grid = log_grid(10, 1_000_000, 60)
+    ec2_totals = [ec2_cost(ec2, profile.with_files(files), prices).total_usd for files in grid]
+    lambda_totals = [lambda_cost(lam, profile.with_files(files), prices).total_usd for files in grid]
+    assert ec2_totals == sorted(ec2_totals) and ec2_totals[0] < ec2_totals[-1]
+    assert lambda_totals == sorted(lambda_totals) and lambda_totals[0] < lambda_totals[-1]
+
+
+def test_break_even_is_found_where_two_lines_cross():
+    assert break_evens(lambda files: files - 1234.5, 10, 100_000) == [1235]
+    assert break_evens(lambda files: 1234.0 - files, 10, 100_000) == [1234]  # a tie counts for ec2
+    assert break_evens(lambda files: (files - 100) * (files - 5000), 10, 100_000) == [100, 5001]
+    assert break_evens(lambda files: 5.0, 10, 100_000) == []
+
+
+def test_the_cheaper_mode_changes_at_the_reported_break_even(production):
+    prices, profile = Prices.load(), cost.DEFAULT_PROFILE
+    ec2, lam = ec2_settings(production), contract_lambda_defaults(production)
+    result = cost.estimate(ec2, lam, profile, prices, 10, 1_000_000)
+    crossing = result["break_evens"][0]
+    below, above = profile.with_files(crossing - 1), profile.with_files(crossing)
+    cheaper_below = ec2_cost(ec2, below, prices).total_usd < lambda_cost(lam, below, prices).total_usd
+    cheaper_above = ec2_cost(ec2, above, prices).total_usd < lambda_cost(lam, above, prices).total_usd
+    assert cheaper_below != cheaper_above
+
+
+# --- the prices file -----------------------------------------------------------------------------
+
+
+def price_entries(prices: dict) -> list[tuple[str, dict]]:
+    found = []
+    for key, entry in prices.items():
+        if "usd" in entry:
+            found.append((key, entry))
+        else:
+            found += [(f"{key}[{variant}]", value) for variant, value in entry.items()]
+    return found
+
+
+def test_every_price_has_a_unit_a_pricing_page_a_date_and_says_whether_it_was_sourced():
+    data = json.loads(PRICES_FILE.read_text(encoding="utf-8"))
+    assert data["region"] == "ap-northeast-1" and date.fromisoformat(data["as_of"])
+    entries = price_entries(data["prices"])
+    assert len(entries) >= 11
+    for key, entry in entries:
+        assert entry["usd"] > 0 and entry["per"] >= 1 and entry["unit"], key
+        assert re.match(r"^https://aws\.amazon\.com/\w+/pricing/", entry["url"]), key
+        assert date.fromisoformat(entry["as_of"]) <= date.fromisoformat(data["as_of"]), key
+        assert entry["status"] in {"sourced", "assumed"} and entry["source_note"], key
+
+
+# --- the command line ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--files-per-day", "many"], "--files-per-day 'many' is not a number; give uploads per day"),
+        (["--mean-seconds", "-3"], "--mean-seconds '-3' must be a positive number"),
+    ],
+)
+def test_a_bad_flag_names_the_value_and_the_fix(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cost.main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_p99_below_the_mean_is_refused_before_anything_renders(capsys):
+    assert cost.main(["--mean-seconds", "60", "--p99-seconds", "30"]) == 2
+    assert "--p99-seconds 30 is below --mean-seconds 60" in capsys.readouterr().err
+
+
+def test_a_stack_without_the_lambda_mode_exits_2_naming_what_is_missing(monkeypatch, tmp_path, capsys):
+    """A program whose lambda mode does not render (this one before issue 18's lambda mode merged)."""
+    monkeypatch.setattr(cost, "render_mode", lambda program, stack, mode: small_stack(with_lambda=False))
+    assert cost.main(["--chart", str(tmp_path / "cost.svg")]) == 2
+    error = capsys.readouterr().err
+    assert "aws:lambda/function:Function" in error and "--assume-lambda-defaults" in error
+
+
+def test_the_lambda_mode_is_read_from_its_own_render(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(
+        cost, "render_mode", lambda program, stack, mode: small_stack(with_lambda=mode == "lambda")
+    )
+    monkeypatch.setattr(cost.Prices, "load", classmethod(lambda cls, path: cls(ROUND_PRICES)))
+    assert (
+        cost.main(
+            ["--json", "--chart", str(tmp_path / "cost.svg"), "--mean-seconds", "1", "--p99-seconds", "2"]
+        )
+        == 0
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert report["modes"]["lambda"]["facts"]["settings_source"] == "rendered stack"
+    assert report["modes"]["lambda"]["items"][1]["item"] == "Lambda duration (1024 MB, arm64)"
+
+
+def test_json_output_and_chart(tmp_path, capsys):
+    chart = tmp_path / "cost.svg"
+    assert cost.main(["--json", "--assume-lambda-defaults", "--chart", str(chart)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report["modes"]) == {"ec2", "lambda"}
+    for mode in report["modes"].values():
+        assert mode["total_usd"] == pytest.approx(
+            sum(item["monthly_usd"] for item in mode["items"]), abs=1e-3
+        )
+    assert report["prices"]["as_of"] == json.loads(PRICES_FILE.read_text())["as_of"]
+    assert all(math.isfinite(value) for value in report["break_even_files_per_day"])
+    assert chart.read_text(encoding="utf-8").lstrip().startswith("<?xml") and "<svg" in chart.read_text()
+
+
+def test_the_cost_page_shows_every_price_of_the_file_with_its_date():
+    page = (REPO_ROOT / "docs" / "cost.md").read_text(encoding="utf-8")
+    data = json.loads(PRICES_FILE.read_text(encoding="utf-8"))
+    for key, entry in price_entries(data["prices"]):
+        usd = f"{entry['usd']:.10f}".rstrip("0").rstrip(".")
+        row = next((line for line in page.splitlines() if line.startswith(f"| `{key}` |")), None)
+        assert row is not None, f"docs/cost.md has no row for {key}"
+        assert f"| {usd} |" in row and entry["as_of"] in row and entry["status"] in row, row
+    assert "](cost.svg)" in page and (REPO_ROOT / "docs" / "cost.svg").exists()
+
+
+def test_the_cost_page_shows_the_default_profiles_current_figures(production):
+    """The page's tables are bench.cost's output; regenerate them when the stack or prices change:
+    `.venv/bin/python -m bench.cost --assume-lambda-defaults --chart docs/cost.svg`."""
+    page = (REPO_ROOT / "docs" / "cost.md").read_text(encoding="utf-8")
+    result = cost.estimate(
+        ec2_settings(production),
+        contract_lambda_defaults(production),
+        cost.DEFAULT_PROFILE,
+        Prices.load(),
+        10,
+        1e6,
+    )
+    shown_totals = [float(total.replace(",", "")) for total in re.findall(r"^total\s+([\d,.]+)$", page, re.M)]
+    assert shown_totals == [round(mode.total_usd, 2) for mode in result["costs"]], "docs/cost.md is stale"
+    assert f"break-even at {result['break_evens'][0]:,} files/day" in page, "docs/cost.md is stale"
