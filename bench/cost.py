@@ -1,7 +1,9 @@
 """Cost: each compute mode's monthly cost from the stack's settings and a traffic profile, and where they cross.
 
-Renders the stack offline twice (`-c cis-file-pipeline:compute=ec2` and `=lambda`), reads each mode's
-settings from its resources (bench.cost_settings), prices them with bench/prices_ap_northeast_1.json
+Renders two stacks offline, each as its stack file configures it: the ec2 mode from `--stack`
+(production) and the lambda mode from `--lambda-stack` (Pulumi.lambda.yaml: a lambda stack needs its
+own visibility timeout and maxReceiveCount, so production with `compute=lambda` is not a valid
+stack). Reads each mode's settings from its resources (bench.cost_settings), prices them with bench/prices_ap_northeast_1.json
 (each price with its source URL and date; bench.cost_model says what is assumed), prints a table per
 mode, searches files/day for the traffic where the cheaper mode changes, and writes a chart (SVG).
 
@@ -33,15 +35,15 @@ from bench.cost_settings import (
     Ec2Settings,
     LambdaSettings,
     StackSettingsError,
-    contract_lambda_defaults,
     ec2_settings,
     lambda_settings,
 )
-from preview.project import ProjectError, load_project
+from preview.project import ProjectError
 from preview.render import ProgramError, RenderedStack, render_program
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-COMPUTE_KEY = "cis-file-pipeline:compute"
+COMPUTE_OUTPUT = "computeMode"
+"""The stack output that says which compute mode a stack declares (both modes export it)."""
 DEFAULT_PROFILE = Profile(files_per_day=5_000, mean_size_mb=4, mean_seconds=60, p99_seconds=720)
 """Illustrative, not measured: most uploads small, the large ones 10-15 minutes (the incident)."""
 
@@ -61,7 +63,16 @@ def positive(name: str, fix: str) -> Any:
 
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.cost", description=__doc__.splitlines()[0])
-    parser.add_argument("--stack", default="production", help="the stack to render (default production)")
+    parser.add_argument(
+        "--stack",
+        default="production",
+        help="the ec2-mode stack, rendered as its stack file configures it (default production)",
+    )
+    parser.add_argument(
+        "--lambda-stack",
+        default="lambda",
+        help="the lambda-mode stack, rendered as its stack file configures it (default lambda)",
+    )
     parser.add_argument("--program", type=Path, default=REPO_ROOT, help="the Pulumi program directory")
     parser.add_argument(
         "--files-per-day",
@@ -101,32 +112,32 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--chart", type=Path, default=REPO_ROOT / "build" / "cost.svg", help="where the SVG chart goes"
     )
-    parser.add_argument(
-        "--assume-lambda-defaults",
-        action="store_true",
-        help="when the program has no lambda mode yet, use LAMBDA_CONTRACT.md's defaults (said in the output)",
-    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the tables")
     return parser
 
 
-def render_mode(program: Path, stack: str, mode: str) -> RenderedStack:
-    return render_program(program, stack, {COMPUTE_KEY: mode})
+def render_stack(program: Path, stack: str) -> RenderedStack:
+    return render_program(program, stack)
 
 
-def read_settings(
-    program: Path, stack: str, assume_lambda_defaults: bool
-) -> tuple[Ec2Settings, LambdaSettings]:
-    ec2_stack = render_mode(program, stack, "ec2")
+def require_compute(rendered: RenderedStack, mode: str, flag: str, example: str) -> None:
+    """Each flag names a stack of one mode; a stack of the other mode would price the wrong resources."""
+    found = rendered.outputs.get(COMPUTE_OUTPUT)
+    if found != mode:
+        raise StackSettingsError(
+            f"{flag} {rendered.stack}: the stack renders compute {found!r} ({COMPUTE_OUTPUT} output), but "
+            f"{flag} names the {mode} mode's stack; give a stack whose file sets "
+            f"{rendered.project}:compute: {mode}, e.g. {flag} {example}"
+        )
+
+
+def read_settings(program: Path, stack: str, lambda_stack: str) -> tuple[Ec2Settings, LambdaSettings]:
+    ec2_stack = render_stack(program, stack)
+    require_compute(ec2_stack, "ec2", "--stack", "production")
     ec2 = ec2_settings(ec2_stack)
-    lambda_stack = render_mode(program, stack, "lambda")
-    try:
-        return ec2, lambda_settings(lambda_stack)
-    except StackSettingsError:
-        if assume_lambda_defaults and not lambda_stack.of_type("aws:lambda/function:Function"):
-            config = load_project(program).load_stack(stack).values
-            return ec2, contract_lambda_defaults(ec2_stack, config)
-        raise
+    rendered_lambda = render_stack(program, lambda_stack)
+    require_compute(rendered_lambda, "lambda", "--lambda-stack", "lambda")
+    return ec2, lambda_settings(rendered_lambda)
 
 
 def validate(profile: Profile, low: float, high: float) -> None:
@@ -214,9 +225,12 @@ def break_even_text(result: dict[str, Any], low: float, high: float) -> str:
     return text
 
 
-def as_json(result: dict[str, Any], profile: Profile, prices: Prices, chart: Path | None) -> dict[str, Any]:
+def as_json(
+    result: dict[str, Any], profile: Profile, prices: Prices, chart: Path | None, stacks: dict[str, str]
+) -> dict[str, Any]:
     return {
         "profile": profile.__dict__,
+        "stacks": stacks,
         "prices": {"file": prices.path.name, "as_of": prices.data["as_of"], "region": prices.data["region"]},
         "modes": {
             cost.mode: {
@@ -256,8 +270,12 @@ def main(argv: list[str] | None = None) -> int:
         validate(profile, low, high)
         prices = Prices.load(options.prices)
         if not options.json:
-            print(f"cost: rendering stack {options.stack} in both modes ...", file=sys.stderr, flush=True)
-        ec2, lam = read_settings(options.program, options.stack, options.assume_lambda_defaults)
+            print(
+                f"cost: rendering stacks {options.stack} (ec2) and {options.lambda_stack} (lambda) ...",
+                file=sys.stderr,
+                flush=True,
+            )
+        ec2, lam = read_settings(options.program, options.stack, options.lambda_stack)
         result = estimate(ec2, lam, profile, prices, low, high)
     except (ValueError, PriceError, StackSettingsError, ProgramError, ProjectError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -265,8 +283,9 @@ def main(argv: list[str] | None = None) -> int:
     chart = write_chart(result["curve"], result["break_evens"], result["limits"], options.chart, profile)
     ec2_total, lambda_total = (cost.total_usd for cost in result["costs"])
     crossing = result["break_evens"][0] if result["break_evens"] else "none"
+    stacks = {"ec2": options.stack, "lambda": options.lambda_stack}
     if options.json:
-        print(json.dumps(as_json(result, profile, prices, chart), indent=2, ensure_ascii=False))
+        print(json.dumps(as_json(result, profile, prices, chart, stacks), indent=2, ensure_ascii=False))
         return 0
     print(
         f"Profile: {profile.files_per_day:,.0f} files/day, mean {profile.mean_size_mb:g} MB, processing mean "
@@ -274,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{prices.data['as_of']} ({prices.path.name}; free tiers not modelled)"
     )
     for cost in result["costs"]:
-        print(f"\n{cost.mode} mode  ({', '.join(f'{k}={v}' for k, v in cost.facts.items())})")
+        facts = ", ".join(f"{k}={v}" for k, v in cost.facts.items())
+        print(f"\n{cost.mode} mode, stack {stacks[cost.mode]}  ({facts})")
         print(table(cost))
         for warning in cost.warnings:
             print(f"warning: {warning}")

@@ -344,7 +344,6 @@ def lambda_cost(settings: LambdaSettings, profile: Profile, prices: Prices) -> M
         "share_above_timeout": None if derived is None else round(derived, 6),
         "concurrency_needed": round(concurrency_needed, 3),
         "records_per_invocation": records_per_invocation,
-        "settings_source": settings.source,
     }
     return ModeCost("lambda", items, warnings, facts)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,8 +90,6 @@ class LambdaSettings:
     queue: QueueSettings
     ephemeral_storage_mb: int = 512
     """/tmp size (Function ephemeralStorage.size; 512 MB when unset, the part that costs nothing)."""
-    source: str = "rendered stack"
-    """Where the settings come from: the rendered stack, or the contract's defaults (said in the output)."""
 
 
 def work_queue(stack: RenderedStack) -> QueueSettings:
@@ -159,9 +156,8 @@ def lambda_settings(stack: RenderedStack) -> LambdaSettings:
         raise StackSettingsError(
             f"stack {stack.stack} declares {len(functions)} {FUNCTION} and {len(mappings)} "
             f"{EVENT_SOURCE_MAPPING}: the lambda estimate needs the function and its SQS event source "
-            "mapping, which a program with issue 18's lambda mode declares when rendered with "
-            "-c cis-file-pipeline:compute=lambda (bench.cost renders it so). Without them, pass "
-            "--assume-lambda-defaults to estimate with LAMBDA_CONTRACT.md's defaults"
+            "mapping, which the program declares for a stack with cis-file-pipeline:compute: lambda "
+            "(Pulumi.lambda.yaml)"
         )
     if len(functions) != 1 or len(mappings) != 1:
         raise StackSettingsError(
@@ -189,67 +185,10 @@ def lambda_settings(stack: RenderedStack) -> LambdaSettings:
     )
 
 
-CONTRACT_LAMBDA_DEFAULTS = {
-    "lambdaMemoryMb": 2048,
-    "lambdaTimeoutSeconds": 900,
-    "lambdaBatchSize": 1,
-    "lambdaBatchingWindowSeconds": 0,
-    "lambdaMaximumConcurrency": 10,
-}
-"""LAMBDA_CONTRACT.md's config keys and defaults, used only while the program's schema lacks them."""
-CONTRACT_LAMBDA_ALARMS = 3
-"""The contract's function alarms: errors, throttles, duration near the timeout (one metric each)."""
-
-
-def contract_lambda_defaults(
-    ec2_stack: RenderedStack, config: Mapping[str, str] | None = None
-) -> LambdaSettings:
-    """Lambda settings for a program whose lambda mode does not render yet: each key from the stack's
-    config when the project declares it (`config`: full keys, as `StackConfig.values`), else the
-    contract's default. Alarms: the ec2 stack's without those that read the Auto Scaling Group, plus
-    the contract's three function alarms.
-    """
-    values = config or {}
-    prefix = f"{ec2_stack.project}:"
-    from_config = sorted(key for key in CONTRACT_LAMBDA_DEFAULTS if prefix + key in values)
-
-    def setting(key: str) -> float:
-        return float(values.get(prefix + key, CONTRACT_LAMBDA_DEFAULTS[key]))
-
-    alarms = [alarm for alarm in ec2_stack.of_type(ALARM) if not _reads_autoscaling(alarm)]
-    source = "LAMBDA_CONTRACT.md defaults (the stack has no lambda resources yet)"
-    if from_config:
-        source += f"; from the stack's config: {', '.join(from_config)}"
-    return LambdaSettings(
-        function_name="(contract defaults)",
-        memory_mb=int(setting("lambdaMemoryMb")),
-        timeout_seconds=setting("lambdaTimeoutSeconds"),
-        architecture=LAMBDA_DEFAULT_ARCHITECTURE,
-        batch_size=int(setting("lambdaBatchSize")),
-        batching_window_seconds=setting("lambdaBatchingWindowSeconds"),
-        maximum_concurrency=int(setting("lambdaMaximumConcurrency")),
-        alarms=len(alarms) + CONTRACT_LAMBDA_ALARMS,
-        alarm_metrics=sum(alarm_metric_count(alarm) for alarm in alarms) + CONTRACT_LAMBDA_ALARMS,
-        custom_metrics=len(WORKER_METRICS) * WORKER_DIMENSION_SETS,
-        queue=work_queue(ec2_stack),
-        source=source,
-    )
-
-
 def alarm_metric_count(alarm: RecordedResource) -> int:
     """Metrics an alarm reads: CloudWatch bills an alarm per metric (a metric-math alarm per input)."""
     queries = alarm.inputs.get("metricQueries") or []
     return sum(1 for query in queries if query.get("metric")) or 1
-
-
-def _reads_autoscaling(alarm: RecordedResource) -> bool:
-    metrics = [query.get("metric") or {} for query in alarm.inputs.get("metricQueries") or []]
-    metrics.append({"namespace": alarm.inputs.get("namespace"), "dimensions": alarm.inputs.get("dimensions")})
-    return any(
-        metric.get("namespace") == "AWS/AutoScaling"
-        or "AutoScalingGroupName" in (metric.get("dimensions") or {})
-        for metric in metrics
-    )
 
 
 def _root_volume(template: dict[str, Any]) -> tuple[float, str]:

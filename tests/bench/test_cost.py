@@ -33,12 +33,11 @@ from bench.cost_settings import (
     LAUNCH_TEMPLATE,
     QUEUE,
     StackSettingsError,
-    contract_lambda_defaults,
     ec2_settings,
     lambda_settings,
 )
 from preview.mocks import RecordedResource
-from preview.render import RenderedStack
+from preview.render import RenderedStack, render_program
 from tests.paths import REPO_ROOT
 from worker import contract
 
@@ -121,7 +120,14 @@ def small_stack(*, with_lambda: bool) -> RenderedStack:
                 },
             ),
         ]
-    return RenderedStack(project="fixture", stack="fixture", resources=resources, outputs={})
+    outputs = {"computeMode": "lambda" if with_lambda else "ec2"}
+    return RenderedStack(project="fixture", stack="fixture", resources=resources, outputs=outputs)
+
+
+@pytest.fixture(scope="module")
+def lambda_stack() -> RenderedStack:
+    """The lambda-mode stack as its file (Pulumi.lambda.yaml) configures it: what bench.cost prices."""
+    return render_program(REPO_ROOT, "lambda")
 
 
 @pytest.fixture
@@ -153,7 +159,7 @@ def test_ec2_reader_on_the_rendered_production_stack(production):
 
 
 def test_lambda_reader_fails_clearly_on_a_stack_without_the_function(production):
-    with pytest.raises(StackSettingsError, match=r"compute=lambda.*--assume-lambda-defaults"):
+    with pytest.raises(StackSettingsError, match=r"Function and 0 .*compute: lambda"):
         lambda_settings(production)
 
 
@@ -165,21 +171,25 @@ def test_lambda_reader_reads_the_contract_resources():
     assert (settings.queue.visibility_timeout_seconds, settings.queue.max_receive_count) == (600, 2)
 
 
-def test_contract_defaults_drop_the_alarm_that_reads_the_auto_scaling_group(production):
-    settings = contract_lambda_defaults(production)
-    assert settings.alarms == len(production.outputs["alarmNames"]) - 1 + 3
-    assert (settings.memory_mb, settings.timeout_seconds, settings.batch_size) == (2048, 900, 1)
-    assert "defaults" in settings.source
-
-
-def test_contract_defaults_give_way_to_the_stacks_config_once_the_project_declares_the_keys(production):
-    config = {
-        f"{production.project}:lambdaMemoryMb": "4096",
-        f"{production.project}:lambdaTimeoutSeconds": "600",
-    }
-    settings = contract_lambda_defaults(production, config)
-    assert (settings.memory_mb, settings.timeout_seconds) == (4096, 600)
-    assert "lambdaMemoryMb, lambdaTimeoutSeconds" in settings.source
+def test_lambda_reader_on_the_rendered_lambda_stack(lambda_stack):
+    settings = lambda_settings(lambda_stack)
+    function = lambda_stack.of_type(FUNCTION)[0].inputs
+    mapping = lambda_stack.of_type(EVENT_SOURCE_MAPPING)[0].inputs
+    assert settings.function_name == function["name"]
+    assert (settings.memory_mb, settings.timeout_seconds) == (function["memorySize"], function["timeout"])
+    assert settings.architecture == (function.get("architectures") or ["x86_64"])[0]
+    assert settings.batch_size == mapping["batchSize"]
+    assert settings.batching_window_seconds == mapping["maximumBatchingWindowInSeconds"]
+    assert settings.maximum_concurrency == mapping["scalingConfig"]["maximumConcurrency"]
+    # the visibility the lambda stack needs (>= 6x the timeout), not production's
+    assert settings.queue.visibility_timeout_seconds >= 6 * settings.timeout_seconds
+    assert settings.queue.max_receive_count >= 5
+    # the lambda stack's own alarms: the function's, none that read an Auto Scaling Group
+    alarms = lambda_stack.of_type(ALARM)
+    assert settings.alarms == len(alarms) == len(lambda_stack.outputs["alarmNames"])
+    assert {alarm.inputs.get("namespace") for alarm in alarms} >= {"AWS/Lambda"}
+    assert not any("AutoScaling" in json.dumps(alarm.inputs) for alarm in alarms)
+    Prices.load().entry("lambda_gb_second", settings.architecture)  # priced, or the estimate fails
 
 
 # --- arithmetic, by hand -------------------------------------------------------------------------
@@ -298,9 +308,9 @@ def test_p99_above_the_timeout_warns_even_when_the_share_cannot_be_derived(price
 # --- traffic: monotonic, break-even --------------------------------------------------------------
 
 
-def test_both_modes_cost_more_with_more_files(production):
+def test_both_modes_cost_more_with_more_files(production, lambda_stack):
     prices, profile = Prices.load(), cost.DEFAULT_PROFILE
-    ec2, lam = ec2_settings(production), contract_lambda_defaults(production)
+    ec2, lam = ec2_settings(production), lambda_settings(lambda_stack)
     grid = log_grid(10, 1_000_000, 60)
     ec2_totals = [ec2_cost(ec2, profile.with_files(files), prices).total_usd for files in grid]
     lambda_totals = [lambda_cost(lam, profile.with_files(files), prices).total_usd for files in grid]
@@ -315,9 +325,9 @@ def test_break_even_is_found_where_two_lines_cross():
     assert break_evens(lambda files: 5.0, 10, 100_000) == []
 
 
-def test_the_cheaper_mode_changes_at_the_reported_break_even(production):
+def test_the_cheaper_mode_changes_at_the_reported_break_even(production, lambda_stack):
     prices, profile = Prices.load(), cost.DEFAULT_PROFILE
-    ec2, lam = ec2_settings(production), contract_lambda_defaults(production)
+    ec2, lam = ec2_settings(production), lambda_settings(lambda_stack)
     result = cost.estimate(ec2, lam, profile, prices, 10, 1_000_000)
     crossing = result["break_evens"][0]
     below, above = profile.with_files(crossing - 1), profile.with_files(crossing)
@@ -373,33 +383,47 @@ def test_a_p99_below_the_mean_is_refused_before_anything_renders(capsys):
     assert "--p99-seconds 30 is below --mean-seconds 60" in capsys.readouterr().err
 
 
-def test_a_stack_without_the_lambda_mode_exits_2_naming_what_is_missing(monkeypatch, tmp_path, capsys):
-    """A program whose lambda mode does not render (this one before issue 18's lambda mode merged)."""
-    monkeypatch.setattr(cost, "render_mode", lambda program, stack, mode: small_stack(with_lambda=False))
-    assert cost.main(["--chart", str(tmp_path / "cost.svg")]) == 2
+@pytest.mark.parametrize(
+    ("argv", "flag", "renders"),
+    [
+        (["--lambda-stack", "production"], "--lambda-stack production", "'ec2'"),
+        (["--stack", "lambda"], "--stack lambda", "'lambda'"),
+    ],
+)
+def test_a_stack_of_the_wrong_mode_exits_2_naming_the_flag(
+    argv, flag, renders, monkeypatch, tmp_path, capsys
+):
+    def render(program, stack):
+        rendered = small_stack(with_lambda=stack == "lambda")
+        rendered.stack = stack
+        return rendered
+
+    monkeypatch.setattr(cost, "render_stack", render)
+    assert cost.main([*argv, "--chart", str(tmp_path / "cost.svg")]) == 2
     error = capsys.readouterr().err
-    assert "aws:lambda/function:Function" in error and "--assume-lambda-defaults" in error
+    assert f"{flag}: the stack renders compute {renders}" in error and "compute: " in error
 
 
-def test_the_lambda_mode_is_read_from_its_own_render(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(
-        cost, "render_mode", lambda program, stack, mode: small_stack(with_lambda=mode == "lambda")
-    )
+def test_each_mode_is_read_from_its_own_stack(monkeypatch, tmp_path, capsys):
+    rendered = []
+
+    def render(program, stack):
+        rendered.append(stack)
+        return small_stack(with_lambda=stack == "fn-stack")
+
+    monkeypatch.setattr(cost, "render_stack", render)
     monkeypatch.setattr(cost.Prices, "load", classmethod(lambda cls, path: cls(ROUND_PRICES)))
-    assert (
-        cost.main(
-            ["--json", "--chart", str(tmp_path / "cost.svg"), "--mean-seconds", "1", "--p99-seconds", "2"]
-        )
-        == 0
-    )
+    argv = ["--json", "--chart", str(tmp_path / "cost.svg"), "--mean-seconds", "1", "--p99-seconds", "2"]
+    assert cost.main([*argv, "--stack", "fleet-stack", "--lambda-stack", "fn-stack"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["modes"]["lambda"]["facts"]["settings_source"] == "rendered stack"
+    assert rendered == ["fleet-stack", "fn-stack"]
+    assert report["stacks"] == {"ec2": "fleet-stack", "lambda": "fn-stack"}
     assert report["modes"]["lambda"]["items"][1]["item"] == "Lambda duration (1024 MB, arm64)"
 
 
 def test_json_output_and_chart(tmp_path, capsys):
     chart = tmp_path / "cost.svg"
-    assert cost.main(["--json", "--assume-lambda-defaults", "--chart", str(chart)]) == 0
+    assert cost.main(["--json", "--chart", str(chart)]) == 0
     report = json.loads(capsys.readouterr().out)
     assert set(report["modes"]) == {"ec2", "lambda"}
     for mode in report["modes"].values():
@@ -422,13 +446,13 @@ def test_the_cost_page_shows_every_price_of_the_file_with_its_date():
     assert "](cost.svg)" in page and (REPO_ROOT / "docs" / "cost.svg").exists()
 
 
-def test_the_cost_page_shows_the_default_profiles_current_figures(production):
-    """The page's tables are bench.cost's output; regenerate them when the stack or prices change:
-    `.venv/bin/python -m bench.cost --assume-lambda-defaults --chart docs/cost.svg`."""
+def test_the_cost_page_shows_the_default_profiles_current_figures(production, lambda_stack):
+    """The page's tables are bench.cost's output; regenerate them when the stacks or prices change:
+    `.venv/bin/python -m bench.cost --chart docs/cost.svg`."""
     page = (REPO_ROOT / "docs" / "cost.md").read_text(encoding="utf-8")
     result = cost.estimate(
         ec2_settings(production),
-        contract_lambda_defaults(production),
+        lambda_settings(lambda_stack),
         cost.DEFAULT_PROFILE,
         Prices.load(),
         10,
