@@ -120,23 +120,25 @@ def render_stack(program: Path, stack: str) -> RenderedStack:
     return render_program(program, stack)
 
 
-def require_compute(rendered: RenderedStack, mode: str, flag: str, example: str) -> None:
+def require_compute(program: Path, rendered: RenderedStack, mode: str, flag: str, example: str) -> None:
     """Each flag names a stack of one mode; a stack of the other mode would price the wrong resources."""
     found = rendered.outputs.get(COMPUTE_OUTPUT)
     if found != mode:
+        stack_file = Path(program) / f"Pulumi.{rendered.stack}.yaml"
+        missing = "" if stack_file.exists() else f" (there is no {stack_file.name}: the project's defaults)"
         raise StackSettingsError(
-            f"{flag} {rendered.stack}: the stack renders compute {found!r} ({COMPUTE_OUTPUT} output), but "
-            f"{flag} names the {mode} mode's stack; give a stack whose file sets "
+            f"{flag} {rendered.stack}: the stack renders compute {found!r}{missing} ({COMPUTE_OUTPUT} "
+            f"output), but {flag} names the {mode} mode's stack; give a stack whose file sets "
             f"{rendered.project}:compute: {mode}, e.g. {flag} {example}"
         )
 
 
 def read_settings(program: Path, stack: str, lambda_stack: str) -> tuple[Ec2Settings, LambdaSettings]:
     ec2_stack = render_stack(program, stack)
-    require_compute(ec2_stack, "ec2", "--stack", "production")
+    require_compute(program, ec2_stack, "ec2", "--stack", "production")
     ec2 = ec2_settings(ec2_stack)
     rendered_lambda = render_stack(program, lambda_stack)
-    require_compute(rendered_lambda, "lambda", "--lambda-stack", "lambda")
+    require_compute(program, rendered_lambda, "lambda", "--lambda-stack", "lambda")
     return ec2, lambda_settings(rendered_lambda)
 
 

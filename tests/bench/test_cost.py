@@ -401,7 +401,14 @@ def test_a_stack_of_the_wrong_mode_exits_2_naming_the_flag(
     monkeypatch.setattr(cost, "render_stack", render)
     assert cost.main([*argv, "--chart", str(tmp_path / "cost.svg")]) == 2
     error = capsys.readouterr().err
-    assert f"{flag}: the stack renders compute {renders}" in error and "compute: " in error
+    assert f"{flag}: the stack renders compute {renders} (" in error and "compute: " in error
+
+
+def test_a_lambda_stack_without_a_stack_file_says_so(capsys, tmp_path):
+    assert cost.main(["--lambda-stack", "no-such-stack", "--chart", str(tmp_path / "cost.svg")]) == 2
+    error = capsys.readouterr().err
+    assert "--lambda-stack no-such-stack: the stack renders compute 'ec2'" in error
+    assert "there is no Pulumi.no-such-stack.yaml" in error
 
 
 def test_each_mode_is_read_from_its_own_stack(monkeypatch, tmp_path, capsys):
