@@ -23,6 +23,10 @@ HEARTBEAT_SECONDS = "HEARTBEAT_SECONDS"
 AWS_DEFAULT_REGION = "AWS_DEFAULT_REGION"
 AUTOSCALING_GROUP_NAME = "AUTOSCALING_GROUP_NAME"
 LIFECYCLE_HOOK_NAME = "LIFECYCLE_HOOK_NAME"
+MAX_RECEIVE_COUNT = "MAX_RECEIVE_COUNT"
+"""Lambda mode: the declared maxReceiveCount; the handler trusts the queue's RedrivePolicy and logs an
+error when this disagrees with it."""
+RETRY_BACKOFF_BASE_SECONDS = "RETRY_BACKOFF_BASE_SECONDS"
 
 ENVIRONMENT_FILE = "/etc/file-processor.env"
 """Where cloud-init writes the worker's environment; the systemd units read it (EnvironmentFile=)."""
