@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from worker import contract, metrics
-from worker.child import load_processor
+from worker.child import load_processor, warm_up
 from worker.config import DEFAULT_PROCESSOR, boto_config
 from worker.errors import ConfigurationError
 from worker.events import S3ObjectEvent
@@ -49,7 +49,9 @@ __all__ = ["HandlerSettings", "Runtime", "handle_batch", "handler"]
 log = logging.getLogger("worker.lambda")
 
 RESERVE_SECONDS = 2.0
-"""No record starts with less than this left of the invocation: time to dead-letter and return."""
+"""No record starts with less than this left of the invocation (time to dead-letter and return), and
+each record's deadline is this long before the invocation's end; at most RESERVE_FRACTION of it."""
+RESERVE_FRACTION = 0.05
 DEFAULT_RETRY_BACKOFF_BASE_SECONDS = 15.0
 """As the EC2 worker's RETRY_BACKOFF_BASE_SECONDS default (worker/config.py)."""
 SQS_BATCH_SIZE = 10
@@ -148,6 +150,7 @@ def cold_start() -> Runtime:
 
                 configure_logging()  # JSON lines on stdout: CloudWatch Logs keeps them as they are
             settings = HandlerSettings.from_environ()
+            warm_up()  # the built-in indexer's client, in the init phase rather than a record's time
             _runtime = Runtime(
                 settings,
                 boto3.session.Session().client("sqs", config=boto_config()),
@@ -168,6 +171,7 @@ class _Batch:
     runtime: Runtime
     metrics: metrics.EmbeddedMetrics
     invocation_end: float
+    reserve_seconds: float
     failures: list[str] = dataclasses.field(default_factory=list)
     fatal: str | None = None
 
@@ -177,13 +181,14 @@ class _Batch:
 
 def handle_batch(event: dict[str, Any], context: Any, runtime: Runtime) -> dict[str, list[dict[str, str]]]:
     records = event.get("Records") or []
-    invocation_end = time.monotonic() + context.get_remaining_time_in_millis() / 1000
+    remaining = context.get_remaining_time_in_millis() / 1000
+    invocation_end = time.monotonic() + remaining
     queue_arn = next((r.get("eventSourceARN") for r in records if r.get("eventSourceARN")), "")
     queue_name = queue_arn.rsplit(":", 1)[-1]
     sink = metrics.EmbeddedMetrics(
         runtime.settings.metric_namespace, {contract.QUEUE_DIMENSION: queue_name}, runtime.write_metrics
     )
-    batch = _Batch(runtime, sink, invocation_end)
+    batch = _Batch(runtime, sink, invocation_end, min(RESERVE_SECONDS, RESERVE_FRACTION * remaining))
     try:
         queue_url, queue = runtime.queue(queue_arn)
     except ConfigurationError as error:
@@ -195,7 +200,7 @@ def handle_batch(event: dict[str, Any], context: Any, runtime: Runtime) -> dict[
             message_id = str(record.get("messageId"))
             if batch.fatal:
                 batch.failures.append(message_id)
-            elif batch.remaining_seconds() <= RESERVE_SECONDS:
+            elif batch.remaining_seconds() <= batch.reserve_seconds:
                 batch.failures.append(message_id)
                 unstarted.append(record)
             else:
@@ -226,7 +231,7 @@ def _handle_record(record: dict[str, Any], batch: _Batch, queue_url: str, queue:
     message_id = str(record.get("messageId"))
     receive_count = int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1))
     started = time.monotonic()
-    deadline = batch.invocation_end - RESERVE_SECONDS
+    deadline = batch.invocation_end - batch.reserve_seconds
     if runtime.settings.processing_timeout_seconds:
         deadline = min(deadline, started + runtime.settings.processing_timeout_seconds)
 
@@ -348,3 +353,9 @@ def _release_now(
             sink.count(metrics.RELEASED, len(response.get("Successful", [])))
         except Exception as error:  # noqa: BLE001 - they come back after the visibility timeout anyway
             log.warning("release of unstarted records failed: %s", error)
+
+
+if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+    # In Lambda the module is imported in the init phase, which the function timeout does not count:
+    # build the clients and load the processor there, as the EC2 worker's child processes do at start.
+    cold_start()
