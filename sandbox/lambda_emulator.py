@@ -320,9 +320,17 @@ class EventSourceMapping:
             if not messages:
                 continue
             if not environment.started:
-                environment.start()
                 with self._lock:
                     self.stats.cold_starts += 1
+                try:
+                    environment.start()
+                except RuntimeError as error:  # an init error fails the invocation, as in Lambda
+                    log.warning("init failed; the batch returns after the visibility timeout: %s", error)
+                    with self._lock:
+                        self.stats.invocations += 1
+                        self.stats.errors += 1
+                        self.stats.messages_failed += len(messages)
+                    continue
             self._invoke(environment, messages)
 
     def _gather(self) -> list[dict[str, Any]]:
