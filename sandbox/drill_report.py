@@ -40,7 +40,7 @@ def _run_lines(result: DrillRun) -> list[str]:
         lines.append(f"   scaled: {key} {values['declared']:g} s -> {values['drill']:g} s")
     lines.append(f"   drained: {'yes' if result.drained else 'no'} after {result.seconds:.1f} s")
     lines.append(
-        f"   messages received and handled by workers: {facts.messages_handled}, deleted: {facts.messages_deleted}"
+        f"   messages received and handled by the consumer: {facts.messages_handled}, deleted: {facts.messages_deleted}"
     )
     lines.append(
         f"   max receive count seen: {facts.max_receive_count_seen} (maxReceiveCount: {facts.max_receive_count or 'none - no redrive'})"
