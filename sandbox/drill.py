@@ -230,6 +230,12 @@ def run_function(context: DrillContext) -> None:
         **declared,
         **_drill_environment(context),
     }
+    declared_run, scaled_run = context.options.lambda_settings, mapping_settings(context.options)
+    context.plane.scaled.pop(contract.SHUTDOWN_GRACE_SECONDS, None)  # the EC2 worker's, not the function's
+    context.plane.scaled["function timeout"] = (
+        declared_run.function_timeout_seconds,
+        scaled_run.function_timeout_seconds,
+    )
     context.started_at = datetime.now(UTC)
     mapping = _event_source_mapping(context, context.options.log_dir / f"{context.options.variant}-lambda")
     mapping.start()
@@ -280,13 +286,17 @@ def _processing_seconds(context: DrillContext) -> float:
     return context.options.lambda_settings.scaled(context.options.scale).function_timeout_seconds
 
 
+def mapping_settings(options: DrillOptions) -> LambdaSettings:
+    """The lambda run's settings with the drill's time scale applied."""
+    if options.lambda_settings is None:
+        raise ValueError("a lambda run needs the lambda stack's settings (DrillOptions.lambda_settings)")
+    return options.lambda_settings.scaled(options.scale)
+
+
 def _event_source_mapping(
     context: DrillContext, log_dir: Path, concurrency: int | None = None
 ) -> EventSourceMapping:
-    options = context.options
-    if options.lambda_settings is None:
-        raise ValueError("a lambda run needs the lambda stack's settings (DrillOptions.lambda_settings)")
-    settings = options.lambda_settings.scaled(options.scale)
+    settings = mapping_settings(context.options)
     if concurrency is not None:
         settings = dataclasses.replace(settings, maximum_concurrency=concurrency)
     pipeline = _pipeline(context)

@@ -21,6 +21,7 @@ from tests.worker.lambda_events import (
     sqs_event,
 )
 from worker import contract
+from worker.errors import ConfigurationError
 from worker.indexer import Indexer
 from worker.lambda_handler import HandlerSettings, Runtime, handle_batch
 
@@ -229,3 +230,65 @@ def test_every_record_ends_deleted_listed_or_dead_lettered_never_two(aws, pipeli
         assert (message_id in listed, message_id in dead) == (expected_listed, expected_dead), (kind, count)
     for message in messages:  # the example is over: nothing it sent stays for the next one
         sqs.delete_message(QueueUrl=pipeline.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+# --- without a server -------------------------------------------------------------------------------
+
+BOTO3_AND_ITS_DEPENDENCIES = {
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "jmespath",
+    "dateutil",
+    "urllib3",
+    "six",
+    "certifi",
+}
+"""certifi: botocore uses it when installed, and falls back to its own CA bundle when not."""
+
+
+def test_the_handler_imports_only_the_worker_the_standard_library_and_boto3():
+    """What the function's zip needs beside the runtime's boto3: the worker package (and, for PDFs,
+    the indexer's pypdf, imported only when a PDF is indexed)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.paths import REPO_ROOT
+
+    code = (
+        "import sys, worker.lambda_handler, worker.child, worker.config;"
+        "worker.child.load_processor(worker.config.DEFAULT_PROCESSOR);"
+        "print(' '.join(sorted({name.split('.')[0] for name in sys.modules})))"
+    )
+    environment = {key: value for key, value in os.environ.items() if key != "AWS_LAMBDA_FUNCTION_NAME"}
+    loaded = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    outside = {
+        name
+        for name in loaded
+        if name not in sys.stdlib_module_names and not name.startswith("_") and name != "worker"
+    }
+    assert outside <= BOTO3_AND_ITS_DEPENDENCIES, outside
+
+
+def test_handler_settings_come_from_the_function_environment():
+    settings = HandlerSettings.from_environ(
+        {
+            contract.METRIC_NAMESPACE: "CISFileSearch/Worker",
+            contract.MAX_RECEIVE_COUNT: "5",
+            contract.RETRY_BACKOFF_BASE_SECONDS: "0",
+        }
+    )
+    assert settings.metric_namespace == "CISFileSearch/Worker"
+    assert settings.declared_max_receive_count == 5
+    assert settings.retry_backoff_base_seconds == 0
+    assert settings.file_processor == "worker.indexer:index_file"
+    with pytest.raises(ConfigurationError, match="MAX_RECEIVE_COUNT='many' is not a number"):
+        HandlerSettings.from_environ({contract.MAX_RECEIVE_COUNT: "many"})
