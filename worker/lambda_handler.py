@@ -181,6 +181,8 @@ class _Batch:
 
 def handle_batch(event: dict[str, Any], context: Any, runtime: Runtime) -> dict[str, list[dict[str, str]]]:
     records = event.get("Records") or []
+    if not records:
+        return _response([])
     remaining = context.get_remaining_time_in_millis() / 1000
     invocation_end = time.monotonic() + remaining
     queue_arn = next((r.get("eventSourceARN") for r in records if r.get("eventSourceARN")), "")

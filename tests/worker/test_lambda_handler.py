@@ -292,3 +292,8 @@ def test_handler_settings_come_from_the_function_environment():
     assert settings.file_processor == "worker.indexer:index_file"
     with pytest.raises(ConfigurationError, match="MAX_RECEIVE_COUNT='many' is not a number"):
         HandlerSettings.from_environ({contract.MAX_RECEIVE_COUNT: "many"})
+
+
+def test_an_empty_event_is_a_complete_success_without_any_call():
+    run = Runtime(HandlerSettings(), sqs=None, processor=processors.by_key_prefix, write_metrics=print)
+    assert handle_batch({"Records": []}, Context(10), run) == {"batchItemFailures": []}
