@@ -21,9 +21,18 @@ from tests.worker.lambda_events import (
     sqs_event,
 )
 from worker import contract
-from worker.errors import ConfigurationError
+from worker.errors import (
+    ConfigurationError,
+    ObjectGone,
+    PermanentError,
+    WorkerFatalError,
+    classify_exception,
+)
+from worker.events import S3ObjectEvent
+from worker.handler_core import call_processor, verdict_for
 from worker.indexer import Indexer
 from worker.lambda_handler import HandlerSettings, Runtime, handle_batch
+from worker.outcomes import Outcome
 
 MAX_RECEIVE_COUNT = 3  # pipeline_factory's default
 
@@ -297,3 +306,35 @@ def test_handler_settings_come_from_the_function_environment():
 def test_an_empty_event_is_a_complete_success_without_any_call():
     run = Runtime(HandlerSettings(), sqs=None, processor=processors.by_key_prefix, write_metrics=print)
     assert handle_batch({"Records": []}, Context(10), run) == {"batchItemFailures": []}
+
+
+def _raises(error: BaseException):
+    def processor(_event) -> None:
+        raise error
+
+    return processor
+
+
+@pytest.mark.parametrize(
+    ("error", "outcome"),
+    [
+        (PermanentError("corrupt"), Outcome.PERMANENT_FAILURE),
+        (ObjectGone("gone"), Outcome.OBJECT_GONE),
+        (WorkerFatalError("index bucket gone"), Outcome.WORKER_FATAL),
+        (ClientError({"Error": {"Code": "NoSuchKey", "Message": ""}}, "GetObject"), Outcome.OBJECT_GONE),
+        (
+            ClientError({"Error": {"Code": "AccessDenied", "Message": ""}}, "GetObject"),
+            Outcome.PERMANENT_FAILURE,
+        ),
+        (ClientError({"Error": {"Code": "SlowDown", "Message": ""}}, "GetObject"), Outcome.TRANSIENT_FAILURE),
+        (TimeoutError("read timed out"), Outcome.TRANSIENT_FAILURE),
+    ],
+)
+def test_in_process_calls_are_classified_as_the_child_process_classifies_them(error, outcome):
+    event = S3ObjectEvent("uploads-bucket", "uploads/a.txt", 1, "e")
+    verdict = call_processor(_raises(error), event)
+    assert verdict == verdict_for(
+        *classify_exception(error)
+    )  # the EC2 worker's path: child -> kind -> verdict
+    assert verdict.outcome is outcome
+    assert call_processor(lambda _event: None, event).outcome is Outcome.PROCESSED
