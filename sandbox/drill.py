@@ -1,4 +1,4 @@
-"""The incident drill: `python -m sandbox.drill [--replay-incident] [--json]` (`make drill`).
+"""The incident drill: `python -m sandbox.drill [--compute ec2|lambda|both] [--replay-incident] [--json]`.
 
 Starts moto server on loopback, deploys the data plane of the production stack from the rendered
 program (sandbox/data_plane.py), uploads a realistic mix (sandbox/drill_files.py), runs real worker
@@ -7,17 +7,24 @@ and judges the run from what moto holds — queues, buckets, object versions, Cl
 not from what the workers say. `--replay-incident` runs the pre-fix configuration too (duplicate
 notifications, 300 s visibility, no DLQ, a worker that never deletes), bounded in time, side by side.
 
+`--compute` picks the fixed run's consumer (default both, side by side): `ec2` runs worker processes;
+`lambda` runs worker/lambda_handler.py under sandbox/lambda_emulator.py, an EMULATION of the SQS event
+source mapping (moto runs Lambda only with Docker), with the batch size, batching window, maximum
+concurrency, function timeout and visibility timeout of the stack rendered with `compute=lambda`
+(sandbox/lambda_stack.py). Its verdicts come from moto's state, as the EC2 run's do.
+
 A run is the list `STEPS`, each a function of the run's `DrillContext`: deploy, upload, work, read
 the facts (sandbox/drill_facts.py), judge them (sandbox/drill_verdicts.py). A new step (a dead-letter
 triage, say) is one function appended there; it finds the live endpoint and the pipeline in the
 context and adds its lines to `context.result.notes`. The report is sandbox/drill_report.py.
 
-Exit code: 0 when every success metric of the fixed run passes, 1 otherwise, 2 on a setup error.
+Exit code: 0 when every success metric of each fixed run passes, 1 otherwise, 2 on a setup error.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import signal
@@ -38,6 +45,8 @@ from sandbox.drill_files import GONE, SLOW_FRACTION_OF_PROCESSING, DrillFile, up
 from sandbox.drill_report import as_json, text_report, write_chart
 from sandbox.drill_triage import triage_dead_letters
 from sandbox.drill_verdicts import DrillRun
+from sandbox.lambda_emulator import EventSourceMapping, LambdaSettings
+from sandbox.lambda_stack import LambdaStackError, function_environment, lambda_settings, render_lambda_stack
 from sandbox.local_aws import (
     REGION,
     LocalPipeline,
@@ -71,6 +80,11 @@ def incident_variant(stack: RenderedStack) -> RenderedStack:
     )
 
 
+def lambda_variant(stack: RenderedStack, settings: LambdaSettings) -> RenderedStack:
+    """The work queue with the lambda stack's visibility timeout (a no-op on the lambda stack itself)."""
+    return variants.with_work_queue(stack, visibility_timeout_seconds=settings.visibility_timeout_seconds)
+
+
 # --- one run, as a list of steps -------------------------------------------------------------------
 
 
@@ -85,6 +99,9 @@ class DrillOptions:
     time_limit: float
     log_dir: Path
     progress: bool = True
+    compute: str = "ec2"
+    lambda_settings: LambdaSettings | None = None
+    """The lambda run's settings as declared (the drill scales their time values)."""
 
 
 @dataclass
@@ -109,15 +126,23 @@ class DrillContext:
     worker_environment: dict[str, str] = field(default_factory=dict)
     """The environment the workers ran with (the declared EnvironmentFile at the local endpoint)."""
 
-    def start_workers(self, count: int, label: str) -> list[subprocess.Popen]:
-        """More worker processes like the run's own (used by later steps such as the triage)."""
+    def start_workers(self, count: int, label: str) -> list[Any]:
+        """More consumers like the run's own (used by later steps such as the triage): worker
+        processes, or in a lambda run an emulated event source mapping of `count` concurrency."""
+        if self.options.compute == "lambda":
+            mapping = _event_source_mapping(self, self.options.log_dir / label, concurrency=count)
+            mapping.start()
+            return [mapping]
         processes, _ = _start_workers(
             self.options.worker_module, count, self.worker_environment, self.options.log_dir / label
         )
         return processes
 
-    def stop_workers(self, processes: list[subprocess.Popen]) -> None:
-        _stop_workers(processes)
+    def stop_workers(self, consumers: list[Any]) -> None:
+        mappings = [consumer for consumer in consumers if isinstance(consumer, EventSourceMapping)]
+        for mapping in mappings:
+            mapping.stop()
+        _stop_workers([consumer for consumer in consumers if not isinstance(consumer, EventSourceMapping)])
 
 
 Step = Callable[[DrillContext], None]
@@ -160,52 +185,159 @@ def upload_files(context: DrillContext) -> None:
 
 
 def run_workers(context: DrillContext) -> None:
-    """Worker processes until the queue drains or the time limit; samples the queue depth meanwhile."""
-    options, pipeline, result = context.options, _pipeline(context), context.result
+    """The run's consumers until the queue drains or the time limit: worker processes (ec2) or the
+    handler under the emulated event source mapping (lambda)."""
+    if context.options.compute == "lambda":
+        run_function(context)
+        return
+    options = context.options
     assert context.plane is not None
     declared = context.plane.worker_environment
     environment = {
         **os.environ,
         **local_environment(context.endpoint),
         **declared,
-        contract.FILE_PROCESSOR: "sandbox.drill_processor:process",
-        "DRILL_SLOW_SECONDS": str(
-            SLOW_FRACTION_OF_PROCESSING * float(declared[contract.PROCESSING_TIMEOUT_SECONDS])
-        ),
+        **_drill_environment(context),
         "RECEIVE_WAIT_SECONDS": "1",
         "METRIC_FLUSH_SECONDS": "1",
-        "RETRY_BACKOFF_BASE_SECONDS": str(scaled_seconds(15, options.scale) if options.scale < 1 else 15),
         "PYTHONPATH": str(REPO_ROOT),
     }
     context.worker_environment = environment
-    dlq_url = pipeline.dlq_url if context.redrive else None
     context.started_at = datetime.now(UTC)
-    started = time.monotonic()
     processes, logs = _start_workers(
         options.worker_module, options.workers, environment, options.log_dir / options.variant
     )
-    last_progress = 0.0
     try:
-        while time.monotonic() - started < options.time_limit:
-            visible, in_flight = queue_depth(context.sqs, pipeline.queue_url)
-            dead = queue_depth(context.sqs, dlq_url)[0] if dlq_url else 0
-            elapsed = time.monotonic() - started
-            result.samples.append((round(elapsed, 2), visible, in_flight, dead))
-            if options.progress and elapsed - last_progress >= 1:
-                last_progress = elapsed
-                print(
-                    f"  [{options.variant}] {elapsed:5.1f} s  queue {visible:4d} visible {in_flight:3d} in flight  DLQ {dead}",
-                    file=sys.stderr,
-                    flush=True,
-                )
-            if visible == 0 and in_flight == 0 and elapsed > 1:
-                result.drained = True
-                break
-            time.sleep(SAMPLE_SECONDS)
-        result.seconds = round(time.monotonic() - started, 2)
+        _sample_until_drained(context)
     finally:
         _stop_workers(processes)
     context.worker_lines = _read_logs(logs)
+
+
+def run_function(context: DrillContext) -> None:
+    """The lambda run: worker/lambda_handler.py under the emulated event source mapping, with the
+    function's declared environment (or, in a stack without a function, the worker's) at the endpoint."""
+    assert context.plane is not None and context.pipeline is not None
+    declared = {
+        **_worker_to_function_environment(context.plane.worker_environment),
+        **function_environment(context.stack),
+    }
+    if context.redrive:
+        declared[contract.MAX_RECEIVE_COUNT] = str(context.redrive["maxReceiveCount"])
+    context.worker_environment = {
+        **os.environ,
+        **local_environment(context.endpoint),
+        **declared,
+        **_drill_environment(context),
+    }
+    declared_run, scaled_run = context.options.lambda_settings, mapping_settings(context.options)
+    context.plane.scaled.pop(contract.SHUTDOWN_GRACE_SECONDS, None)  # the EC2 worker's, not the function's
+    context.plane.scaled["function timeout"] = (
+        declared_run.function_timeout_seconds,
+        scaled_run.function_timeout_seconds,
+    )
+    context.started_at = datetime.now(UTC)
+    mapping = _event_source_mapping(context, context.options.log_dir / f"{context.options.variant}-lambda")
+    mapping.start()
+    try:
+        _sample_until_drained(context)
+    finally:
+        mapping.stop()
+    context.worker_lines = mapping.log_lines()
+    stats, settings = mapping.stats, mapping.settings
+    context.result.notes.append(
+        f"emulated event source mapping (sandbox/lambda_emulator.py): batch size {settings.batch_size}, "
+        f"window {settings.batching_window_seconds:g} s, maximum concurrency {settings.maximum_concurrency}, "
+        f"function timeout {settings.function_timeout_seconds:g} s, visibility {settings.visibility_timeout_seconds} s; "
+        f"{stats.invocations} invocations ({stats.cold_starts} cold starts, {stats.errors} errors, "
+        f"{stats.timeouts} timeouts), at most {stats.max_concurrent} at once"
+    )
+
+
+def _worker_to_function_environment(worker: dict[str, str]) -> dict[str, str]:
+    """The EC2 worker's EnvironmentFile keys a function has too (a stack without a function)."""
+    keys = (contract.INDEX_BUCKET, contract.INDEX_PREFIX, contract.METRIC_NAMESPACE)
+    return {key: worker[key] for key in keys if key in worker}
+
+
+def _drill_environment(context: DrillContext) -> dict[str, str]:
+    """What the drill adds for either consumer: its processor, the slow file's time, a scaled backoff."""
+    options = context.options
+    processing = _processing_seconds(context)
+    return {
+        contract.FILE_PROCESSOR: "sandbox.drill_processor:process",
+        "DRILL_SLOW_SECONDS": str(SLOW_FRACTION_OF_PROCESSING * processing),
+        contract.RETRY_BACKOFF_BASE_SECONDS: str(
+            scaled_seconds(15, options.scale) if options.scale < 1 else 15
+        ),
+    }
+
+
+def _processing_seconds(context: DrillContext) -> float:
+    """The processing timeout as the drill runs it: the worker's (scaled), else the function timeout."""
+    assert context.plane is not None
+    declared = context.plane.worker_environment.get(contract.PROCESSING_TIMEOUT_SECONDS)
+    if declared is not None:
+        return float(declared)
+    if context.options.lambda_settings is None:
+        raise ValueError(
+            "the stack declares no PROCESSING_TIMEOUT_SECONDS and the run has no lambda settings"
+        )
+    return context.options.lambda_settings.scaled(context.options.scale).function_timeout_seconds
+
+
+def mapping_settings(options: DrillOptions) -> LambdaSettings:
+    """The lambda run's settings with the drill's time scale applied."""
+    if options.lambda_settings is None:
+        raise ValueError("a lambda run needs the lambda stack's settings (DrillOptions.lambda_settings)")
+    return options.lambda_settings.scaled(options.scale)
+
+
+def _event_source_mapping(
+    context: DrillContext, log_dir: Path, concurrency: int | None = None
+) -> EventSourceMapping:
+    settings = mapping_settings(context.options)
+    if concurrency is not None:
+        settings = dataclasses.replace(settings, maximum_concurrency=concurrency)
+    pipeline = _pipeline(context)
+    queue_arn = context.sqs.get_queue_attributes(QueueUrl=pipeline.queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    return EventSourceMapping(
+        context.sqs,
+        context.cloudwatch,
+        pipeline.queue_url,
+        queue_arn,
+        settings,
+        context.worker_environment,
+        log_dir,
+        poll_wait_seconds=1,
+    )
+
+
+def _sample_until_drained(context: DrillContext) -> None:
+    """Sample the queue depth until the queue drains or the time limit."""
+    options, pipeline, result = context.options, _pipeline(context), context.result
+    dlq_url = pipeline.dlq_url if context.redrive else None
+    started = time.monotonic()
+    last_progress = 0.0
+    while time.monotonic() - started < options.time_limit:
+        visible, in_flight = queue_depth(context.sqs, pipeline.queue_url)
+        dead = queue_depth(context.sqs, dlq_url)[0] if dlq_url else 0
+        elapsed = time.monotonic() - started
+        result.samples.append((round(elapsed, 2), visible, in_flight, dead))
+        if options.progress and elapsed - last_progress >= 1:
+            last_progress = elapsed
+            print(
+                f"  [{result.label}] {elapsed:5.1f} s  queue {visible:4d} visible {in_flight:3d} in flight  DLQ {dead}",
+                file=sys.stderr,
+                flush=True,
+            )
+        if visible == 0 and in_flight == 0 and elapsed > 1:
+            result.drained = True
+            break
+        time.sleep(SAMPLE_SECONDS)
+    result.seconds = round(time.monotonic() - started, 2)
 
 
 def read_facts(context: DrillContext) -> None:
@@ -249,11 +381,22 @@ def run(
     log_dir: Path,
     progress: bool = True,
     steps: Sequence[Step] = STEPS,
+    compute: str = "ec2",
+    lambda_run: LambdaSettings | None = None,
 ) -> DrillRun:
-    """One run of the drill on a fresh moto server: `variant` "fixed" or "incident"."""
-    options = DrillOptions(variant, burst, workers, worker_module, scale, time_limit, log_dir, progress)
+    """One run of the drill on a fresh moto server: `variant` "fixed" or "incident"; `compute` "ec2"
+    or "lambda" (then `lambda_run` gives the event source mapping's and function's settings)."""
+    if compute == "lambda" and lambda_run is None:
+        raise ValueError(
+            "compute='lambda' needs lambda_run: the lambda stack's settings (sandbox/lambda_stack.py)"
+        )
+    options = DrillOptions(
+        variant, burst, workers, worker_module, scale, time_limit, log_dir, progress, compute, lambda_run
+    )
     deployed = incident_variant(stack) if variant == "incident" else stack
-    result = DrillRun(variant=variant, uploads=0, workers=workers)
+    if compute == "lambda" and lambda_run is not None:
+        deployed = lambda_variant(deployed, lambda_run)
+    result = DrillRun(variant=variant, uploads=0, workers=workers, compute=compute)
     with moto_server() as endpoint:
         s3, sqs, cloudwatch = clients(endpoint)
         context = DrillContext(deployed, options, endpoint, s3, sqs, cloudwatch, result)
@@ -331,30 +474,54 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker-module", default="worker", help="module the workers run (default: worker)")
     parser.add_argument("--output", type=Path, default=REPO_ROOT / "build" / "drill", help="logs and chart")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    parser.add_argument(
+        "--compute",
+        choices=("ec2", "lambda", "both"),
+        default="both",
+        help="the fixed run's consumer: EC2 workers, the Lambda handler under the emulated event source "
+        "mapping, or both side by side (default both)",
+    )
+    parser.add_argument(
+        "--lambda-settings",
+        metavar="JSON",
+        help="the lambda run's settings as a JSON object of LambdaSettings fields, instead of the stack "
+        "rendered with compute=lambda (what-if runs)",
+    )
     options = parser.parse_args(argv)
+    computes = ["ec2", "lambda"] if options.compute == "both" else [options.compute]
     try:
         stack = render_program(REPO_ROOT, "production")
-    except ProgramError as error:
+        lambda_run = _lambda_run_settings(options.lambda_settings) if "lambda" in computes else None
+    except (ProgramError, LambdaStackError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     options.output.mkdir(parents=True, exist_ok=True)
     log_dir = Path(tempfile.mkdtemp(prefix="logs-", dir=options.output))
     print(
-        f"drill: {options.workers} workers, {options.burst} burst files, time scale {options.scale:.4f}",
+        f"drill: {options.workers} workers / emulated lambda, {options.burst} burst files, "
+        f"time scale {options.scale:.4f}, compute {' and '.join(computes)}",
         file=sys.stderr,
     )
-    runs = [
-        run(
-            stack,
-            "fixed",
-            options.burst,
-            options.workers,
-            options.worker_module,
-            options.scale,
-            options.time_limit,
-            log_dir,
+    runs = []
+    for compute in computes:
+        started = time.monotonic()
+        runs.append(
+            run(
+                stack,
+                "fixed",
+                options.burst,
+                options.workers,
+                options.worker_module,
+                options.scale,
+                options.time_limit,
+                log_dir,
+                compute=compute,
+                lambda_run=lambda_run,
+            )
         )
-    ]
+        runs[-1].notes.append(
+            f"wall time of the whole run (deploy to verdicts): {time.monotonic() - started:.1f} s"
+        )
     if options.replay_incident:
         runs.append(
             run(
@@ -374,7 +541,20 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(text_report(runs))
         print(f"chart: {_shown(chart)}\nworker logs: {_shown(log_dir)}")
-    return 0 if runs[0].passed else 1
+    return 0 if all(result.passed for result in runs if result.variant == "fixed") else 1
+
+
+def _lambda_run_settings(explicit: str | None) -> LambdaSettings:
+    """The lambda run's settings: given as JSON, or the stack's rendered with compute=lambda."""
+    if explicit is None:
+        return lambda_settings(render_lambda_stack(REPO_ROOT))
+    try:
+        return LambdaSettings(**json.loads(explicit))
+    except (ValueError, TypeError) as error:
+        raise LambdaStackError(
+            f"--lambda-settings {explicit!r}: {error}; expected a JSON object with "
+            f"{', '.join(field.name for field in dataclasses.fields(LambdaSettings))}"
+        ) from None
 
 
 def _shown(path: Path) -> Path:

@@ -1,4 +1,9 @@
-"""The drill's report: the text a person reads, one JSON object for tools, and the queue-depth chart."""
+"""The drill's report: the text a person reads, one JSON object for tools, and the queue-depth chart.
+
+Runs are shown one after the other, then side by side (fixed ec2, fixed lambda, incident: whichever
+ran). A lambda run is labelled "(emulated)": its consumer is the real handler under an emulated event
+source mapping (sandbox/lambda_emulator.py), since moto cannot run Lambda without Docker.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.drill_verdicts import DrillFacts, DrillRun
+from worker import contract
 from worker.success_criteria import Verdict
 
 
@@ -16,13 +22,17 @@ def text_report(runs: Sequence[DrillRun]) -> str:
     lines: list[str] = []
     for result in runs:
         lines += _run_lines(result)
-    if len(runs) == 2 and all(result.facts for result in runs):
-        lines += _side_by_side(*runs)
+    if len(runs) >= 2 and all(result.facts for result in runs):
+        lines += _side_by_side(runs)
     return "\n".join(lines)
 
 
 def _run_lines(result: DrillRun) -> list[str]:
-    lines = [f"== {result.variant} configuration: {result.uploads} uploads, {result.workers} workers =="]
+    if result.compute == "lambda":
+        consumer = "worker/lambda_handler.py under an EMULATED event source mapping (moto cannot run Lambda)"
+    else:
+        consumer = f"{result.workers} workers"
+    lines = [f"== {result.label} configuration: {result.uploads} uploads, {consumer} =="]
     facts = result.facts
     if facts is None:
         return [*lines, "   (no facts: the run stopped before it could read them)", *result.notes]
@@ -30,7 +40,7 @@ def _run_lines(result: DrillRun) -> list[str]:
         lines.append(f"   scaled: {key} {values['declared']:g} s -> {values['drill']:g} s")
     lines.append(f"   drained: {'yes' if result.drained else 'no'} after {result.seconds:.1f} s")
     lines.append(
-        f"   messages received and handled by workers: {facts.messages_handled}, deleted: {facts.messages_deleted}"
+        f"   messages received and handled by the consumer: {facts.messages_handled}, deleted: {facts.messages_deleted}"
     )
     lines.append(
         f"   max receive count seen: {facts.max_receive_count_seen} (maxReceiveCount: {facts.max_receive_count or 'none - no redrive'})"
@@ -52,32 +62,44 @@ def _run_lines(result: DrillRun) -> list[str]:
     return lines + [f"   {note}" for note in result.notes]
 
 
-def _side_by_side(fixed: DrillRun, incident: DrillRun) -> list[str]:
-    left: DrillFacts = fixed.facts  # type: ignore[assignment]
-    right: DrillFacts = incident.facts  # type: ignore[assignment]
-    rows = [
-        ("queue drained", "yes" if fixed.drained else "no", "yes" if incident.drained else "no"),
-        ("max receive count seen", left.max_receive_count_seen, right.max_receive_count_seen),
-        ("messages handled", left.messages_handled, right.messages_handled),
-        (
-            "max index writes per file",
-            max(left.index_writes.values(), default=0),
-            max(right.index_writes.values(), default=0),
-        ),
-        ("messages left in the queue", left.messages_left, right.messages_left),
-        (
-            "in the DLQ",
-            len(left.dead_lettered),
-            len(right.dead_lettered) if right.max_receive_count else "no DLQ",
-        ),
+def _side_by_side(runs: Sequence[DrillRun]) -> list[str]:
+    facts: list[DrillFacts] = [result.facts for result in runs]  # type: ignore[misc]
+    rows: list[tuple[str, list[Any]]] = [
+        ("queue drained", ["yes" if r.drained else "no" for r in runs]),
+        ("seconds to drain (or stopped)", [f"{r.seconds:.1f}" for r in runs]),
+        ("max receive count seen", [f.max_receive_count_seen for f in facts]),
+        ("messages handled", [f.messages_handled for f in facts]),
+        ("max index writes per file", [max(f.index_writes.values(), default=0) for f in facts]),
+        ("messages left in the queue", [f.messages_left for f in facts]),
+        ("in the DLQ", [len(f.dead_lettered) if f.max_receive_count else "no DLQ" for f in facts]),
+        ("MessagesProcessed (CloudWatch)", [_metric(f, contract.PROCESSED) for f in facts]),
+        ("MessageProcessingFailed (CloudWatch)", [_metric(f, contract.FAILED) for f in facts]),
+        ("checks passed", [f"{sum(c.passed for c in r.checks)}/{len(r.checks)}" for r in runs]),
     ]
-    lines = ["== side by side ==", f"   {'':34} {fixed.variant:>12} {incident.variant:>12}"]
-    return lines + [f"   {label:34} {a!s:>12} {b!s:>12}" for label, a, b in rows]
+    width = max(14, *(len(r.label) for r in runs))
+    lines = ["== side by side ==", f"   {'':38}" + "".join(f" {r.label:>{width}}" for r in runs)]
+    lines += [
+        f"   {label:38}" + "".join(f" {value!s:>{width}}" for value in values) for label, values in rows
+    ]
+    if any(r.compute == "lambda" for r in runs):
+        lines.append(
+            "   (the lambda run is emulated: see sandbox/lambda_emulator.py for what is and is not reproduced)"
+        )
+    return lines
+
+
+def _metric(facts: DrillFacts, name: str) -> str:
+    value = facts.metrics.get(name)
+    return "no data" if value is None else f"{value:g}"
 
 
 def as_json(runs: Sequence[DrillRun], chart: Path | None, logs: Path) -> dict[str, Any]:
     return {
-        "runs": [asdict(result) | {"passed": result.passed} for result in runs],
+        "runs": [
+            asdict(result)
+            | {"passed": result.passed, "label": result.label, "emulated": result.compute == "lambda"}
+            for result in runs
+        ],
         "chart": str(chart) if chart else None,
         "logs": str(logs),
     }
@@ -96,7 +118,7 @@ def write_chart(runs: Sequence[DrillRun], path: Path) -> Path:
         axis.plot(times, [s[1] for s in result.samples], label="queue: visible")
         axis.plot(times, [s[2] for s in result.samples], label="queue: in flight")
         axis.plot(times, [s[3] for s in result.samples], label="DLQ")
-        axis.set_title(f"{result.variant} configuration ({'drained' if result.drained else 'not drained'})")
+        axis.set_title(f"{result.label} ({'drained' if result.drained else 'not drained'})")
         axis.set_xlabel("seconds since workers started")
         axis.set_ylabel("messages")
         axis.legend()

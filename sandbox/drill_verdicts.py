@@ -172,7 +172,14 @@ class DrillRun:
     checks: list[CheckResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     """Lines a step adds to the text report, after the verdicts."""
+    compute: str = "ec2"
+    """ec2 (worker processes) or lambda (the handler under the emulated event source mapping)."""
 
     @property
     def passed(self) -> bool:
         return passed(self.checks)
+
+    @property
+    def label(self) -> str:
+        """The run's column title: "fixed ec2", "fixed lambda (emulated)", "incident ec2"."""
+        return f"{self.variant} {self.compute}" + (" (emulated)" if self.compute == "lambda" else "")

@@ -89,7 +89,7 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def _warm_up() -> None:
+def warm_up() -> None:
     """Build the built-in indexer's S3 client before the first job (botocore loads its service model
     then, a second or more on a busy machine), so that cost is not charged to a job's deadline."""
     if not os.environ.get("INDEX_BUCKET"):
@@ -114,7 +114,7 @@ def serve(connection: Any, spec: str, environ: Mapping[str, str], parent_pid: in
     except ConfigurationError as error:
         connection.send(JobResult("fatal", "ConfigurationError", str(error)))
         return
-    _warm_up()
+    warm_up()
     connection.send(JobResult("ready"))
     while True:
         try:

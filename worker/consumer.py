@@ -28,11 +28,12 @@ from typing import Any
 from worker import metrics
 from worker.child import JobResult, processor_spec
 from worker.config import SQS_MAX_VISIBILITY_SECONDS, WorkerConfig, boto_config
-from worker.events import BodyKind, S3ObjectEvent, parse_body
+from worker.events import S3ObjectEvent
+from worker.handler_core import decide, verdict_for
 from worker.inflight import Heartbeat, InFlight, InFlightMessage
 from worker.jobs import Slot
 from worker.ledger import EventLedger
-from worker.outcomes import Action, Outcome, Verdict, combine
+from worker.outcomes import Action, Outcome, Verdict
 from worker.sqs_actions import DeleteBatcher, MessageActions
 from worker.startup import QueueSettings, read_queue_settings, run_checks
 
@@ -45,17 +46,6 @@ RECEIVE_ERROR_PAUSE_SECONDS = 1.0
 SQS_MAX_BATCH = 10
 VISIBILITY_MARGIN_SECONDS = 60
 """A job must end this long before SQS's 12-hour cap on a message's invisibility."""
-
-_RESULT_OUTCOMES = {
-    "processed": Outcome.PROCESSED,
-    "gone": Outcome.OBJECT_GONE,
-    "permanent": Outcome.PERMANENT_FAILURE,
-    "transient": Outcome.TRANSIENT_FAILURE,
-    "timed_out": Outcome.TIMED_OUT,
-    "crashed": Outcome.TRANSIENT_FAILURE,
-    "aborted": Outcome.INTERRUPTED,
-    "fatal": Outcome.WORKER_FATAL,
-}
 
 
 class Consumer:
@@ -282,21 +272,12 @@ class Consumer:
         )
 
     def _decide(self, message: InFlightMessage, slot: Slot) -> tuple[Verdict, list[str]]:
-        parsed = parse_body(message.body)
-        if parsed.kind is BodyKind.TEST_EVENT:
-            return Verdict(Outcome.TEST_EVENT), []
-        if parsed.kind is BodyKind.NOT_AN_S3_EVENT:
-            return Verdict(Outcome.NOT_AN_S3_EVENT, reason=parsed.reason, error_type="NotAnS3Event"), []
-        verdicts = [
-            Verdict(Outcome.NOT_AN_S3_EVENT, reason=bad.reason, error_type="NotAnS3Event")
-            for bad in parsed.bad_records
-        ]
-        for event in parsed.events:
-            verdict = self._process_once(dataclasses.replace(event, deadline=message.deadline), slot, message)
-            verdicts.append(verdict)
-            if verdict.outcome in (Outcome.WORKER_FATAL, Outcome.INTERRUPTED):
-                break
-        return combine(verdicts), [event.key for event in parsed.events]
+        return decide(
+            message.body,
+            lambda event: self._process_once(
+                dataclasses.replace(event, deadline=message.deadline), slot, message
+            ),
+        )
 
     def _process_once(self, event: S3ObjectEvent, slot: Slot, message: InFlightMessage) -> Verdict:
         if self.abort.is_set():
@@ -317,15 +298,13 @@ class Consumer:
         return verdict
 
     def _verdict(self, result: JobResult, event: S3ObjectEvent) -> Verdict:
-        outcome = _RESULT_OUTCOMES.get(result.kind, Outcome.TRANSIENT_FAILURE)
-        if outcome is Outcome.OBJECT_GONE:
+        verdict = verdict_for(result.kind, result.error_type, result.reason)
+        if verdict.outcome is Outcome.OBJECT_GONE:
             log.warning(
                 "object gone before processing; deleting the message",
                 extra={"key": event.key, "reason": result.reason},
             )
-        if outcome is Outcome.PROCESSED:
-            return Verdict(outcome)
-        return Verdict(outcome, reason=result.reason, error_type=result.error_type)
+        return verdict
 
     # --- stopping --------------------------------------------------------------------------------
 

@@ -24,7 +24,9 @@ AWS_DEFAULT_REGION = "AWS_DEFAULT_REGION"
 AUTOSCALING_GROUP_NAME = "AUTOSCALING_GROUP_NAME"
 LIFECYCLE_HOOK_NAME = "LIFECYCLE_HOOK_NAME"
 MAX_RECEIVE_COUNT = "MAX_RECEIVE_COUNT"
-"""Lambda mode: the queue's maxReceiveCount, from the same setting as the redrive policy."""
+"""Lambda mode: the declared maxReceiveCount; the handler trusts the queue's RedrivePolicy and logs an
+error when this disagrees with it."""
+RETRY_BACKOFF_BASE_SECONDS = "RETRY_BACKOFF_BASE_SECONDS"
 
 ENVIRONMENT_FILE = "/etc/file-processor.env"
 """Where cloud-init writes the worker's environment; the systemd units read it (EnvironmentFile=)."""

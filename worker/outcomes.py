@@ -1,8 +1,9 @@
 """What happens to a message, as a value: every message ends in exactly one outcome (contract 4).
 
 Processing produces a `Verdict` per record; `combine` makes the message's verdict, and
-`MessageActions` is the one place that turns it into a delete, a release with backoff, or a copy to
-the dead-letter queue. Each outcome names the metrics it counts.
+`MessageActions` (EC2) or the Lambda handler turns it into a delete, a release, or a copy to the
+dead-letter queue whose message attributes both build with `dead_letter_attributes`. Each outcome
+names the metrics it counts.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from worker import metrics
+from worker.errors import REASON_MAX_CHARS
 
 
 class Action(Enum):
@@ -81,3 +83,31 @@ def combine(verdicts: list[Verdict]) -> Verdict:
         error_type=chosen.error_type,
         failed_records=len(failed),
     )
+
+
+def last_receive_verdict(verdict: Verdict, receive_count: int, max_receive_count: int) -> Verdict:
+    """A verdict that would release the message on its last receive: dead-letter it explicitly, saying
+    so (released, SQS would redrive it on the next receive with no word of why)."""
+    return Verdict(
+        verdict.outcome,
+        reason=f"last receive ({receive_count} of maxReceiveCount {max_receive_count}): {verdict.reason}",
+        error_type=verdict.error_type or verdict.outcome.label,
+        failed_records=verdict.failed_records,
+    )
+
+
+def dead_letter_attributes(
+    verdict: Verdict, message_id: str, receive_count: int, source_queue: str
+) -> dict[str, dict[str, str]]:
+    """The SendMessage `MessageAttributes` of a dead letter (DESIGN contract 7: ErrorType and Reason;
+    the dlq tools read the rest). `source_queue` is the work queue's name."""
+    attributes = {
+        "ErrorType": verdict.error_type or verdict.outcome.label,
+        "Reason": (verdict.reason or verdict.outcome.label)[:REASON_MAX_CHARS],
+        "OriginalMessageId": message_id,
+        "ReceiveCount": str(receive_count),
+        "SourceQueue": source_queue,
+    }
+    if verdict.failed_records:
+        attributes["FailedRecords"] = str(verdict.failed_records)
+    return {name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()}

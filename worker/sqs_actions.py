@@ -17,7 +17,7 @@ from typing import Any
 
 from worker import metrics
 from worker.inflight import InFlightMessage
-from worker.outcomes import Action, Verdict
+from worker.outcomes import Action, Verdict, dead_letter_attributes, last_receive_verdict
 from worker.startup import QueueSettings
 
 __all__ = ["DeleteBatcher", "MessageActions", "QueueSettings", "backoff_seconds"]
@@ -29,7 +29,6 @@ DELETE_ATTEMPTS = 3
 DELETE_RETRY_PAUSE_SECONDS = 0.2
 DELETE_SENDERS = 2
 """Batches in flight at once: the next batch need not wait for the previous one's round trip."""
-REASON_MAX_CHARS = 1000
 
 
 def backoff_seconds(receive_count: int, base_seconds: float, visibility_timeout: int) -> int:
@@ -154,15 +153,8 @@ class MessageActions:
             self.dead_letter(message, verdict)
         elif self.is_last_receive(message) and self._dlq_url:
             limit = self._settings.max_receive_count
-            self.dead_letter(
-                message,
-                Verdict(
-                    verdict.outcome,
-                    reason=f"last receive ({message.receive_count} of maxReceiveCount {limit}): {verdict.reason}",
-                    error_type=verdict.error_type or verdict.outcome.label,
-                    failed_records=verdict.failed_records,
-                ),
-            )
+            assert limit is not None  # is_last_receive
+            self.dead_letter(message, last_receive_verdict(verdict, message.receive_count, limit))
         elif verdict.outcome.releases_at_once:
             self.release(message, 0)
         else:
@@ -214,22 +206,12 @@ class MessageActions:
             )
             self.release(message, self._settings.visibility_timeout)
             return
-        attributes = {
-            "ErrorType": verdict.error_type or verdict.outcome.label,
-            "Reason": (verdict.reason or verdict.outcome.label)[:REASON_MAX_CHARS],
-            "OriginalMessageId": message.message_id,
-            "ReceiveCount": str(message.receive_count),
-            "SourceQueue": self._queue_url.rsplit("/", 1)[-1],
-        }
-        if verdict.failed_records:
-            attributes["FailedRecords"] = str(verdict.failed_records)
+        attributes = dead_letter_attributes(
+            verdict, message.message_id, message.receive_count, self._queue_url.rsplit("/", 1)[-1]
+        )
         try:
             self._sqs.send_message(
-                QueueUrl=self._dlq_url,
-                MessageBody=message.body,
-                MessageAttributes={
-                    k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()
-                },
+                QueueUrl=self._dlq_url, MessageBody=message.body, MessageAttributes=attributes
             )
         except Exception as error:  # noqa: BLE001
             log.error(

@@ -3,10 +3,14 @@ replayed incident shows the loop that only a queue without redrive allows."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from preview.render import render_program
 from sandbox.drill import DEFAULT_SCALE, STEPS, DrillContext, DrillRun, run
+from sandbox.drill_report import text_report
+from sandbox.lambda_emulator import LambdaSettings
 from sandbox.local_aws import queue_depth
 from tests.paths import REPO_ROOT
 
@@ -18,8 +22,26 @@ def stack():
     return render_program(REPO_ROOT, "production")
 
 
+LAMBDA_RUN = LambdaSettings(
+    batch_size=2,
+    batching_window_seconds=0,
+    maximum_concurrency=3,
+    function_timeout_seconds=900,
+    visibility_timeout_seconds=5400,
+)
+"""Explicit settings, as the stack rendered with compute=lambda would give them (sandbox/lambda_stack.py)."""
+
+
 def drill(
-    stack, tmp_path, variant="fixed", worker_module="worker", burst=0, workers=2, time_limit=60.0, steps=STEPS
+    stack,
+    tmp_path,
+    variant="fixed",
+    worker_module="worker",
+    burst=0,
+    workers=2,
+    time_limit=60.0,
+    steps=STEPS,
+    compute="ec2",
 ) -> DrillRun:
     return run(
         stack,
@@ -32,6 +54,8 @@ def drill(
         tmp_path,
         progress=False,
         steps=steps,
+        compute=compute,
+        lambda_run=LAMBDA_RUN if compute == "lambda" else None,
     )
 
 
@@ -83,3 +107,28 @@ def test_replayed_incident_loops_and_the_fixed_configuration_does_not(stack, tmp
     assert incident.facts.max_receive_count is None  # no redrive in the incident's queue
     assert incident.facts.max_receive_count_seen > max_receive_count  # only possible without redrive
     assert incident.facts.messages_handled > fixed.facts.messages_handled
+
+
+def test_small_lambda_drill_passes_on_moto_state_under_the_emulated_mapping(stack, tmp_path):
+    result = drill(stack, tmp_path, burst=20, compute="lambda")
+    assert result.compute == "lambda" and result.label == "fixed lambda (emulated)"
+    assert result.drained
+    assert [check for check in result.checks if not check.passed] == []
+    writes = result.facts.index_writes
+    assert writes["uploads/報告書 2024年 第3四半期.txt"] == 1  # S3 object versions, not the handler's word
+    assert [entry.key for entry in result.facts.dead_lettered] == ["uploads/壊れた ファイル.pdf"]
+    assert "not a readable PDF" in result.facts.dead_lettered[0].reason  # dead-lettered by the handler
+    assert result.facts.metrics["MessagesProcessed"] >= 26  # EMF lines extracted into moto's CloudWatch
+    # the queue was deployed with the lambda stack's visibility (6x the function timeout), scaled
+    assert any(values["declared"] == 5400 for values in result.facts.scaled.values())
+    emulated = next(note for note in result.notes if note.startswith("emulated event source mapping"))
+    assert "batch size 2" in emulated and "function timeout 6 s" in emulated
+    at_once = int(re.search(r"at most (\d+) at once", emulated).group(1))
+    assert 1 <= at_once <= 3  # the maximum concurrency
+    report = text_report([result, result])
+    assert "EMULATED event source mapping" in report and "the lambda run is emulated" in report
+
+
+def test_a_lambda_run_needs_its_settings(stack, tmp_path):
+    with pytest.raises(ValueError, match="lambda_run"):
+        run(stack, "fixed", 0, 1, "worker", DEFAULT_SCALE, 1.0, tmp_path, compute="lambda")
