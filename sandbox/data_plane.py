@@ -326,8 +326,29 @@ def declared_worker_environment(stack: RenderedStack) -> dict[str, str]:
     return {}
 
 
+def declared_function_environment(stack: RenderedStack) -> dict[str, str]:
+    """Lambda mode: the function's environment, plus the queue its event source mapping reads and that
+    queue's redrive target as QUEUE_URL and DLQ_URL (the places a worker's EnvironmentFile names)."""
+    functions = stack.of_type("aws:lambda/function:Function")
+    mappings = stack.of_type("aws:lambda/eventSourceMapping:EventSourceMapping")
+    if not functions or not mappings:
+        return {}
+    variables = (functions[0].inputs.get("environment") or {}).get("variables") or {}
+    environment = {str(key): str(value) for key, value in variables.items()}
+    queues = {queue.outputs.get("arn"): queue for queue in stack.of_type("aws:sqs/queue:Queue")}
+    source = queues.get(mappings[0].inputs.get("eventSourceArn"))
+    if source is None:
+        return environment
+    environment[contract.QUEUE_URL] = source.outputs["url"]
+    redrive = source.inputs.get("redrivePolicy")
+    target = json.loads(redrive).get("deadLetterTargetArn") if isinstance(redrive, str) else None
+    if target in queues:
+        environment[contract.DLQ_URL] = queues[target].outputs["url"]
+    return environment
+
+
 def _worker_environment(stack: RenderedStack, plane: DataPlane, scale: float) -> dict[str, str]:
-    environment = declared_worker_environment(stack)
+    environment = declared_worker_environment(stack) or declared_function_environment(stack)
     if not environment:
         return {}
     by_mock_url = {

@@ -491,7 +491,10 @@ def main(argv: list[str] | None = None) -> int:
     computes = ["ec2", "lambda"] if options.compute == "both" else [options.compute]
     try:
         stack = render_program(REPO_ROOT, "production")
-        lambda_run = _lambda_run_settings(options.lambda_settings) if "lambda" in computes else None
+        stacks = {"ec2": stack}
+        lambda_run = None
+        if "lambda" in computes:
+            stacks["lambda"], lambda_run = _lambda_run(stack, options.lambda_settings)
     except (ProgramError, LambdaStackError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -507,7 +510,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         runs.append(
             run(
-                stack,
+                stacks[compute],
                 "fixed",
                 options.burst,
                 options.workers,
@@ -544,12 +547,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if all(result.passed for result in runs if result.variant == "fixed") else 1
 
 
-def _lambda_run_settings(explicit: str | None) -> LambdaSettings:
-    """The lambda run's settings: given as JSON, or the stack's rendered with compute=lambda."""
+def _lambda_run(production: RenderedStack, explicit: str | None) -> tuple[RenderedStack, LambdaSettings]:
+    """The stack the lambda run deploys and its settings: the lambda stack (Pulumi.lambda.yaml) as
+    declared, or, with --lambda-settings (a what-if), production's data plane with those settings."""
     if explicit is None:
-        return lambda_settings(render_lambda_stack(REPO_ROOT))
+        stack = render_lambda_stack(REPO_ROOT)
+        return stack, lambda_settings(stack)
     try:
-        return LambdaSettings(**json.loads(explicit))
+        return production, LambdaSettings(**json.loads(explicit))
     except (ValueError, TypeError) as error:
         raise LambdaStackError(
             f"--lambda-settings {explicit!r}: {error}; expected a JSON object with "

@@ -1,6 +1,7 @@
 """The lambda-mode settings the drill's emulated run follows, read from the rendered lambda stack.
 
-Rendered with `compute=lambda` (issue 18), the program declares an `aws:lambda/function:Function`
+The lambda stack (`Pulumi.lambda.yaml`: compute lambda, a visibility of 6x the function timeout,
+maxReceiveCount 5; issue 18) declares an `aws:lambda/function:Function`
 and an `aws:lambda/eventSourceMapping:EventSourceMapping` on the work queue; their inputs (engine
 camelCase names, numbers as floats under the mocks) give the batch size, batching window, maximum
 concurrency and function timeout, and the queue the mapping reads gives the visibility timeout.
@@ -20,8 +21,8 @@ PROJECT = "cis-file-pipeline"
 FUNCTION = "aws:lambda/function:Function"
 EVENT_SOURCE_MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
 QUEUE = "aws:sqs/queue:Queue"
-LAMBDA_CONFIG = {f"{PROJECT}:compute": "lambda", f"{PROJECT}:visibilityTimeoutSeconds": "5400"}
-"""The drill's lambda stack: production's settings in lambda mode (visibility >= 6x the 900 s timeout)."""
+LAMBDA_STACK = "lambda"
+"""The drill's lambda stack: Pulumi.lambda.yaml, as `pulumi up --stack lambda` would deploy it."""
 DEFAULT_BATCH_SIZE = 10
 DEFAULT_FUNCTION_TIMEOUT_SECONDS = 3
 DEFAULT_MAXIMUM_CONCURRENCY = 1000
@@ -32,8 +33,8 @@ class LambdaStackError(ValueError):
     """The rendered stack cannot run in lambda mode; the message says what is missing."""
 
 
-def render_lambda_stack(repo_root: Path, stack: str = "production") -> RenderedStack:
-    return render_program(repo_root, stack, dict(LAMBDA_CONFIG))
+def render_lambda_stack(repo_root: Path, stack: str = LAMBDA_STACK) -> RenderedStack:
+    return render_program(repo_root, stack)
 
 
 def lambda_settings(stack: RenderedStack) -> LambdaSettings:

@@ -6,13 +6,23 @@ from __future__ import annotations
 import copy
 import io
 import json
+import re
 import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from components.function_zip import build_function_zip, function_files, sha256_hex
+from components import function_zip
+from components.function_zip import (
+    PackagingError,
+    build_function_zip,
+    function_files,
+    pinned_version,
+    sha256_hex,
+)
 from preview.gate import evaluate, load_pack_config, load_policies
 from preview.render import ProgramError, render_program
 from tests.paths import REPO_ROOT
@@ -305,7 +315,41 @@ def test_the_zip_holds_the_worker_package_without_units_or_caches():
     assert names == sorted(names)
     assert "worker/__init__.py" in names and "worker/contract.py" in names
     assert not [n for n in names if n.endswith((".service", ".pyc")) or "__pycache__" in n]
-    assert len(names) == len(function_files(REPO_ROOT / "worker"))
+    assert len([n for n in names if n.startswith("worker/")]) == len(function_files(REPO_ROOT / "worker"))
     for info in entries(archive):
         assert info.date_time == (1980, 1, 1, 0, 0, 0)
         assert info.external_attr >> 16 == 0o100644
+
+
+def test_the_zip_vendors_pypdf_at_the_pinned_version_so_pdfs_index_in_lambda(tmp_path: Path):
+    archive = zipfile.ZipFile(io.BytesIO(build_function_zip(REPO_ROOT / "worker")))
+    names = archive.namelist()
+    assert "pypdf/__init__.py" in names and "pypdf/_reader.py" in names
+    assert not [n for n in names if n.startswith(("boto3/", "botocore/")) or ".dist-info" in n]
+    archive.extractall(tmp_path)
+    probe = "import pypdf, worker.indexer; print(pypdf.__version__, pypdf.__file__, worker.indexer.__file__)"
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(tmp_path)!r}); {probe}"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    version, pypdf_file, indexer_file = result.stdout.split()
+    assert version == pinned_version(REPO_ROOT / "worker", "pypdf"), result.stderr
+    assert Path(pypdf_file).is_relative_to(tmp_path) and Path(indexer_file).is_relative_to(tmp_path)
+
+
+def test_another_pypdf_fails_the_build_naming_the_pin(monkeypatch):
+    pin = pinned_version(REPO_ROOT / "worker", "pypdf")
+    real = function_zip.importlib.metadata.distribution
+
+    class Other:
+        version = "0.1"
+        files = real("pypdf").files
+
+    monkeypatch.setattr(function_zip.importlib.metadata, "distribution", lambda name: Other())
+    with pytest.raises(
+        PackagingError, match=rf"vendors pypdf=={re.escape(pin)} .* but pypdf 0\.1 is installed"
+    ):
+        build_function_zip(REPO_ROOT / "worker")
