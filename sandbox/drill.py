@@ -10,8 +10,8 @@ notifications, 300 s visibility, no DLQ, a worker that never deletes), bounded i
 `--compute` picks the fixed run's consumer (default both, side by side): `ec2` runs worker processes;
 `lambda` runs worker/lambda_handler.py under sandbox/lambda_emulator.py, an EMULATION of the SQS event
 source mapping (moto runs Lambda only with Docker), with the batch size, batching window, maximum
-concurrency, function timeout and visibility timeout of the stack rendered with `compute=lambda`
-(sandbox/lambda_stack.py). Its verdicts come from moto's state, as the EC2 run's do.
+concurrency, function timeout and visibility timeout of the lambda stack (Pulumi.lambda.yaml), whose data
+plane it deploys (sandbox/lambda_stack.py). Its verdicts come from moto's state, as the EC2 run's do.
 
 A run is the list `STEPS`, each a function of the run's `DrillContext`: deploy, upload, work, read
 the facts (sandbox/drill_facts.py), judge them (sandbox/drill_verdicts.py). A new step (a dead-letter
@@ -484,8 +484,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--lambda-settings",
         metavar="JSON",
-        help="the lambda run's settings as a JSON object of LambdaSettings fields, instead of the stack "
-        "rendered with compute=lambda (what-if runs)",
+        help="the lambda run's settings as a JSON object of LambdaSettings fields, instead of the lambda "
+        "stack's (a what-if run on production's data plane)",
     )
     options = parser.parse_args(argv)
     computes = ["ec2", "lambda"] if options.compute == "both" else [options.compute]

@@ -43,7 +43,8 @@ def lambda_settings(stack: RenderedStack) -> LambdaSettings:
     if not mappings:
         raise LambdaStackError(
             f"the stack {stack.stack!r} as rendered declares no {EVENT_SOURCE_MAPPING}: the lambda run "
-            f"needs the program's lambda mode (-c {PROJECT}:compute=lambda, issue 18); run the drill with "
+            f"needs a stack in the program's lambda mode ({PROJECT}:compute: lambda, as Pulumi.lambda.yaml sets "
+            "it; issue 18); run the drill with "
             "--compute ec2, or give the lambda run's settings with --lambda-settings"
         )
     if len(mappings) > 1:

@@ -29,7 +29,7 @@ LAMBDA_RUN = LambdaSettings(
     function_timeout_seconds=900,
     visibility_timeout_seconds=5400,
 )
-"""Explicit settings, as the stack rendered with compute=lambda would give them (sandbox/lambda_stack.py)."""
+"""Explicit settings, as the lambda stack (Pulumi.lambda.yaml) would give them (sandbox/lambda_stack.py)."""
 
 
 def drill(

@@ -84,3 +84,21 @@ def test_a_mapping_without_partial_batch_responses_is_refused():
 def test_a_mapping_on_an_unknown_queue_is_refused():
     with pytest.raises(LambdaStackError, match="no queue of this stack"):
         lambda_settings(lambda_stack(eventSourceArn="arn:aws:sqs:ap-northeast-1:1:elsewhere"))
+
+
+def test_the_drill_runs_lambda_on_the_lambda_stack_with_its_own_queues():
+    """Not production's queue with a longer visibility: the lambda stack as `pulumi up --stack lambda`
+    would deploy it (its maxReceiveCount 5, its DLQ, the function's environment)."""
+    from sandbox import drill
+    from sandbox.data_plane import declared_function_environment
+    from sandbox.local_aws import rendered_stack
+    from worker import contract
+
+    stack, settings = drill._lambda_run(rendered_stack("production"), None)
+    assert stack.stack == "lambda"
+    assert settings.visibility_timeout_seconds >= 6 * settings.function_timeout_seconds
+    environment = declared_function_environment(stack)
+    assert environment[contract.QUEUE_URL].endswith("/cis-file-pipeline-queue-lambda")
+    assert environment[contract.DLQ_URL].endswith("/cis-file-pipeline-dlq-lambda")
+    assert environment[contract.MAX_RECEIVE_COUNT] == "5"
+    assert environment[contract.INDEX_BUCKET] == "cis-file-pipeline-index-lambda"
