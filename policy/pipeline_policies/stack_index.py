@@ -72,6 +72,13 @@ SQS_DEFAULT_RETENTION_SECONDS = 345_600
 SQS_MAX_RETENTION_SECONDS = 1_209_600
 SQS_DEFAULT_RECEIVE_WAIT_SECONDS = 0
 LAMBDA_DEFAULT_TIMEOUT_SECONDS = 3
+_FUNCTION_REFERENCE = re.compile(
+    r"^(?:arn:aws[a-z-]*:lambda:[a-z0-9-]+:)?(?:\d{12}:)?function:(?P<name>[A-Za-z0-9_-]+)(?::[A-Za-z0-9$_-]+)?$"
+    r"|^(?P<plain>[A-Za-z0-9_-]+):[A-Za-z0-9$_-]+$"
+)
+"""The forms an event source mapping's FunctionName takes besides the name and the ARN: a version or
+alias ARN (`...:function:NAME:live`), a partial ARN (`123456789012:function:NAME`), `NAME:QUALIFIER`
+(https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html)."""
 _QUEUE_REFERENCE = re.compile(
     r"(https://sqs\.[A-Za-z0-9.-]+/\d{12}/[A-Za-z0-9_.-]+|arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]+)"
 )
@@ -625,6 +632,12 @@ def _parsed(document: Any) -> list[Any]:
     return parse_statements(document)
 
 
+def _unqualified_function_name(reference: Any) -> str | None:
+    """The function name inside a qualified or partial function ARN, or None for any other value."""
+    match = _FUNCTION_REFERENCE.match(reference) if _text(reference) else None
+    return (match.group("name") or match.group("plain")) if match else None
+
+
 def _index_consumers(index: StackIndex) -> None:
     roles: Lookup = index.memo["role_lookup"]
     profiles = Lookup()
@@ -678,7 +691,10 @@ def _index_consumers(index: StackIndex) -> None:
             role.lambda_functions.append(function)
     for mapping in index.by_type.get(EVENT_SOURCE_MAPPING, []):
         queue = index.queue_lookup.find(mapping, "eventSourceArn", peek(mapping.props, "eventSourceArn"))
-        function = functions.find(mapping, "functionName", peek(mapping.props, "functionName"))
+        function_name = peek(mapping.props, "functionName")
+        function = functions.find(mapping, "functionName", function_name) or functions.get(
+            _unqualified_function_name(function_name)
+        )
         if queue is None or function is None:
             continue
         timeout = as_number(peek(function.props, "timeout"))
