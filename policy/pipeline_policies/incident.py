@@ -253,10 +253,23 @@ def _retention_fix(source: Queue, dlq: Queue, source_retention: float) -> str:
     )
 
 
+def _failure_destinations(queue: Queue) -> str:
+    """The Lambda on-failure destinations of the queue's consumers, as readable names ("" when none)."""
+    names = [
+        target.label if isinstance(target, Queue) else str(target)
+        for consumer in queue.lambda_consumers
+        for target in consumer.on_failure
+    ]
+    return ", ".join(dict.fromkeys(names))
+
+
 def _check_dead_letter_queue(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     """A redrive policy makes another queue the dead-letter queue; it must be of the same type (FIFO or
     standard), and a standard queue's message keeps its original enqueue time in the DLQ, so the DLQ must
-    retain longer (sqs-dead-letter-queues.html)."""
+    retain longer (sqs-dead-letter-queues.html). For an SQS event source mapping the DLQ is the queue's:
+    Lambda's on-failure destinations serve Kinesis, DynamoDB and Kafka mappings and asynchronous
+    invocations only (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html,
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-lambda-eventsourcemapping-onfailure.html)."""
     index = index_stack(args.resources)
     low = as_number(setting(args, DEAD_LETTER_SCHEMA, "minMaxReceiveCount"))
     high = as_number(setting(args, DEAD_LETTER_SCHEMA, "maxMaxReceiveCount"))
@@ -271,6 +284,16 @@ def _check_dead_letter_queue(args: StackValidationArgs, report_violation: Report
                     f"it: the redrive policy is declared on the wrong queue (swapped). A message that always fails "
                     f"loops forever in {queue.label}. Move the redrive policy to {queue.label} with "
                     f"deadLetterTargetArn = {swapped[0].label}'s ARN.",
+                    urn,
+                )
+            elif destinations := _failure_destinations(queue):
+                report_violation(
+                    f"queue {queue.label} has no redrive policy; its Lambda consumer sends failures to "
+                    f"{destinations} through an on-failure destination, which Lambda never uses for an SQS event "
+                    "source mapping (mapping destinations are for Kinesis, DynamoDB and Kafka sources; a function's "
+                    "asynchronous destination does not apply to the mapping's synchronous invocations). A message "
+                    "that always fails is received again and again until it expires. Put the DLQ on the queue: an "
+                    "aws.sqs.RedrivePolicy with deadLetterTargetArn and maxReceiveCount, and drop the destination.",
                     urn,
                 )
             else:

@@ -54,6 +54,7 @@ TOPIC = "aws:sns/topic:Topic"
 TOPIC_SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
 LAMBDA_FUNCTION = "aws:lambda/function:Function"
 EVENT_SOURCE_MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
+FUNCTION_EVENT_INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
 KMS_KEY = "aws:kms/key:Key"
 KMS_ALIAS = "aws:kms/alias:Alias"
 KMS_KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
@@ -151,6 +152,8 @@ class Queue:
     """Some principal of the stack is allowed sqs:ReceiveMessage on it (set by the consumer analysis)."""
     access_policy: list[Any] = field(default_factory=list)
     """Statements of its resource-based policy (the queue's `policy` or a QueuePolicy resource)."""
+    failure_destination_of: list[LambdaConsumer] = field(default_factory=list)
+    """Lambda consumers whose on-failure destination it is: meant as their dead-letter queue."""
 
     def prop(self, key: str, default: Any = None) -> Any:
         return peek(self.resource.props, key, default)
@@ -166,7 +169,7 @@ class Queue:
     @property
     def is_dead_letter_queue(self) -> bool:
         """A DLQ is what a redrive policy points at (or offers itself as one), unless work flows into it."""
-        declared = bool(self.redrive_sources) or self.allows_redrive
+        declared = bool(self.redrive_sources or self.failure_destination_of) or self.allows_redrive
         return declared and not self.fed_as_work_queue
 
     @property
@@ -211,6 +214,8 @@ class LambdaConsumer:
     function: Any
     timeout_seconds: float
     role: Role | None = None
+    on_failure: list[Any] = field(default_factory=list)
+    """On-failure destinations (the mapping's, the function's asynchronous one): a Queue, or the ARN as given."""
 
 
 @dataclass
@@ -689,6 +694,11 @@ def _index_consumers(index: StackIndex) -> None:
         role = roles.find(function, "role", peek(props, "role"))
         if role is not None:
             role.lambda_functions.append(function)
+    invoke_configs: dict[int, list[Any]] = defaultdict(list)
+    for config in index.by_type.get(FUNCTION_EVENT_INVOKE_CONFIG, []):
+        target = functions.find(config, "functionName", peek(config.props, "functionName"))
+        if target is not None:
+            invoke_configs[id(target)].append(config)
     for mapping in index.by_type.get(EVENT_SOURCE_MAPPING, []):
         queue = index.queue_lookup.find(mapping, "eventSourceArn", peek(mapping.props, "eventSourceArn"))
         function_name = peek(mapping.props, "functionName")
@@ -706,3 +716,23 @@ def _index_consumers(index: StackIndex) -> None:
         )
         queue.lambda_consumers.append(consumer)
         index.lambda_consumers.append(consumer)
+        destination = peek(
+            peek(peek(mapping.props, "destinationConfig") or {}, "onFailure") or {}, "destinationArn"
+        )
+        _add_failure_destination(index, consumer, mapping, destination)
+        for config in invoke_configs.get(id(function), []):
+            destination = peek(
+                peek(peek(config.props, "destinationConfig") or {}, "onFailure") or {}, "destination"
+            )
+            _add_failure_destination(index, consumer, config, destination)
+
+
+def _add_failure_destination(
+    index: StackIndex, consumer: LambdaConsumer, resource: Any, destination: Any
+) -> None:
+    if destination in (None, ""):
+        return
+    queue = index.queue_lookup.find(resource, "destinationConfig", destination)
+    consumer.on_failure.append(queue if queue is not None else destination)
+    if queue is not None:
+        queue.failure_destination_of.append(consumer)

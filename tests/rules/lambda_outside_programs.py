@@ -167,6 +167,11 @@ LAMBDA_PROGRAMS: dict[str, OutsideProgram] = {
     "execution role's inline policy lacks sqs:DeleteMessage": OutsideProgram(
         program(role=NO_DELETE_ROLE), frozenset({"consumer-can-delete"}), SQS_CONFIGURE
     ),
+    "on-failure destination on the mapping instead of a redrive policy": OutsideProgram(
+        program(redrive=False, consumer=function() + mapping(PARTIAL + ON_FAILURE)),
+        frozenset({DLQ}),
+        ESM_ON_FAILURE,
+    ),
     "FIFO queue and FIFO dead-letter queue consumed by a function": OutsideProgram(
         program(extra="")
         .replace(
@@ -202,3 +207,16 @@ LAMBDA_PROGRAMS: dict[str, OutsideProgram] = {
         program(role=BASIC_ROLE, consumer=function() + SNS_TRIGGER), frozenset(), LAMBDA_SQS
     ),
 }
+
+ASYNC_ON_FAILURE = """
+aws.lambda_.FunctionEventInvokeConfig("processor", function_name=processor.name,
+    destination_config=aws.lambda_.FunctionEventInvokeConfigDestinationConfigArgs(
+        on_failure=aws.lambda_.FunctionEventInvokeConfigDestinationConfigOnFailureArgs(destination=dlq.arn)))
+"""
+LAMBDA_PROGRAMS["function's asynchronous on-failure destination instead of a redrive policy"] = (
+    OutsideProgram(
+        program(redrive=False, extra=ASYNC_ON_FAILURE),
+        frozenset({DLQ}),
+        "https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html",
+    )
+)

@@ -33,3 +33,16 @@ def test_a_mapping_naming_an_alias_arn_is_judged_on_the_function_timeout(tmp_pat
         "visibility-covers-processing",
     )
     assert "Lambda processor (timeout 30 s" in message and ">= 180" in message
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "on-failure destination on the mapping instead of a redrive policy",
+        "function's asynchronous on-failure destination instead of a redrive policy",
+    ],
+)
+def test_an_on_failure_destination_is_named_as_no_dead_letter_queue_for_sqs(tmp_path: Path, name: str):
+    (message,) = messages(tmp_path, name, "dead-letter-queue-required")
+    assert message.startswith("queue jobs has no redrive policy") and "on-failure destination" in message
+    assert "jobs-dlq" in message and "RedrivePolicy" in message
