@@ -19,6 +19,7 @@ from .config import schema, setting
 from .consumers import access_table, receivers_of
 from .delivery import delivery_paths, filters_overlap, paths_overlap, rules_matching_bucket
 from .stack_index import (
+    LAMBDA_DEFAULT_TIMEOUT_SECONDS,
     SQS_DEFAULT_RETENTION_SECONDS,
     SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS,
     SQS_MAX_RETENTION_SECONDS,
@@ -128,6 +129,11 @@ VISIBILITY_SCHEMA = schema(
 )
 
 
+def _function_timeout(function: Any) -> float:
+    timeout = as_number(peek(function.props, "timeout"))
+    return LAMBDA_DEFAULT_TIMEOUT_SECONDS if timeout is None else timeout
+
+
 def processing_requirements(
     index: StackIndex, queue: Queue, max_processing: float
 ) -> list[tuple[float, str]]:
@@ -164,6 +170,19 @@ def processing_requirements(
         if id(access.role) in seen_roles:
             continue
         seen_roles.add(id(access.role))
+        functions = access.role.lambda_functions
+        if functions and not access.role.workers:
+            # A Lambda execution role receives only inside an invocation, which ends at the function's
+            # timeout (https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html).
+            timeout, name = max((_function_timeout(function), function.name) for function in functions)
+            needs.append(
+                (
+                    timeout,
+                    f"Lambda {name} ({access.role.label} may receive from it; an invocation ends at the "
+                    f"function's timeout, {timeout:g} s)",
+                )
+            )
+            continue
         needs.append(
             (
                 max_processing,

@@ -220,3 +220,14 @@ LAMBDA_PROGRAMS["function's asynchronous on-failure destination instead of a red
         "https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html",
     )
 )
+
+# A function triggered by SNS whose role also holds the AWS-managed SQS policy (Receive on *): whatever it
+# receives itself, its invocation ends at its timeout, so the queue's visibility must cover that timeout.
+LAMBDA_PROGRAMS[
+    "SNS-triggered function whose role may receive from the queue, timeout 30, visibility 180"
+] = OutsideProgram(program(consumer=function() + SNS_TRIGGER), frozenset(), LAMBDA_SQS)
+LAMBDA_PROGRAMS[
+    "SNS-triggered function whose role may receive from the queue, timeout 300, visibility 180"
+] = OutsideProgram(
+    program(consumer=function("timeout=300, ") + SNS_TRIGGER), frozenset({VISIBILITY}), LAMBDA_SQS
+)

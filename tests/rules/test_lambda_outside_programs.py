@@ -46,3 +46,12 @@ def test_an_on_failure_destination_is_named_as_no_dead_letter_queue_for_sqs(tmp_
     (message,) = messages(tmp_path, name, "dead-letter-queue-required")
     assert message.startswith("queue jobs has no redrive policy") and "on-failure destination" in message
     assert "jobs-dlq" in message and "RedrivePolicy" in message
+
+
+def test_a_function_receiving_by_itself_is_judged_on_its_timeout(tmp_path: Path):
+    (message,) = messages(
+        tmp_path,
+        "SNS-triggered function whose role may receive from the queue, timeout 300, visibility 180",
+        "visibility-covers-processing",
+    )
+    assert "Lambda processor" in message and ">= 300" in message and "maxProcessingSeconds" not in message
