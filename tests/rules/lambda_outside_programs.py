@@ -231,3 +231,22 @@ LAMBDA_PROGRAMS[
 ] = OutsideProgram(
     program(consumer=function("timeout=300, ") + SNS_TRIGGER), frozenset({VISIBILITY}), LAMBDA_SQS
 )
+
+# Reserved concurrency 0 (AWS's emergency stop) under an enabled mapping: every batch is throttled and, after
+# maxReceiveCount receives, dead-lettered unprocessed. Advisory (lambda-consumer-not-throttled), not blocking.
+LAMBDA_PROGRAMS["function with reserved concurrency 0 under an enabled mapping"] = OutsideProgram(
+    program(consumer=function("timeout=30, reserved_concurrent_executions=0, ") + mapping()),
+    frozenset(),
+    "https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html",
+)
+LAMBDA_PROGRAMS["reserved concurrency 5 under a mapping of maximum concurrency 10"] = OutsideProgram(
+    program(
+        consumer=function("timeout=30, reserved_concurrent_executions=5, ")
+        + mapping(
+            PARTIAL
+            + "scaling_config=aws.lambda_.EventSourceMappingScalingConfigArgs(maximum_concurrency=10), "
+        )
+    ),
+    frozenset(),
+    "https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html",
+)

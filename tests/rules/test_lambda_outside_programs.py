@@ -55,3 +55,36 @@ def test_a_function_receiving_by_itself_is_judged_on_its_timeout(tmp_path: Path)
         "visibility-covers-processing",
     )
     assert "Lambda processor" in message and ">= 300" in message and "maxProcessingSeconds" not in message
+
+
+THROTTLED = "lambda-consumer-not-throttled"
+
+
+def test_reserved_concurrency_zero_says_files_are_dead_lettered_and_how_to_stop(tmp_path: Path):
+    (message,) = messages(
+        tmp_path, "function with reserved concurrency 0 under an enabled mapping", THROTTLED
+    )
+    assert "reserved concurrency 0" in message and "never processed" in message and "enabled=False" in message
+
+
+def test_a_reservation_below_the_mapping_concurrency_is_named(tmp_path: Path):
+    (message,) = messages(
+        tmp_path, "reserved concurrency 5 under a mapping of maximum concurrency 10", THROTTLED
+    )
+    assert "reserved concurrency 5" in message and "(10 in total)" in message
+
+
+def test_no_throttling_note_without_a_reservation_or_when_the_mapping_is_disabled(tmp_path: Path):
+    name = "function with reserved concurrency 0 under an enabled mapping"
+    disabled = LAMBDA_PROGRAMS[name].source.replace("batch_size=10, ", "batch_size=10, enabled=False, ")
+    assert "enabled=False" in disabled
+    result = gate(tmp_path / "disabled", disabled)
+    assert not [v for v in result.violations if v.policy == THROTTLED]
+    assert (
+        messages(
+            tmp_path / "plain",
+            "mapping names the queue by its ARN as a string, visibility 60 < 6 x 30",
+            THROTTLED,
+        )
+        == []
+    )
