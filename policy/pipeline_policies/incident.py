@@ -601,6 +601,16 @@ def undecided_notes(index: StackIndex, max_processing: float) -> list[tuple[str,
                     role.resource.urn,
                 )
             )
+    for mapping in index.outside_queue_mappings:
+        notes.append(
+            (
+                f"Lambda event source mapping {mapping.name} consumes {peek(mapping.props, 'eventSourceArn')}, a "
+                "queue this stack does not declare (read by id, or another stack's): its visibility timeout (AWS asks "
+                "for 6x the function timeout) and its dead-letter queue cannot be checked here. Check them in the "
+                "stack that declares the queue.",
+                mapping.urn,
+            )
+        )
     for queue in index.idle_queues:
         if queue.redrive_policy is None:
             notes.append(

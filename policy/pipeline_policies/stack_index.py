@@ -252,6 +252,8 @@ class StackIndex:
     roles: list[Role] = field(default_factory=list)
     topics: Lookup = field(default_factory=Lookup)
     lambda_consumers: list[LambdaConsumer] = field(default_factory=list)
+    outside_queue_mappings: list[Any] = field(default_factory=list)
+    """Event source mappings on an SQS queue this stack does not declare (read by id, another stack's)."""
     event_rules: list[Any] = field(default_factory=list)
     event_targets: dict[int, list[Any]] = field(default_factory=dict)
     by_type: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
@@ -705,6 +707,9 @@ def _index_consumers(index: StackIndex) -> None:
         function = functions.find(mapping, "functionName", function_name) or functions.get(
             _unqualified_function_name(function_name)
         )
+        source = peek(mapping.props, "eventSourceArn")
+        if queue is None and _text(source) and ":sqs:" in str(source):
+            index.outside_queue_mappings.append(mapping)
         if queue is None or function is None:
             continue
         timeout = as_number(peek(function.props, "timeout"))

@@ -88,3 +88,21 @@ def test_no_throttling_note_without_a_reservation_or_when_the_mapping_is_disable
         )
         == []
     )
+
+
+@pytest.mark.parametrize(
+    "queue",
+    [
+        'queue = aws.sqs.Queue.get("jobs", "https://sqs.us-east-1.amazonaws.com/123456789012/jobs")\n',
+        'queue = type("Outside", (), {"arn": "arn:aws:sqs:us-east-1:123456789012:other-team-jobs"})\n',
+    ],
+    ids=["read by id", "another stack's ARN"],
+)
+def test_a_mapping_on_a_queue_outside_the_stack_gets_a_note(tmp_path: Path, queue: str):
+    """Nothing to judge it on (its visibility and DLQ are elsewhere), so a note says so instead of silence."""
+    from tests.rules.lambda_outside_programs import ASSUME, function, mapping
+
+    result = gate(tmp_path, ASSUME + queue + function() + mapping())
+    assert result.mandatory_violations == []
+    notes = [v.message for v in result.violations if v.policy == "cannot-decide-from-stack"]
+    assert any("event source mapping processor consumes arn:aws:sqs:" in note for note in notes), notes
