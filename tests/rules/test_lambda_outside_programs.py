@@ -106,3 +106,34 @@ def test_a_mapping_on_a_queue_outside_the_stack_gets_a_note(tmp_path: Path, queu
     assert result.mandatory_violations == []
     notes = [v.message for v in result.violations if v.policy == "cannot-decide-from-stack"]
     assert any("event source mapping processor consumes arn:aws:sqs:" in note for note in notes), notes
+
+
+PARTIAL_BATCHES = "lambda-reports-batch-item-failures"
+
+
+def test_whole_batch_failure_is_noted_with_the_batch_size(tmp_path: Path):
+    (message,) = messages(
+        tmp_path,
+        "mapping without ReportBatchItemFailures (whole batch retried; the DLQ still ends a poison file)",
+        PARTIAL_BATCHES,
+    )
+    assert "batches of up to 10 records" in message and "ReportBatchItemFailures" in message
+
+
+@pytest.mark.parametrize(
+    ("options", "noted"),
+    [
+        ("", True),  # SQS's default batch size is 10
+        ("batch_size=1, ", False),
+        (
+            'function_response_types=["ReportBatchItemFailures"], batch_size=100, maximum_batching_window_in_seconds=5, ',
+            False,
+        ),
+    ],
+    ids=["default batch", "batch of one", "partial responses"],
+)
+def test_whole_batch_failure_needs_a_batch_to_share(tmp_path: Path, options: str, noted: bool):
+    from tests.rules.lambda_outside_programs import function, mapping, program
+
+    result = gate(tmp_path, program(consumer=function() + mapping(options)))
+    assert bool([v for v in result.violations if v.policy == PARTIAL_BATCHES]) is noted
