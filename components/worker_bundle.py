@@ -23,15 +23,27 @@ from components.settings import FleetSettings
 
 BUNDLE_PREFIX = "worker-bundles/"
 EXCLUDED_PARTS = {"__pycache__", ".pytest_cache"}
-EXCLUDED_SUFFIXES = {".pyc", ".pyo"}
+EXCLUDED_SUFFIXES = {".pyc", ".pyo", ".swp", ".swo"}
+
+
+def _packed(relative: Path) -> bool:
+    """Not a cache, and not a hidden or editor file (`.env`, `.DS_Store`, `indexer.py~`): those are local,
+    so packing them would ship a developer's secrets and make one checkout's hash differ from another's."""
+    return not (
+        EXCLUDED_PARTS & set(relative.parts)
+        or any(part.startswith(".") for part in relative.parts)
+        or relative.suffix in EXCLUDED_SUFFIXES
+        or relative.name.endswith("~")
+    )
 
 
 def bundle_files(source_dir: Path) -> list[Path]:
-    """The files that make up the worker: code, systemd units, the hash-locked requirements (no caches)."""
+    """The files that make up the worker: code, systemd units, the hash-locked requirements (no caches).
+
+    Judged on the path inside `source_dir`, so where the checkout lives does not matter.
+    """
     return sorted(
-        path
-        for path in source_dir.rglob("*")
-        if path.is_file() and not EXCLUDED_PARTS & set(path.parts) and path.suffix not in EXCLUDED_SUFFIXES
+        path for path in source_dir.rglob("*") if path.is_file() and _packed(path.relative_to(source_dir))
     )
 
 

@@ -5,10 +5,18 @@
 """
 
 from .alarms import ALARM_POLICIES
+from .batch_failures import BATCH_FAILURE_POLICIES
 from .incident import INCIDENT_POLICIES
 from .security import SECURITY_POLICIES
+from .throttling import THROTTLING_POLICIES
 
 PACK_NAME = "cis-file-pipeline-policies"
-POLICIES = [*INCIDENT_POLICIES, *ALARM_POLICIES, *SECURITY_POLICIES]
+POLICIES = [
+    *INCIDENT_POLICIES,
+    *ALARM_POLICIES,
+    *THROTTLING_POLICIES,
+    *BATCH_FAILURE_POLICIES,
+    *SECURITY_POLICIES,
+]
 
 __all__ = ["PACK_NAME", "POLICIES"]

@@ -19,6 +19,7 @@ from .config import schema, setting
 from .consumers import access_table, receivers_of
 from .delivery import delivery_paths, filters_overlap, paths_overlap, rules_matching_bucket
 from .stack_index import (
+    LAMBDA_DEFAULT_TIMEOUT_SECONDS,
     SQS_DEFAULT_RETENTION_SECONDS,
     SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS,
     SQS_MAX_RETENTION_SECONDS,
@@ -128,6 +129,11 @@ VISIBILITY_SCHEMA = schema(
 )
 
 
+def _function_timeout(function: Any) -> float:
+    timeout = as_number(peek(function.props, "timeout"))
+    return LAMBDA_DEFAULT_TIMEOUT_SECONDS if timeout is None else timeout
+
+
 def processing_requirements(
     index: StackIndex, queue: Queue, max_processing: float
 ) -> list[tuple[float, str]]:
@@ -164,6 +170,19 @@ def processing_requirements(
         if id(access.role) in seen_roles:
             continue
         seen_roles.add(id(access.role))
+        functions = access.role.lambda_functions
+        if functions and not access.role.workers:
+            # A Lambda execution role receives only inside an invocation, which ends at the function's
+            # timeout (https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html).
+            timeout, name = max((_function_timeout(function), function.name) for function in functions)
+            needs.append(
+                (
+                    timeout,
+                    f"Lambda {name} ({access.role.label} may receive from it; an invocation ends at the "
+                    f"function's timeout, {timeout:g} s)",
+                )
+            )
+            continue
         needs.append(
             (
                 max_processing,
@@ -253,10 +272,23 @@ def _retention_fix(source: Queue, dlq: Queue, source_retention: float) -> str:
     )
 
 
+def _failure_destinations(queue: Queue) -> str:
+    """The Lambda on-failure destinations of the queue's consumers, as readable names ("" when none)."""
+    names = [
+        target.label if isinstance(target, Queue) else str(target)
+        for consumer in queue.lambda_consumers
+        for target in consumer.on_failure
+    ]
+    return ", ".join(dict.fromkeys(names))
+
+
 def _check_dead_letter_queue(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     """A redrive policy makes another queue the dead-letter queue; it must be of the same type (FIFO or
     standard), and a standard queue's message keeps its original enqueue time in the DLQ, so the DLQ must
-    retain longer (sqs-dead-letter-queues.html)."""
+    retain longer (sqs-dead-letter-queues.html). For an SQS event source mapping the DLQ is the queue's:
+    Lambda's on-failure destinations serve Kinesis, DynamoDB and Kafka mappings and asynchronous
+    invocations only (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html,
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-lambda-eventsourcemapping-onfailure.html)."""
     index = index_stack(args.resources)
     low = as_number(setting(args, DEAD_LETTER_SCHEMA, "minMaxReceiveCount"))
     high = as_number(setting(args, DEAD_LETTER_SCHEMA, "maxMaxReceiveCount"))
@@ -271,6 +303,16 @@ def _check_dead_letter_queue(args: StackValidationArgs, report_violation: Report
                     f"it: the redrive policy is declared on the wrong queue (swapped). A message that always fails "
                     f"loops forever in {queue.label}. Move the redrive policy to {queue.label} with "
                     f"deadLetterTargetArn = {swapped[0].label}'s ARN.",
+                    urn,
+                )
+            elif destinations := _failure_destinations(queue):
+                report_violation(
+                    f"queue {queue.label} has no redrive policy; its Lambda consumer sends failures to "
+                    f"{destinations} through an on-failure destination, which Lambda never uses for an SQS event "
+                    "source mapping (mapping destinations are for Kinesis, DynamoDB and Kafka sources; a function's "
+                    "asynchronous destination does not apply to the mapping's synchronous invocations). A message "
+                    "that always fails is received again and again until it expires. Put the DLQ on the queue: an "
+                    "aws.sqs.RedrivePolicy with deadLetterTargetArn and maxReceiveCount, and drop the destination.",
                     urn,
                 )
             else:
@@ -559,6 +601,16 @@ def undecided_notes(index: StackIndex, max_processing: float) -> list[tuple[str,
                     role.resource.urn,
                 )
             )
+    for mapping in index.outside_queue_mappings:
+        notes.append(
+            (
+                f"Lambda event source mapping {mapping.name} consumes {peek(mapping.props, 'eventSourceArn')}, a "
+                "queue this stack does not declare (read by id, or another stack's): its visibility timeout (AWS asks "
+                "for 6x the function timeout) and its dead-letter queue cannot be checked here. Check them in the "
+                "stack that declares the queue.",
+                mapping.urn,
+            )
+        )
     for queue in index.idle_queues:
         if queue.redrive_policy is None:
             notes.append(

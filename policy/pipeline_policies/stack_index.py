@@ -54,6 +54,7 @@ TOPIC = "aws:sns/topic:Topic"
 TOPIC_SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
 LAMBDA_FUNCTION = "aws:lambda/function:Function"
 EVENT_SOURCE_MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
+FUNCTION_EVENT_INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
 KMS_KEY = "aws:kms/key:Key"
 KMS_ALIAS = "aws:kms/alias:Alias"
 KMS_KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
@@ -72,6 +73,13 @@ SQS_DEFAULT_RETENTION_SECONDS = 345_600
 SQS_MAX_RETENTION_SECONDS = 1_209_600
 SQS_DEFAULT_RECEIVE_WAIT_SECONDS = 0
 LAMBDA_DEFAULT_TIMEOUT_SECONDS = 3
+_FUNCTION_REFERENCE = re.compile(
+    r"^(?:arn:aws[a-z-]*:lambda:[a-z0-9-]+:)?(?:\d{12}:)?function:(?P<name>[A-Za-z0-9_-]+)(?::[A-Za-z0-9$_-]+)?$"
+    r"|^(?P<plain>[A-Za-z0-9_-]+):[A-Za-z0-9$_-]+$"
+)
+"""The forms an event source mapping's FunctionName takes besides the name and the ARN: a version or
+alias ARN (`...:function:NAME:live`), a partial ARN (`123456789012:function:NAME`), `NAME:QUALIFIER`
+(https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html)."""
 _QUEUE_REFERENCE = re.compile(
     r"(https://sqs\.[A-Za-z0-9.-]+/\d{12}/[A-Za-z0-9_.-]+|arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]+)"
 )
@@ -144,6 +152,8 @@ class Queue:
     """Some principal of the stack is allowed sqs:ReceiveMessage on it (set by the consumer analysis)."""
     access_policy: list[Any] = field(default_factory=list)
     """Statements of its resource-based policy (the queue's `policy` or a QueuePolicy resource)."""
+    failure_destination_of: list[LambdaConsumer] = field(default_factory=list)
+    """Lambda consumers whose on-failure destination it is: meant as their dead-letter queue."""
 
     def prop(self, key: str, default: Any = None) -> Any:
         return peek(self.resource.props, key, default)
@@ -159,7 +169,7 @@ class Queue:
     @property
     def is_dead_letter_queue(self) -> bool:
         """A DLQ is what a redrive policy points at (or offers itself as one), unless work flows into it."""
-        declared = bool(self.redrive_sources) or self.allows_redrive
+        declared = bool(self.redrive_sources or self.failure_destination_of) or self.allows_redrive
         return declared and not self.fed_as_work_queue
 
     @property
@@ -204,6 +214,8 @@ class LambdaConsumer:
     function: Any
     timeout_seconds: float
     role: Role | None = None
+    on_failure: list[Any] = field(default_factory=list)
+    """On-failure destinations (the mapping's, the function's asynchronous one): a Queue, or the ARN as given."""
 
 
 @dataclass
@@ -240,6 +252,8 @@ class StackIndex:
     roles: list[Role] = field(default_factory=list)
     topics: Lookup = field(default_factory=Lookup)
     lambda_consumers: list[LambdaConsumer] = field(default_factory=list)
+    outside_queue_mappings: list[Any] = field(default_factory=list)
+    """Event source mappings on an SQS queue this stack does not declare (read by id, another stack's)."""
     event_rules: list[Any] = field(default_factory=list)
     event_targets: dict[int, list[Any]] = field(default_factory=dict)
     by_type: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
@@ -625,6 +639,12 @@ def _parsed(document: Any) -> list[Any]:
     return parse_statements(document)
 
 
+def _unqualified_function_name(reference: Any) -> str | None:
+    """The function name inside a qualified or partial function ARN, or None for any other value."""
+    match = _FUNCTION_REFERENCE.match(reference) if _text(reference) else None
+    return (match.group("name") or match.group("plain")) if match else None
+
+
 def _index_consumers(index: StackIndex) -> None:
     roles: Lookup = index.memo["role_lookup"]
     profiles = Lookup()
@@ -676,9 +696,20 @@ def _index_consumers(index: StackIndex) -> None:
         role = roles.find(function, "role", peek(props, "role"))
         if role is not None:
             role.lambda_functions.append(function)
+    invoke_configs: dict[int, list[Any]] = defaultdict(list)
+    for config in index.by_type.get(FUNCTION_EVENT_INVOKE_CONFIG, []):
+        target = functions.find(config, "functionName", peek(config.props, "functionName"))
+        if target is not None:
+            invoke_configs[id(target)].append(config)
     for mapping in index.by_type.get(EVENT_SOURCE_MAPPING, []):
         queue = index.queue_lookup.find(mapping, "eventSourceArn", peek(mapping.props, "eventSourceArn"))
-        function = functions.find(mapping, "functionName", peek(mapping.props, "functionName"))
+        function_name = peek(mapping.props, "functionName")
+        function = functions.find(mapping, "functionName", function_name) or functions.get(
+            _unqualified_function_name(function_name)
+        )
+        source = peek(mapping.props, "eventSourceArn")
+        if queue is None and _text(source) and ":sqs:" in str(source):
+            index.outside_queue_mappings.append(mapping)
         if queue is None or function is None:
             continue
         timeout = as_number(peek(function.props, "timeout"))
@@ -690,3 +721,23 @@ def _index_consumers(index: StackIndex) -> None:
         )
         queue.lambda_consumers.append(consumer)
         index.lambda_consumers.append(consumer)
+        destination = peek(
+            peek(peek(mapping.props, "destinationConfig") or {}, "onFailure") or {}, "destinationArn"
+        )
+        _add_failure_destination(index, consumer, mapping, destination)
+        for config in invoke_configs.get(id(function), []):
+            destination = peek(
+                peek(peek(config.props, "destinationConfig") or {}, "onFailure") or {}, "destination"
+            )
+            _add_failure_destination(index, consumer, config, destination)
+
+
+def _add_failure_destination(
+    index: StackIndex, consumer: LambdaConsumer, resource: Any, destination: Any
+) -> None:
+    if destination in (None, ""):
+        return
+    queue = index.queue_lookup.find(resource, "destinationConfig", destination)
+    consumer.on_failure.append(queue if queue is not None else destination)
+    if queue is not None:
+        queue.failure_destination_of.append(consumer)

@@ -353,3 +353,19 @@ def test_another_pypdf_fails_the_build_naming_the_pin(monkeypatch):
         PackagingError, match=rf"vendors pypdf=={re.escape(pin)} .* but pypdf 0\.1 is installed"
     ):
         build_function_zip(REPO_ROOT / "worker")
+
+
+def test_local_hidden_and_editor_files_stay_out_of_the_zip(tmp_path: Path):
+    """A developer's `.env`, Finder's `.DS_Store` or an editor backup must neither ship nor change the hash,
+    and a checkout under a directory named like a cache still packs everything."""
+    source = tmp_path / ".pytest_cache" / "checkout" / "worker"
+    shutil.copytree(REPO_ROOT / "worker", source, ignore=shutil.ignore_patterns("__pycache__"))
+    clean = build_function_zip(source)
+    assert clean == build_function_zip(REPO_ROOT / "worker")
+    (source / ".env").write_text("AWS_SECRET_ACCESS_KEY=do-not-ship\n")
+    (source / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    (source / ".idea").mkdir()
+    (source / ".idea" / "workspace.xml").write_text("<project/>")
+    (source / "indexer.py~").write_text("backup")
+    (source / ".indexer.py.swp").write_bytes(b"swap")
+    assert build_function_zip(source) == clean
