@@ -349,6 +349,18 @@ class ComputeSettings:
                 f"throttled batch before the message reappears ({LAMBDA_SQS_DOC}); set visibilityTimeoutSeconds "
                 f"to {required} or more (at most {SQS_MAX_VISIBILITY_TIMEOUT_SECONDS}), or lower lambdaTimeoutSeconds",
             )
+        fitting = self.lambda_timeout_seconds // pipeline.max_processing_seconds
+        if self.lambda_batch_size > fitting:
+            raise SettingsError(
+                "lambdaBatchSize",
+                self.lambda_batch_size,
+                f"in lambda mode a batch must fit one invocation at the longest processing time: "
+                f"{self.lambda_batch_size} x maxProcessingSeconds ({pipeline.max_processing_seconds}) is more than "
+                f"lambdaTimeoutSeconds ({self.lambda_timeout_seconds}); the handler works a batch's records one "
+                "by one and hands back those it could not start, and every hand-back spends one of the "
+                "message's receives, so files would reach the DLQ without ever being processed; set "
+                f"lambdaBatchSize to at most {fitting}, or lower maxProcessingSeconds",
+            )
         if pipeline.max_receive_count < LAMBDA_MIN_MAX_RECEIVE_COUNT:
             raise SettingsError(
                 "maxReceiveCount",

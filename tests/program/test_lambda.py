@@ -131,7 +131,7 @@ def test_mapping_settings_follow_config():
             f"{PROJECT}:lambdaBatchingWindowSeconds": "5",
             f"{PROJECT}:lambdaMaximumConcurrency": "50",
             f"{PROJECT}:lambdaTimeoutSeconds": "600",
-            f"{PROJECT}:maxProcessingSeconds": "600",
+            f"{PROJECT}:maxProcessingSeconds": "6",
         },
     )
     inputs = mapping(stack).inputs
@@ -222,6 +222,16 @@ def test_the_pack_judges_the_visibility_against_six_times_the_function_timeout(l
         (
             {"compute": "lambda", "visibilityTimeoutSeconds": "5400", "lambdaTimeoutSeconds": "600"},
             "invalid setting lambdaTimeoutSeconds=600: must be >= maxProcessingSeconds (900)",
+        ),
+        (
+            {
+                "compute": "lambda",
+                "visibilityTimeoutSeconds": "5400",
+                "maxReceiveCount": "5",
+                "lambdaBatchSize": "2",
+            },
+            "invalid setting lambdaBatchSize=2: in lambda mode a batch must fit one invocation at the longest "
+            "processing time: 2 x maxProcessingSeconds (900) is more than lambdaTimeoutSeconds (900)",
         ),
         (
             {"compute": "lambda", "visibilityTimeoutSeconds": "5400", "maxReceiveCount": "3"},
