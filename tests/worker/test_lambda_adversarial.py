@@ -1,0 +1,303 @@
+"""The Lambda handler fed inputs its authors did not write: every documented SQS event shape and S3
+body shape, odd records, events that are not from SQS, short time, wrong settings. Each record must
+end in exactly one place (deleted, listed in batchItemFailures, or dead-lettered with a reason).
+
+SQS event: https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html
+Partial batch responses: https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html
+S3 event keys are URL-encoded: https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from urllib.parse import quote_plus
+
+import pytest
+
+from tests.worker import processors
+from tests.worker.lambda_events import Context, dead_letters, failed_ids, queue_arn, s3_body
+from worker import contract
+from worker.lambda_handler import HandlerSettings, Runtime, handle_batch
+
+SQS_ATTRIBUTES = {
+    "ApproximateReceiveCount": "1",
+    "SentTimestamp": "1545082649183",
+    "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+    "ApproximateFirstReceiveTimestamp": "1545082649185",
+}
+
+
+def record(arn: str, body: str, message_id: str | None = None, **attributes: str) -> dict:
+    """One record as with-sqs.html's example event shows it (attributes are strings)."""
+    return {
+        "messageId": message_id or str(uuid.uuid4()),
+        "receiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a...",
+        "body": body,
+        "attributes": {**SQS_ATTRIBUTES, **attributes},
+        "messageAttributes": {"req-id": {"stringValue": "24479a02", "dataType": "String"}},
+        "md5OfBody": "e4e68fb7bd0e697a0ae8f1bb342846b3",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": arn,
+        "awsRegion": arn.split(":")[3],
+    }
+
+
+def make_runtime(sqs, processor=processors.by_key_prefix, **settings):
+    lines: list[dict] = []
+    handler_settings = HandlerSettings(
+        metric_namespace="Test/Adversarial", retry_backoff_base_seconds=0, **settings
+    )
+    return Runtime(handler_settings, sqs, processor, lambda line: lines.append(json.loads(line))), lines
+
+
+@pytest.fixture
+def pipeline(pipeline_factory):
+    return pipeline_factory(visibility_timeout=30, max_receive_count=3)
+
+
+def eventbridge_body(key: str) -> str:
+    """https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html ("Object Created")."""
+    return json.dumps(
+        {
+            "version": "0",
+            "source": "aws.s3",
+            "detail-type": "Object Created",
+            "detail": {
+                "bucket": {"name": "uploads-bucket"},
+                "object": {"key": key, "size": 5, "etag": "e", "sequencer": "0B2"},
+                "reason": "PutObject",
+            },
+        }
+    )
+
+
+def sns(body: str) -> str:
+    return json.dumps({"Type": "Notification", "MessageId": "m", "Message": body})
+
+
+# body -> (expected place, key the processor must see or None)
+BODIES = {
+    "direct": (s3_body(quote_plus("uploads/ok-direct.txt")), "deleted", "uploads/ok-direct.txt"),
+    "sns": (sns(s3_body("uploads/ok-sns.txt")), "deleted", "uploads/ok-sns.txt"),
+    "sns-raw": (s3_body("uploads/ok-raw.txt"), "deleted", "uploads/ok-raw.txt"),
+    "eventbridge": (eventbridge_body("uploads/ok-eb.txt"), "deleted", "uploads/ok-eb.txt"),
+    "test-event": (json.dumps({"Event": "s3:TestEvent", "Bucket": "b"}), "deleted", None),
+    "test-event-via-sns": (sns(json.dumps({"Event": "s3:TestEvent"})), "deleted", None),
+    "not-json": ("<xml/>", "dead", None),
+    "zero-records": (json.dumps({"Records": []}), "dead", None),
+    "url-encoded": (
+        s3_body("uploads/ok-" + quote_plus("議事録 第1回 (final).txt")),
+        "deleted",
+        "uploads/ok-議事録 第1回 (final).txt",
+    ),
+    "key-1024-bytes": (
+        s3_body(quote_plus("uploads/ok-" + "あ" * 337 + "xx")),
+        "deleted",
+        "uploads/ok-" + "あ" * 337 + "xx",
+    ),
+    "object-removed": (
+        s3_body("uploads/ok-removed.txt").replace("ObjectCreated:Put", "ObjectRemoved:Delete"),
+        "deleted",
+        "uploads/ok-removed.txt",
+    ),
+    "perm": (s3_body("uploads/perm-x.pdf"), "dead", "uploads/perm-x.pdf"),
+    "transient": (s3_body("uploads/always-x.txt"), "listed", "uploads/always-x.txt"),
+}
+
+
+def test_the_1024_byte_key_is_1024_bytes():
+    assert len(BODIES["key-1024-bytes"][2].encode()) == 1024
+
+
+@pytest.mark.parametrize("name", sorted(BODIES))
+def test_each_documented_body_shape_ends_in_exactly_one_place(aws, pipeline, marker_dir, name):
+    """Every body shape in a documented SQS record (with-sqs.html): one place, the decoded key."""
+    _, sqs, _ = aws
+    body, place, key = BODIES[name]
+    arn = queue_arn(sqs, pipeline.queue_url)
+    rec = record(arn, body)
+    run, _ = make_runtime(sqs)
+    response = handle_batch({"Records": [rec]}, Context(30), run)
+    dead = dead_letters(sqs, pipeline.dlq_url)
+    listed = failed_ids(response)
+    actual = "dead" if rec["messageId"] in dead else "listed" if rec["messageId"] in listed else "deleted"
+    assert actual == place
+    assert not (rec["messageId"] in dead and rec["messageId"] in listed)
+    if key is not None:
+        assert len(processors.calls(marker_dir, key)) == 1
+    if place == "dead":
+        assert dead[rec["messageId"]]["Reason"]
+
+
+def test_a_fifo_record_with_group_and_sequence_number_is_handled(aws, pipeline, marker_dir):
+    """FIFO events carry MessageGroupId, SequenceNumber, MessageDeduplicationId (with-sqs.html)."""
+    _, sqs, _ = aws
+    arn = queue_arn(sqs, pipeline.queue_url)
+    rec = record(
+        arn,
+        s3_body("uploads/ok-fifo.txt"),
+        MessageGroupId="1",
+        SequenceNumber="18849496460467696128",
+        MessageDeduplicationId="1",
+    )
+    run, _ = make_runtime(sqs)
+    assert failed_ids(handle_batch({"Records": [rec]}, Context(30), run)) == []
+    assert len(processors.calls(marker_dir, "uploads/ok-fifo.txt")) == 1
+
+
+def test_an_event_of_many_shapes_lists_only_the_transient_one(aws, pipeline, marker_dir):
+    _, sqs, _ = aws
+    arn = queue_arn(sqs, pipeline.queue_url)
+    records = [record(arn, body) for body, _, _ in BODIES.values()]
+    run, _ = make_runtime(sqs)
+    response = handle_batch({"Records": records}, Context(60), run)
+    places = [place for _, place, _ in BODIES.values()]
+    ids = [r["messageId"] for r in records]
+    assert failed_ids(response) == [i for i, p in zip(ids, places, strict=True) if p == "listed"]
+    dead = dead_letters(sqs, pipeline.dlq_url)
+    assert set(dead) == {i for i, p in zip(ids, places, strict=True) if p == "dead"}
+
+
+@pytest.mark.xfail(strict=True, reason="an unreadable ApproximateReceiveCount fails the record unprocessed")
+def test_a_record_without_approximate_receive_count_is_a_first_receive(aws, pipeline, marker_dir):
+    _, sqs, _ = aws
+    arn = queue_arn(sqs, pipeline.queue_url)
+    rec = record(arn, s3_body("uploads/always-nocount.txt"))
+    del rec["attributes"]["ApproximateReceiveCount"]
+    odd = record(arn, s3_body("uploads/always-oddcount.txt"), ApproximateReceiveCount="n/a")
+    run, _ = make_runtime(sqs)
+    response = handle_batch({"Records": [rec, odd]}, Context(30), run)
+    assert failed_ids(response) == [rec["messageId"], odd["messageId"]]
+    assert dead_letters(sqs, pipeline.dlq_url) == {}
+    assert len(processors.calls(marker_dir, "uploads/always-oddcount.txt")) == 1  # processed, not skipped
+
+
+@pytest.mark.xfail(strict=True, reason="the same message id is dead-lettered twice")
+def test_the_same_message_id_twice_in_a_batch_is_handled_once(aws, pipeline, marker_dir):
+    """At-least-once delivery can hand the same message out twice; its id is its identity."""
+    _, sqs, _ = aws
+    arn = queue_arn(sqs, pipeline.queue_url)
+    first = record(arn, s3_body("uploads/perm-twice.pdf"), message_id="same-id")
+    second = record(arn, s3_body("uploads/perm-twice.pdf"), message_id="same-id")
+    run, _ = make_runtime(sqs)
+    response = handle_batch({"Records": [first, second]}, Context(30), run)
+    assert failed_ids(response) == []
+    dlq = sqs.receive_message(QueueUrl=pipeline.dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+    assert len(dlq.get("Messages", [])) == 1  # one dead letter, not two
+    assert len(processors.calls(marker_dir, "uploads/perm-twice.pdf")) == 1
+
+
+@pytest.mark.xfail(strict=True, reason="a non-SQS event returns a response instead of failing")
+@pytest.mark.parametrize(
+    "event",
+    [
+        {},
+        {"resource": "/", "httpMethod": "GET", "body": None, "requestContext": {}},
+        {"Records": [{"eventSource": "aws:s3", "s3": {"bucket": {"name": "b"}, "object": {"key": "k"}}}]},
+        {"Records": [{"eventSource": "aws:sns", "Sns": {"Message": "x"}}]},
+    ],
+    ids=["empty", "api-gateway", "s3-direct-to-lambda", "sns-direct-to-lambda"],
+)
+def test_an_event_that_is_not_from_sqs_fails_loudly(event):
+    """No SQS message is at stake, so the invocation fails (Lambda's Errors metric and alarm see a
+    misconfigured trigger) instead of returning a partial batch response nobody reads."""
+    run = Runtime(HandlerSettings(), sqs=None, processor=processors.by_key_prefix, write_metrics=print)
+    with pytest.raises(ValueError, match="not an SQS event"):
+        handle_batch(event, Context(10), run)
+
+
+def test_an_empty_records_list_is_still_a_success():
+    run = Runtime(HandlerSettings(), sqs=None, processor=processors.by_key_prefix, write_metrics=print)
+    assert handle_batch({"Records": []}, Context(10), run) == {"batchItemFailures": []}
+
+
+def test_half_a_second_left_lists_the_records_not_started(aws, pipeline, marker_dir, monkeypatch):
+    _, sqs, _ = aws
+    monkeypatch.setenv("SLOW_SECONDS", "0.6")
+    arn = queue_arn(sqs, pipeline.queue_url)
+    slow, later = record(arn, s3_body("uploads/slow-half.txt")), record(arn, s3_body("uploads/ok-later.txt"))
+    run, _ = make_runtime(sqs)
+    response = handle_batch({"Records": [slow, later]}, Context(0.5), run)
+    assert later["messageId"] in failed_ids(response)
+    assert processors.calls(marker_dir, "uploads/ok-later.txt") == []
+    assert dead_letters(sqs, pipeline.dlq_url) == {}
+
+
+def test_no_time_left_starts_nothing(aws, pipeline, marker_dir):
+    _, sqs, _ = aws
+    arn = queue_arn(sqs, pipeline.queue_url)
+    records = [record(arn, s3_body(f"uploads/ok-none-{n}.txt")) for n in range(3)]
+    run, _ = make_runtime(sqs)
+    response = handle_batch({"Records": records}, Context(0), run)
+    assert failed_ids(response) == [r["messageId"] for r in records]
+    assert all(processors.calls(marker_dir, f"uploads/ok-none-{n}.txt") == [] for n in range(3))
+
+
+# --- wrong settings ---------------------------------------------------------------------------------
+
+
+def test_a_queue_without_redrive_lists_permanent_failures_never_drops_them(aws, pipeline_factory, marker_dir):
+    _, sqs, _ = aws
+    no_dlq = pipeline_factory(visibility_timeout=30, max_receive_count=None)
+    arn = queue_arn(sqs, no_dlq.queue_url)
+    perm, odd = record(arn, s3_body("uploads/perm-nodlq.pdf")), record(arn, "not json")
+    run, _ = make_runtime(sqs)
+    response = handle_batch({"Records": [perm, odd]}, Context(30), run)
+    assert failed_ids(response) == [perm["messageId"], odd["messageId"]]
+
+
+def test_a_deleted_dlq_lists_the_record_instead(aws, pipeline, marker_dir):
+    _, sqs, _ = aws
+    arn = queue_arn(sqs, pipeline.queue_url)
+    sqs.delete_queue(QueueUrl=pipeline.dlq_url)
+    perm = record(arn, s3_body("uploads/perm-gone-dlq.pdf"))
+    last = record(arn, s3_body("uploads/always-gone-dlq.txt"), ApproximateReceiveCount="3")
+    run, _ = make_runtime(sqs)
+    response = handle_batch({"Records": [perm, last]}, Context(30), run)
+    assert failed_ids(response) == [perm["messageId"], last["messageId"]]
+
+
+def test_max_receive_count_env_disagreeing_uses_the_queue_and_says_so(aws, pipeline, marker_dir, caplog):
+    _, sqs, _ = aws
+    arn = queue_arn(sqs, pipeline.queue_url)
+    third = record(arn, s3_body("uploads/always-third.txt"), ApproximateReceiveCount="3")
+    run, _ = make_runtime(sqs, declared_max_receive_count=10)
+    with caplog.at_level(logging.ERROR, logger="worker.lambda"):
+        response = handle_batch({"Records": [third]}, Context(30), run)
+    assert failed_ids(response) == []
+    assert (
+        "last receive (3 of maxReceiveCount 3)"
+        in dead_letters(sqs, pipeline.dlq_url)[third["messageId"]]["Reason"]
+    )
+    assert any("MAX_RECEIVE_COUNT disagrees" in r.message for r in caplog.records)
+
+
+def test_max_receive_count_one_dead_letters_the_first_transient_failure(aws, pipeline_factory, marker_dir):
+    """With maxReceiveCount 1 the first receive is the last: SQS would redrive it silently next."""
+    _, sqs, _ = aws
+    one = pipeline_factory(visibility_timeout=30, max_receive_count=1)
+    arn = queue_arn(sqs, one.queue_url)
+    rec = record(arn, s3_body("uploads/always-once.txt"))
+    run, _ = make_runtime(sqs)
+    assert failed_ids(handle_batch({"Records": [rec]}, Context(30), run)) == []
+    assert dead_letters(sqs, one.dlq_url)[rec["messageId"]]["Reason"].startswith("last receive (1 of")
+
+
+@pytest.mark.xfail(strict=True, reason="INDEX_BUCKET missing is only found per record")
+def test_index_bucket_missing_is_a_configuration_error_not_a_transient_failure():
+    """The built-in indexer needs INDEX_BUCKET; without it every file would fail and, on its last
+    receive, be dead-lettered: the EC2 worker refuses to start, the function must fail its init."""
+    from worker.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="INDEX_BUCKET"):
+        HandlerSettings.from_environ({contract.METRIC_NAMESPACE: "NS"})
+    assert HandlerSettings.from_environ({contract.INDEX_BUCKET: "idx"}).file_processor
+    custom = {contract.FILE_PROCESSOR: "tests.worker.processors:by_key_prefix"}
+    assert HandlerSettings.from_environ(custom).file_processor.endswith("by_key_prefix")
+
+
+def test_metric_namespace_missing_falls_back_to_the_contracts():
+    settings = HandlerSettings.from_environ({contract.INDEX_BUCKET: "idx", contract.METRIC_NAMESPACE: ""})
+    assert settings.metric_namespace == contract.DEFAULT_METRIC_NAMESPACE
