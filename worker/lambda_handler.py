@@ -14,7 +14,8 @@ its exception classified by worker/errors.py as the worker's child process does.
 - records not started because the invocation's remaining time is short: listed, made visible at once;
 - a worker-fatal error (its own index bucket gone or denied): that record and every unfinished one
   listed, nothing dead-lettered: they come back after the visibility timeout while the alarms fire.
-The handler never raises: an exception would fail the whole batch, successes included.
+The handler never raises on an SQS event: an exception would fail the whole batch, successes included.
+An event that is not from SQS (no SQS message at stake) fails the invocation with a clear error.
 
 Event shape and partial batch responses:
 https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html
@@ -180,7 +181,7 @@ class _Batch:
 
 
 def handle_batch(event: dict[str, Any], context: Any, runtime: Runtime) -> dict[str, list[dict[str, str]]]:
-    records = event.get("Records") or []
+    records = _sqs_records(event)
     if not records:
         return _response([])
     remaining = context.get_remaining_time_in_millis() / 1000
@@ -222,6 +223,30 @@ def handle_batch(event: dict[str, Any], context: Any, runtime: Runtime) -> dict[
     finally:
         sink.flush()
     return _response(batch.failures)
+
+
+def _sqs_records(event: Any) -> list[dict[str, Any]]:
+    """The event's SQS records; ValueError for an event that is not from an SQS event source mapping
+    (an S3, SNS or API Gateway trigger wired to the function by mistake). No SQS message is at stake,
+    so failing the invocation is right: Lambda counts the error (the Errors alarm fires) and an
+    asynchronous invoker retries, where a partial batch response would be read by no one and the
+    event would be lost."""
+    records = event.get("Records") if isinstance(event, dict) else None
+    if isinstance(records, list) and all(
+        isinstance(r, dict) and r.get("eventSource") == "aws:sqs" and r.get("messageId") for r in records
+    ):
+        return records
+    if isinstance(records, list):
+        sources = sorted(
+            {str(r.get("eventSource")) if isinstance(r, dict) else type(r).__name__ for r in records}
+        )
+        shape = f"records from {', '.join(sources)}"
+    else:
+        shape = f"keys {sorted(event)[:10]}" if isinstance(event, dict) else type(event).__name__
+    raise ValueError(
+        f"not an SQS event ({shape}): worker.lambda_handler.handler takes only an SQS event source "
+        "mapping's events (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html); remove the other trigger"
+    )
 
 
 def _response(failures: list[str]) -> dict[str, list[dict[str, str]]]:

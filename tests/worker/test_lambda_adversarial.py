@@ -189,7 +189,6 @@ def test_the_same_message_id_twice_in_a_batch_is_handled_once(aws, pipeline, mar
     assert len(processors.calls(marker_dir, "uploads/perm-twice.pdf")) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="a non-SQS event returns a response instead of failing")
 @pytest.mark.parametrize(
     "event",
     [
