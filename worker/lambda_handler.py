@@ -87,9 +87,18 @@ class HandlerSettings:
 
         backoff = number(contract.RETRY_BACKOFF_BASE_SECONDS)
         declared = number(contract.MAX_RECEIVE_COUNT)
+        file_processor = env.get(contract.FILE_PROCESSOR) or DEFAULT_PROCESSOR
+        if file_processor == DEFAULT_PROCESSOR and not env.get(contract.INDEX_BUCKET, "").strip():
+            # Found per record instead, every file would fail as transient and be dead-lettered on its
+            # last receive: the whole queue in the DLQ for a setting. Failing the init returns every
+            # batch to the queue untouched, as the EC2 worker's start-up check (exit 2) leaves it.
+            raise ConfigurationError(
+                f"{contract.INDEX_BUCKET} is not set: the built-in indexer ({DEFAULT_PROCESSOR}) writes its "
+                f"documents there; set it in the function's environment (or set {contract.FILE_PROCESSOR})"
+            )
         return cls(
             metric_namespace=env.get(contract.METRIC_NAMESPACE) or contract.DEFAULT_METRIC_NAMESPACE,
-            file_processor=env.get(contract.FILE_PROCESSOR) or DEFAULT_PROCESSOR,
+            file_processor=file_processor,
             processing_timeout_seconds=number(contract.PROCESSING_TIMEOUT_SECONDS) or None,
             retry_backoff_base_seconds=DEFAULT_RETRY_BACKOFF_BASE_SECONDS if backoff is None else backoff,
             declared_max_receive_count=int(declared) if declared is not None else None,

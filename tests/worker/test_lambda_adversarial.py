@@ -284,7 +284,6 @@ def test_max_receive_count_one_dead_letters_the_first_transient_failure(aws, pip
     assert dead_letters(sqs, one.dlq_url)[rec["messageId"]]["Reason"].startswith("last receive (1 of")
 
 
-@pytest.mark.xfail(strict=True, reason="INDEX_BUCKET missing is only found per record")
 def test_index_bucket_missing_is_a_configuration_error_not_a_transient_failure():
     """The built-in indexer needs INDEX_BUCKET; without it every file would fail and, on its last
     receive, be dead-lettered: the EC2 worker refuses to start, the function must fail its init."""
