@@ -207,9 +207,19 @@ def handle_batch(event: dict[str, Any], context: Any, runtime: Runtime) -> dict[
         log.error("cannot read the source queue; every record is retried", extra={"reason": str(error)})
         return _response([str(r.get("messageId")) for r in records])
     unstarted: list[dict[str, Any]] = []
+    seen: set[str] = set()
     try:
         for record in records:
             message_id = str(record.get("messageId"))
+            if message_id in seen:
+                # The same message twice in one batch (at-least-once delivery): the response can name
+                # it only once, by its id, so the first record's outcome is the message's; handling the
+                # second too would process it twice and could dead-letter it twice.
+                log.warning(
+                    "the same message twice in one batch: handled once", extra={"message_id": message_id}
+                )
+                continue
+            seen.add(message_id)
             if batch.fatal:
                 batch.failures.append(message_id)
             elif batch.remaining_seconds() <= batch.reserve_seconds:

@@ -174,7 +174,6 @@ def test_a_record_without_approximate_receive_count_is_a_first_receive(aws, pipe
     assert len(processors.calls(marker_dir, "uploads/always-oddcount.txt")) == 1  # processed, not skipped
 
 
-@pytest.mark.xfail(strict=True, reason="the same message id is dead-lettered twice")
 def test_the_same_message_id_twice_in_a_batch_is_handled_once(aws, pipeline, marker_dir):
     """At-least-once delivery can hand the same message out twice; its id is its identity."""
     _, sqs, _ = aws
@@ -299,3 +298,13 @@ def test_index_bucket_missing_is_a_configuration_error_not_a_transient_failure()
 def test_metric_namespace_missing_falls_back_to_the_contracts():
     settings = HandlerSettings.from_environ({contract.INDEX_BUCKET: "idx", contract.METRIC_NAMESPACE: ""})
     assert settings.metric_namespace == contract.DEFAULT_METRIC_NAMESPACE
+
+
+def test_the_same_message_id_twice_failing_is_listed_once(aws, pipeline, marker_dir):
+    """itemIdentifier names a message, not a record (services-sqs-errorhandling.html)."""
+    _, sqs, _ = aws
+    arn = queue_arn(sqs, pipeline.queue_url)
+    twice = [record(arn, s3_body("uploads/always-twice.txt"), message_id="dup-id") for _ in range(2)]
+    run, _ = make_runtime(sqs)
+    assert failed_ids(handle_batch({"Records": twice}, Context(30), run)) == ["dup-id"]
+    assert len(processors.calls(marker_dir, "uploads/always-twice.txt")) == 1
