@@ -275,7 +275,7 @@ def _response(failures: list[str]) -> dict[str, list[dict[str, str]]]:
 def _handle_record(record: dict[str, Any], batch: _Batch, queue_url: str, queue: QueueSettings) -> None:
     runtime = batch.runtime
     message_id = str(record.get("messageId"))
-    receive_count = int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1))
+    receive_count = _receive_count(record)
     started = time.monotonic()
     deadline = batch.invocation_end - batch.reserve_seconds
     if runtime.settings.processing_timeout_seconds:
@@ -334,6 +334,21 @@ def _handle_record(record: dict[str, Any], batch: _Batch, queue_url: str, queue:
             "duration_ms": round(duration * 1000, 1),
         },
     )
+
+
+def _receive_count(record: dict[str, Any]) -> int:
+    """ApproximateReceiveCount (a string in the event, with-sqs.html); 1 when absent or unreadable, so
+    the record is processed and, failing, listed: SQS's own count still redrives it at maxReceiveCount."""
+    raw = (record.get("attributes") or {}).get("ApproximateReceiveCount")
+    try:
+        return max(1, int(raw))
+    except (TypeError, ValueError):
+        if raw is not None:
+            log.warning(
+                "unreadable ApproximateReceiveCount, taken as 1",
+                extra={"message_id": record.get("messageId"), "value": repr(raw)[:100]},
+            )
+        return 1
 
 
 def _dead_letter(
