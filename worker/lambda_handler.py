@@ -8,7 +8,8 @@ its exception classified by worker/errors.py as the worker's child process does.
   the message;
 - permanent failures, and any failure on the last receive (ApproximateReceiveCount >= the queue's
   maxReceiveCount): copied to the DLQ named by the source queue's RedrivePolicy with the same message
-  attributes as the EC2 worker's dead letters, then not listed (deleted); a copy that fails is listed;
+  attributes as the EC2 worker's dead letters, deleted at once (so a later timeout of the batch cannot
+  bring it back for a second copy), and not listed; a copy that fails is listed;
 - transient failures: listed, and made visible again after the EC2 worker's backoff
   (ChangeMessageVisibility), not after the whole visibility timeout (6x the function timeout);
 - records not started because the invocation's remaining time is short: listed, made visible at once;
@@ -382,6 +383,16 @@ def _dead_letter(
         )
         return False
     sink.count(metrics.DEAD_LETTERED)
+    # Deleted now, as the EC2 worker deletes after the copy, not left to the mapping: if a later record
+    # of the batch runs past the function timeout the whole batch comes back, and this message would be
+    # dead-lettered a second time. If this delete fails, the mapping still deletes it after the response.
+    try:
+        sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=record.get("receiptHandle"))
+    except Exception as error:  # noqa: BLE001 - not listed either way: the mapping deletes it
+        log.warning(
+            "delete after the DLQ copy failed; the mapping deletes it after the response",
+            extra={"message_id": message_id, "error": f"{type(error).__name__}: {error}"},
+        )
     return True
 
 
