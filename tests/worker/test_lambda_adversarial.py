@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from urllib.parse import quote_plus
 
@@ -307,3 +308,74 @@ def test_the_same_message_id_twice_failing_is_listed_once(aws, pipeline, marker_
     run, _ = make_runtime(sqs)
     assert failed_ids(handle_batch({"Records": twice}, Context(30), run)) == ["dup-id"]
     assert len(processors.calls(marker_dir, "uploads/always-twice.txt")) == 1
+
+
+# --- metrics: the EMF lines the handler prints -------------------------------------------------------
+
+
+def test_every_emf_line_of_a_mixed_batch_meets_the_specification(aws, pipeline, marker_dir):
+    from tests.worker.emf_spec import emf_problems
+
+    _, sqs, _ = aws
+    arn = queue_arn(sqs, pipeline.queue_url)
+    records = [record(arn, body) for body, _, _ in BODIES.values()]
+    lines: list[str] = []
+    run = Runtime(HandlerSettings(retry_backoff_base_seconds=0), sqs, processors.by_key_prefix, lines.append)
+    handle_batch({"Records": records}, Context(60), run)
+    dead_letters(sqs, pipeline.dlq_url)
+    assert lines
+    assert [emf_problems(line) for line in lines] == [[] for _ in lines]
+    names = {m["Name"] for line in lines for m in json.loads(line)["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    assert {contract.PROCESSED, contract.DEAD_LETTERED, contract.FAILED, contract.DURATION} <= names
+    assert {json.loads(line)["_aws"]["CloudWatchMetrics"][0]["Namespace"] for line in lines} == {
+        contract.DEFAULT_METRIC_NAMESPACE
+    }
+
+
+def test_emf_lines_stay_within_the_specification_for_a_large_batch():
+    """A batch of up to 10,000 records (with a batching window) gives more than 100 durations."""
+    from tests.worker.emf_spec import emf_problems
+    from worker import metrics
+
+    lines: list[str] = []
+    sink = metrics.EmbeddedMetrics("CISFileSearch/Worker", {contract.QUEUE_DIMENSION: "q"}, lines.append)
+    for n in range(10_000):
+        sink.duration(float(n % 977))
+        sink.count(contract.PROCESSED)
+    for name in (contract.FAILED, contract.DEAD_LETTERED, contract.RELEASED, contract.TEST_EVENTS):
+        sink.count(name, 0 if name == contract.TEST_EVENTS else 3)
+    sink.flush()
+    assert [emf_problems(line) for line in lines] == [[] for _ in lines]
+    durations = [v for line in lines for v in json.loads(line).get(contract.DURATION, [])]
+    assert len(durations) == 10_000
+    assert sum(json.loads(line).get(contract.PROCESSED, 0) for line in lines) == 10_000
+
+
+def test_the_emf_checker_catches_what_the_specification_forbids():
+    """The checker must be able to fail: each broken document is reported."""
+    from tests.worker.emf_spec import emf_problems
+
+    good = {
+        "_aws": {
+            "Timestamp": int(time.time() * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": "NS",
+                    "Dimensions": [["QueueName"]],
+                    "Metrics": [{"Name": "M", "Unit": "Count"}],
+                }
+            ],
+        },
+        "QueueName": "q",
+        "M": 1.0,
+    }
+    assert emf_problems(json.dumps(good)) == []
+    seconds = json.loads(json.dumps(good))
+    seconds["_aws"]["Timestamp"] = int(time.time())
+    no_dimension = {k: v for k, v in good.items() if k != "QueueName"}
+    text_value = {**good, "M": "1"}
+    long_array = {**good, "M": [1.0] * 101}
+    bad_unit = json.loads(json.dumps(good))
+    bad_unit["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Unit"] = "ms"
+    for broken in (seconds, no_dimension, text_value, long_array, bad_unit):
+        assert emf_problems(json.dumps(broken)), broken
