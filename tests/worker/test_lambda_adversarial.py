@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from urllib.parse import quote_plus
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.worker import processors
 from tests.worker.lambda_events import Context, dead_letters, failed_ids, queue_arn, s3_body
@@ -379,3 +381,38 @@ def test_the_emf_checker_catches_what_the_specification_forbids():
     bad_unit["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Unit"] = "ms"
     for broken in (seconds, no_dimension, text_value, long_array, bad_unit):
         assert emf_problems(json.dumps(broken)), broken
+
+
+# --- a key with control characters -------------------------------------------------------------------
+
+SQS_ALLOWED = re.compile("^[\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]*$")
+
+
+def refuse_what_sqs_refuses(params, **_):
+    """moto accepts any character; SQS refuses those outside SendMessage's documented set
+    (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html)."""
+    texts = [params.get("MessageBody", "")]
+    texts += [value.get("StringValue", "") for value in params.get("MessageAttributes", {}).values()]
+    for text in texts:
+        if not SQS_ALLOWED.match(text):
+            raise ClientError(
+                {"Error": {"Code": "InvalidParameterValue", "Message": "Invalid binary character"}},
+                "SendMessage",
+            )
+
+
+def test_a_key_with_control_characters_is_dead_lettered_with_its_reason(aws, pipeline, marker_dir):
+    """S3 keys may hold any UTF-8, control characters too; the event carries them URL-encoded."""
+    from sandbox.local_aws import client
+
+    _, sqs, _ = aws
+    strict = client(sqs.meta.endpoint_url, "sqs")
+    strict.meta.events.register("provide-client-params.sqs.SendMessage", refuse_what_sqs_refuses)
+    arn = queue_arn(sqs, pipeline.queue_url)
+    rec = record(arn, s3_body("uploads/perm-ctl%01name%1F.pdf"))
+    run, _ = make_runtime(strict)
+    response = handle_batch({"Records": [rec]}, Context(30), run)
+    assert failed_ids(response) == []  # not retried until SQS redrives it without a reason
+    reason = dead_letters(sqs, pipeline.dlq_url)[rec["messageId"]]["Reason"]
+    assert "perm-ctl\ufffdname\ufffd.pdf" in reason
+    assert processors.calls(marker_dir, "uploads/perm-ctl\x01name\x1f.pdf")
