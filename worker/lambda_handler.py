@@ -368,6 +368,12 @@ def _dead_letter(
             "no DLQ: a message that should be dead-lettered is retried", extra={"message_id": message_id}
         )
         return False
+    fifo: dict[str, str] = {}
+    if queue.dlq_url.endswith(".fifo"):
+        # A FIFO DLQ (a FIFO queue's DLQ must be FIFO too) refuses a SendMessage without a group id,
+        # and needs a deduplication id unless content-based deduplication is on (API_SendMessage.html).
+        group = (record.get("attributes") or {}).get("MessageGroupId") or message_id
+        fifo = {"MessageGroupId": group, "MessageDeduplicationId": message_id}
     try:
         sqs.send_message(
             QueueUrl=queue.dlq_url,
@@ -375,6 +381,7 @@ def _dead_letter(
             MessageAttributes=dead_letter_attributes(
                 verdict, message_id, receive_count, queue_url.rsplit("/", 1)[-1]
             ),
+            **fifo,
         )
     except Exception as error:  # noqa: BLE001 - listed as failed: SQS hands it out again, never lost
         log.error(

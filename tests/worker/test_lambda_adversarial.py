@@ -416,3 +416,41 @@ def test_a_key_with_control_characters_is_dead_lettered_with_its_reason(aws, pip
     reason = dead_letters(sqs, pipeline.dlq_url)[rec["messageId"]]["Reason"]
     assert "perm-ctl\ufffdname\ufffd.pdf" in reason
     assert processors.calls(marker_dir, "uploads/perm-ctl\x01name\x1f.pdf")
+
+
+# --- a FIFO queue (fed by EventBridge: S3 notifications cannot target FIFO queues) -------------------
+
+
+def test_a_fifo_queue_dead_letters_into_its_fifo_dlq(aws, marker_dir):
+    """A FIFO queue's DLQ is FIFO; SendMessage to it needs MessageGroupId (and a deduplication id
+    without content-based deduplication): https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html"""
+    _, sqs, _ = aws
+    name = f"adv-{uuid.uuid4().hex[:8]}"
+    dlq = sqs.create_queue(QueueName=f"{name}-dlq.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    dlq_arn = queue_arn(sqs, dlq)
+    work = sqs.create_queue(
+        QueueName=f"{name}.fifo",
+        Attributes={
+            "FifoQueue": "true",
+            "VisibilityTimeout": "30",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3}),
+        },
+    )["QueueUrl"]
+    arn = queue_arn(sqs, work)
+    perm = record(
+        arn,
+        eventbridge_body("uploads/perm-fifo.pdf"),
+        MessageGroupId="uploads",
+        SequenceNumber="1",
+        MessageDeduplicationId="d1",
+    )
+    last = record(
+        arn,
+        eventbridge_body("uploads/always-fifo.txt"),
+        MessageGroupId="uploads",
+        ApproximateReceiveCount="3",
+    )
+    run, _ = make_runtime(sqs)
+    response = handle_batch({"Records": [perm, last]}, Context(30), run)
+    assert failed_ids(response) == []
+    assert set(dead_letters(sqs, dlq)) == {perm["messageId"], last["messageId"]}
