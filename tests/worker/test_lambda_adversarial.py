@@ -454,3 +454,32 @@ def test_a_fifo_queue_dead_letters_into_its_fifo_dlq(aws, marker_dir):
     response = handle_batch({"Records": [perm, last]}, Context(30), run)
     assert failed_ids(response) == []
     assert set(dead_letters(sqs, dlq)) == {perm["messageId"], last["messageId"]}
+
+
+@pytest.mark.parametrize("operation", ["HeadObject", "PutObject"])
+def test_an_index_bucket_denied_is_fatal_and_dead_letters_nothing(aws, pipeline, operation):
+    """AccessDenied on the index bucket: every file would fail, so none is dead-lettered; the batch
+    comes back after the visibility timeout while the alarms fire."""
+    from sandbox.local_aws import client
+    from worker.indexer import Indexer
+
+    s3, sqs, _ = aws
+    denied = client(s3.meta.endpoint_url, "s3")
+
+    def deny(params, **_):
+        if params.get("Bucket") == pipeline.index_bucket:
+            code = "403" if operation == "HeadObject" else "AccessDenied"
+            raise ClientError({"Error": {"Code": code, "Message": "denied"}}, operation)
+
+    denied.meta.events.register(f"provide-client-params.s3.{operation}", deny)
+    keys = [f"uploads/denied-{operation}-{n}.txt" for n in range(3)]
+    for key in keys:
+        s3.put_object(Bucket=pipeline.upload_bucket, Key=key, Body=b"x", ContentType="text/plain")
+    arn = queue_arn(sqs, pipeline.queue_url)
+    records = [record(arn, s3_body(key, bucket=pipeline.upload_bucket)) for key in keys]
+    run, emf = make_runtime(
+        sqs, processor=Indexer(denied, pipeline.index_bucket, pipeline.index_prefix).index
+    )
+    response = handle_batch({"Records": records}, Context(30), run)
+    assert failed_ids(response) == [r["messageId"] for r in records]
+    assert dead_letters(sqs, pipeline.dlq_url) == {}
