@@ -8,13 +8,15 @@ its exception classified by worker/errors.py as the worker's child process does.
   the message;
 - permanent failures, and any failure on the last receive (ApproximateReceiveCount >= the queue's
   maxReceiveCount): copied to the DLQ named by the source queue's RedrivePolicy with the same message
-  attributes as the EC2 worker's dead letters, then not listed (deleted); a copy that fails is listed;
+  attributes as the EC2 worker's dead letters, deleted at once (so a later timeout of the batch cannot
+  bring it back for a second copy), and not listed; a copy that fails is listed;
 - transient failures: listed, and made visible again after the EC2 worker's backoff
   (ChangeMessageVisibility), not after the whole visibility timeout (6x the function timeout);
 - records not started because the invocation's remaining time is short: listed, made visible at once;
 - a worker-fatal error (its own index bucket gone or denied): that record and every unfinished one
   listed, nothing dead-lettered: they come back after the visibility timeout while the alarms fire.
-The handler never raises: an exception would fail the whole batch, successes included.
+The handler never raises on an SQS event: an exception would fail the whole batch, successes included.
+An event that is not from SQS (no SQS message at stake) fails the invocation with a clear error.
 
 Event shape and partial batch responses:
 https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html
@@ -86,9 +88,18 @@ class HandlerSettings:
 
         backoff = number(contract.RETRY_BACKOFF_BASE_SECONDS)
         declared = number(contract.MAX_RECEIVE_COUNT)
+        file_processor = env.get(contract.FILE_PROCESSOR) or DEFAULT_PROCESSOR
+        if file_processor == DEFAULT_PROCESSOR and not env.get(contract.INDEX_BUCKET, "").strip():
+            # Found per record instead, every file would fail as transient and be dead-lettered on its
+            # last receive: the whole queue in the DLQ for a setting. Failing the init returns every
+            # batch to the queue untouched, as the EC2 worker's start-up check (exit 2) leaves it.
+            raise ConfigurationError(
+                f"{contract.INDEX_BUCKET} is not set: the built-in indexer ({DEFAULT_PROCESSOR}) writes its "
+                f"documents there; set it in the function's environment (or set {contract.FILE_PROCESSOR})"
+            )
         return cls(
             metric_namespace=env.get(contract.METRIC_NAMESPACE) or contract.DEFAULT_METRIC_NAMESPACE,
-            file_processor=env.get(contract.FILE_PROCESSOR) or DEFAULT_PROCESSOR,
+            file_processor=file_processor,
             processing_timeout_seconds=number(contract.PROCESSING_TIMEOUT_SECONDS) or None,
             retry_backoff_base_seconds=DEFAULT_RETRY_BACKOFF_BASE_SECONDS if backoff is None else backoff,
             declared_max_receive_count=int(declared) if declared is not None else None,
@@ -180,7 +191,7 @@ class _Batch:
 
 
 def handle_batch(event: dict[str, Any], context: Any, runtime: Runtime) -> dict[str, list[dict[str, str]]]:
-    records = event.get("Records") or []
+    records = _sqs_records(event)
     if not records:
         return _response([])
     remaining = context.get_remaining_time_in_millis() / 1000
@@ -197,9 +208,19 @@ def handle_batch(event: dict[str, Any], context: Any, runtime: Runtime) -> dict[
         log.error("cannot read the source queue; every record is retried", extra={"reason": str(error)})
         return _response([str(r.get("messageId")) for r in records])
     unstarted: list[dict[str, Any]] = []
+    seen: set[str] = set()
     try:
         for record in records:
             message_id = str(record.get("messageId"))
+            if message_id in seen:
+                # The same message twice in one batch (at-least-once delivery): the response can name
+                # it only once, by its id, so the first record's outcome is the message's; handling the
+                # second too would process it twice and could dead-letter it twice.
+                log.warning(
+                    "the same message twice in one batch: handled once", extra={"message_id": message_id}
+                )
+                continue
+            seen.add(message_id)
             if batch.fatal:
                 batch.failures.append(message_id)
             elif batch.remaining_seconds() <= batch.reserve_seconds:
@@ -224,6 +245,30 @@ def handle_batch(event: dict[str, Any], context: Any, runtime: Runtime) -> dict[
     return _response(batch.failures)
 
 
+def _sqs_records(event: Any) -> list[dict[str, Any]]:
+    """The event's SQS records; ValueError for an event that is not from an SQS event source mapping
+    (an S3, SNS or API Gateway trigger wired to the function by mistake). No SQS message is at stake,
+    so failing the invocation is right: Lambda counts the error (the Errors alarm fires) and an
+    asynchronous invoker retries, where a partial batch response would be read by no one and the
+    event would be lost."""
+    records = event.get("Records") if isinstance(event, dict) else None
+    if isinstance(records, list) and all(
+        isinstance(r, dict) and r.get("eventSource") == "aws:sqs" and r.get("messageId") for r in records
+    ):
+        return records
+    if isinstance(records, list):
+        sources = sorted(
+            {str(r.get("eventSource")) if isinstance(r, dict) else type(r).__name__ for r in records}
+        )
+        shape = f"records from {', '.join(sources)}"
+    else:
+        shape = f"keys {sorted(event)[:10]}" if isinstance(event, dict) else type(event).__name__
+    raise ValueError(
+        f"not an SQS event ({shape}): worker.lambda_handler.handler takes only an SQS event source "
+        "mapping's events (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html); remove the other trigger"
+    )
+
+
 def _response(failures: list[str]) -> dict[str, list[dict[str, str]]]:
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failures]}
 
@@ -231,7 +276,7 @@ def _response(failures: list[str]) -> dict[str, list[dict[str, str]]]:
 def _handle_record(record: dict[str, Any], batch: _Batch, queue_url: str, queue: QueueSettings) -> None:
     runtime = batch.runtime
     message_id = str(record.get("messageId"))
-    receive_count = int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1))
+    receive_count = _receive_count(record)
     started = time.monotonic()
     deadline = batch.invocation_end - batch.reserve_seconds
     if runtime.settings.processing_timeout_seconds:
@@ -292,6 +337,21 @@ def _handle_record(record: dict[str, Any], batch: _Batch, queue_url: str, queue:
     )
 
 
+def _receive_count(record: dict[str, Any]) -> int:
+    """ApproximateReceiveCount (a string in the event, with-sqs.html); 1 when absent or unreadable, so
+    the record is processed and, failing, listed: SQS's own count still redrives it at maxReceiveCount."""
+    raw = (record.get("attributes") or {}).get("ApproximateReceiveCount")
+    try:
+        return max(1, int(raw))
+    except (TypeError, ValueError):
+        if raw is not None:
+            log.warning(
+                "unreadable ApproximateReceiveCount, taken as 1",
+                extra={"message_id": record.get("messageId"), "value": repr(raw)[:100]},
+            )
+        return 1
+
+
 def _dead_letter(
     sqs: Any,
     queue_url: str,
@@ -308,6 +368,12 @@ def _dead_letter(
             "no DLQ: a message that should be dead-lettered is retried", extra={"message_id": message_id}
         )
         return False
+    fifo: dict[str, str] = {}
+    if queue.dlq_url.endswith(".fifo"):
+        # A FIFO DLQ (a FIFO queue's DLQ must be FIFO too) refuses a SendMessage without a group id,
+        # and needs a deduplication id unless content-based deduplication is on (API_SendMessage.html).
+        group = (record.get("attributes") or {}).get("MessageGroupId") or message_id
+        fifo = {"MessageGroupId": group, "MessageDeduplicationId": message_id}
     try:
         sqs.send_message(
             QueueUrl=queue.dlq_url,
@@ -315,6 +381,7 @@ def _dead_letter(
             MessageAttributes=dead_letter_attributes(
                 verdict, message_id, receive_count, queue_url.rsplit("/", 1)[-1]
             ),
+            **fifo,
         )
     except Exception as error:  # noqa: BLE001 - listed as failed: SQS hands it out again, never lost
         log.error(
@@ -323,6 +390,16 @@ def _dead_letter(
         )
         return False
     sink.count(metrics.DEAD_LETTERED)
+    # Deleted now, as the EC2 worker deletes after the copy, not left to the mapping: if a later record
+    # of the batch runs past the function timeout the whole batch comes back, and this message would be
+    # dead-lettered a second time. If this delete fails, the mapping still deletes it after the response.
+    try:
+        sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=record.get("receiptHandle"))
+    except Exception as error:  # noqa: BLE001 - not listed either way: the mapping deletes it
+        log.warning(
+            "delete after the DLQ copy failed; the mapping deletes it after the response",
+            extra={"message_id": message_id, "error": f"{type(error).__name__}: {error}"},
+        )
     return True
 
 

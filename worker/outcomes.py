@@ -8,6 +8,7 @@ names the metrics it counts.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum
 
@@ -96,6 +97,19 @@ def last_receive_verdict(verdict: Verdict, receive_count: int, max_receive_count
     )
 
 
+_SQS_FORBIDDEN = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+"""Characters SQS refuses in a message body or string attribute (SendMessage: only #x9, #xA, #xD,
+#x20-#xD7FF, #xE000-#xFFFD, #x10000-#x10FFFF;
+https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html)."""
+
+
+def sqs_text(value: str) -> str:
+    """`value` with the characters SQS refuses replaced by U+FFFD: an S3 key may hold control
+    characters (URL-encoded in the event, decoded here), and a reason quoting it would make the
+    dead letter's SendMessage fail, so the message could never be dead-lettered with its reason."""
+    return _SQS_FORBIDDEN.sub("\ufffd", value)
+
+
 def dead_letter_attributes(
     verdict: Verdict, message_id: str, receive_count: int, source_queue: str
 ) -> dict[str, dict[str, str]]:
@@ -110,4 +124,6 @@ def dead_letter_attributes(
     }
     if verdict.failed_records:
         attributes["FailedRecords"] = str(verdict.failed_records)
-    return {name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()}
+    return {
+        name: {"DataType": "String", "StringValue": sqs_text(value)} for name, value in attributes.items()
+    }

@@ -155,3 +155,13 @@ def record_and_index(event: S3ObjectEvent) -> None:
 
     record_call(event)
     index_file(event)
+
+
+def index_or_hang(event: S3ObjectEvent) -> None:
+    """hang- keys never return (a call past the function timeout); others are counted and indexed by
+    the worker's default processor."""
+    if event.key.rsplit("/", 1)[-1].startswith("hang-"):
+        record_call(event)
+        while True:
+            time.sleep(3600)
+    record_and_index(event)

@@ -291,6 +291,7 @@ def test_handler_settings_come_from_the_function_environment():
     settings = HandlerSettings.from_environ(
         {
             contract.METRIC_NAMESPACE: "CISFileSearch/Worker",
+            contract.INDEX_BUCKET: "index-bucket",
             contract.MAX_RECEIVE_COUNT: "5",
             contract.RETRY_BACKOFF_BASE_SECONDS: "0",
         }
