@@ -170,7 +170,7 @@ class Consumer:
                 QueueUrl=self.config.queue_url,
                 MaxNumberOfMessages=wanted,
                 WaitTimeSeconds=self.config.receive_wait_seconds,
-                AttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
+                AttributeNames=["ApproximateReceiveCount", "SentTimestamp", "MessageGroupId"],
             )
         except Exception as error:  # noqa: BLE001 - botocore retried already; pause, then poll again
             log.warning("receive failed: %s", error)
@@ -183,6 +183,7 @@ class Consumer:
                 receipt_handle=raw["ReceiptHandle"],
                 body=raw.get("Body", ""),
                 receive_count=int(raw.get("Attributes", {}).get("ApproximateReceiveCount", 1)),
+                group_id=raw.get("Attributes", {}).get("MessageGroupId"),
                 received_at=now,
                 visible_at=now + self.queue_settings.visibility_timeout,
             )

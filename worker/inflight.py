@@ -29,6 +29,8 @@ class InFlightMessage:
     body: str
     receive_count: int
     received_at: float = field(default_factory=time.monotonic)
+    group_id: str | None = None
+    """A FIFO queue's MessageGroupId (its dead letter keeps it)."""
     deadline: float = float("inf")
     started_at: float | None = None
     """When a slot took the message out of the buffer (None while it waits)."""

@@ -42,7 +42,14 @@ from worker.errors import ConfigurationError
 from worker.events import S3ObjectEvent
 from worker.handler_core import call_processor, decide
 from worker.ledger import EventLedger
-from worker.outcomes import Action, Outcome, Verdict, dead_letter_attributes, last_receive_verdict
+from worker.outcomes import (
+    Action,
+    Outcome,
+    Verdict,
+    dead_letter_attributes,
+    fifo_send_arguments,
+    last_receive_verdict,
+)
 from worker.sqs_actions import backoff_seconds
 from worker.startup import QueueSettings, queue_url_from_arn, read_queue_settings
 
@@ -368,12 +375,9 @@ def _dead_letter(
             "no DLQ: a message that should be dead-lettered is retried", extra={"message_id": message_id}
         )
         return False
-    fifo: dict[str, str] = {}
-    if queue.dlq_url.endswith(".fifo"):
-        # A FIFO DLQ (a FIFO queue's DLQ must be FIFO too) refuses a SendMessage without a group id,
-        # and needs a deduplication id unless content-based deduplication is on (API_SendMessage.html).
-        group = (record.get("attributes") or {}).get("MessageGroupId") or message_id
-        fifo = {"MessageGroupId": group, "MessageDeduplicationId": message_id}
+    fifo = fifo_send_arguments(
+        queue.dlq_url, message_id, (record.get("attributes") or {}).get("MessageGroupId")
+    )
     try:
         sqs.send_message(
             QueueUrl=queue.dlq_url,

@@ -127,3 +127,13 @@ def dead_letter_attributes(
     return {
         name: {"DataType": "String", "StringValue": sqs_text(value)} for name, value in attributes.items()
     }
+
+
+def fifo_send_arguments(dlq_url: str, message_id: str, group_id: str | None) -> dict[str, str]:
+    """SendMessage arguments a FIFO DLQ requires (a FIFO queue's DLQ must be FIFO too): a group id
+    (the original message's, else its id) and a deduplication id (its id), since SQS refuses a send
+    without a group id and, without content-based deduplication, without a deduplication id
+    (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html)."""
+    if not dlq_url.endswith(".fifo"):
+        return {}
+    return {"MessageGroupId": group_id or message_id, "MessageDeduplicationId": message_id}

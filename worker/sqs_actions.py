@@ -17,7 +17,7 @@ from typing import Any
 
 from worker import metrics
 from worker.inflight import InFlightMessage
-from worker.outcomes import Action, Verdict, dead_letter_attributes, last_receive_verdict
+from worker.outcomes import Action, Verdict, dead_letter_attributes, fifo_send_arguments, last_receive_verdict
 from worker.startup import QueueSettings
 
 __all__ = ["DeleteBatcher", "MessageActions", "QueueSettings", "backoff_seconds"]
@@ -211,7 +211,10 @@ class MessageActions:
         )
         try:
             self._sqs.send_message(
-                QueueUrl=self._dlq_url, MessageBody=message.body, MessageAttributes=attributes
+                QueueUrl=self._dlq_url,
+                MessageBody=message.body,
+                MessageAttributes=attributes,
+                **fifo_send_arguments(self._dlq_url, message.message_id, message.group_id),
             )
         except Exception as error:  # noqa: BLE001
             log.error(
