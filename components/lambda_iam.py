@@ -3,13 +3,18 @@
 The event source mapping polls with the function's role, so the role must receive, delete and read the
 queue's attributes (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html); the
 handler dead-letters permanent failures itself and reads the DLQ from the queue's redrive policy. Every
-statement names its resource. No KMS statement: the queues use SQS-managed encryption (SSE-SQS) and
-the buckets SSE-S3, whose keys AWS uses on the caller's behalf without a kms: permission; a queue or
-bucket moved to a customer managed key needs kms:Decrypt / kms:GenerateDataKey on that key here.
+statement names its resource; the statements that process files are the EC2 worker's
+(components/worker_iam.py `processing_statements`): the mapping's polling needs the same queue actions
+(receive, delete, GetQueueAttributes), and the handler changes a failed record's visibility.
+No KMS statement: the queues use SQS-managed encryption (SSE-SQS) and the buckets SSE-S3, whose keys
+AWS uses on the caller's behalf without a kms: permission; a queue or bucket moved to a customer
+managed key needs kms:Decrypt / kms:GenerateDataKey on that key here.
 No cloudwatch:PutMetricData: the handler's metrics are Embedded Metric Format lines in its own log.
 """
 
 from __future__ import annotations
+
+from components.worker_iam import processing_statements
 
 LAMBDA_ASSUME_ROLE_POLICY = {
     "Version": "2012-10-17",
@@ -42,51 +47,14 @@ def function_policy_document(
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {
-                # ReceiveMessage, DeleteMessage, GetQueueAttributes: the mapping's polling; the handler
-                # changes a failed record's visibility (its backoff) and reads the redrive policy.
-                "Sid": "ConsumeWorkQueue",
-                "Effect": "Allow",
-                "Action": [
-                    "sqs:ReceiveMessage",
-                    "sqs:DeleteMessage",
-                    "sqs:ChangeMessageVisibility",
-                    "sqs:GetQueueAttributes",
-                ],
-                "Resource": queue_arn,
-            },
-            {
-                "Sid": "DeadLetterPermanentFailures",
-                "Effect": "Allow",
-                "Action": ["sqs:SendMessage", "sqs:GetQueueAttributes"],
-                "Resource": dlq_arn,
-            },
-            {
-                "Sid": "ReadUploads",
-                "Effect": "Allow",
-                "Action": "s3:GetObject",
-                "Resource": f"arn:aws:s3:::{upload_bucket}/{upload_prefix}*",
-            },
-            {
-                # The shared processor tells a deleted upload (404) from a denied one (403): S3 answers 404
-                # only with s3:ListBucket on the bucket (reasoning in components/worker_iam.py).
-                "Sid": "TellMissingUploadsFromDenied",
-                "Effect": "Allow",
-                "Action": "s3:ListBucket",
-                "Resource": f"arn:aws:s3:::{upload_bucket}",
-            },
-            {
-                "Sid": "WriteIndexDocuments",
-                "Effect": "Allow",
-                "Action": ["s3:PutObject", "s3:GetObject"],
-                "Resource": f"arn:aws:s3:::{index_bucket}/{index_prefix}*",
-            },
-            {
-                "Sid": "TellMissingIndexDocumentsFromDenied",
-                "Effect": "Allow",
-                "Action": "s3:ListBucket",
-                "Resource": f"arn:aws:s3:::{index_bucket}",
-            },
+            *processing_statements(
+                queue_arn=queue_arn,
+                dlq_arn=dlq_arn,
+                upload_bucket=upload_bucket,
+                upload_prefix=upload_prefix,
+                index_bucket=index_bucket,
+                index_prefix=index_prefix,
+            ),
             {
                 # The group is declared by the stack (with its retention), so no logs:CreateLogGroup.
                 "Sid": "WriteOwnLogs",
