@@ -24,10 +24,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from audit.baseline import read_baseline, success_checks
 from audit.connect import DEFAULT_TIMEOUT_SECONDS, Clients, EndpointError, connect
-from audit.consumers import declared_consumers
+from audit.consumers import declared_consumers, with_live_function
 from audit.declared import DeclaredStack, declared_stack
 from audit.drift import MANDATORY, find_drift
 from audit.fix import fix_notifications
+from audit.lambda_consumer import function_findings
 from audit.live_state import LiveState, policy_resources, read_live_state
 from preview.gate import (
     DEFAULT_POLICY_PACK,
@@ -153,6 +154,9 @@ class Auditor:
             queues=list(self.declared.queues),
             alarm_prefix=self.declared.alarm_prefix,
             group_name=self.declared.group_name,
+            lambda_client=self.clients.lambda_,
+            function_name=self.declared.function_name,
+            work_queue=self.declared.work_queue,
         )
         live.notes[:0] = self.notes
         return live
@@ -170,11 +174,13 @@ class Auditor:
 
     def audit(self) -> dict[str, Any]:
         live = self.read()
-        judged = policy_resources(live, self.declared.dead_letter_targets) + declared_consumers(
-            self.declared.consumers, self._live_names(live)
+        judged = policy_resources(live, self.declared.dead_letter_targets) + with_live_function(
+            declared_consumers(self.declared.consumers, self._live_names(live)), live.function
         )
         gate = evaluate(judged, self.policies, self.policy_config)
-        findings = find_drift(self.declared, live)
+        findings = find_drift(self.declared, live) + function_findings(
+            self.declared, live.function, self.region
+        )
         baseline = read_baseline(self.declared, live, self.clients.cloudwatch)
         checks = success_checks(baseline, self.declared)
         counts = {

@@ -30,6 +30,8 @@ class Baseline:
     success_rate_percent: float | None = None
     in_service_instances: int | None = None
     latest_instance_refresh: str | None = None
+    function_consuming: bool | None = None
+    """Lambda mode: the function exists and an enabled event source mapping feeds it the work queue."""
 
 
 def read_baseline(
@@ -63,6 +65,8 @@ def read_baseline(
         baseline.in_service_instances = sum(
             1 for i in live.group.get("Instances", []) if i.get("LifecycleState") == "InService"
         )
+    if live.function is not None:
+        baseline.function_consuming = live.function.consuming
     if live.latest_refresh:
         refresh = live.latest_refresh
         baseline.latest_instance_refresh = f"{refresh.get('Status')} {refresh.get('PercentageComplete', 0)}%"
@@ -104,15 +108,31 @@ def success_checks(baseline: Baseline, declared: DeclaredStack) -> list[CheckRes
 
 
 def consumer_check(baseline: Baseline, declared: DeclaredStack) -> CheckResult:
-    """ec2 mode: workers in service while messages wait. Lambda mode has no group to count, and the
-    audit does not read functions or event source mappings live: said as NO DATA, never a pass."""
+    """ec2 mode: workers in service while messages wait. Lambda mode: the function exists and an enabled
+    event source mapping feeds it the queue (read live), judged the same way: none while messages wait
+    fails, none and nothing waiting is NO DATA, never a pass."""
     if declared.function_name is None:
         return success_criteria.workers_in_service(
             baseline.in_service_instances, backlog=baseline.queue_visible
         )
+    name = "function consumes the queue"
+    if baseline.function_consuming:
+        return CheckResult(
+            name,
+            success_criteria.Verdict.PASS,
+            f"function {declared.function_name} exists and an enabled event source mapping feeds it",
+        )
+    what = (
+        "not read"
+        if baseline.function_consuming is None
+        else "missing, or without an enabled event source mapping from the queue"
+    )
+    if baseline.queue_visible:
+        return CheckResult(
+            name,
+            success_criteria.Verdict.FAIL,
+            f"function {declared.function_name} {what} while {baseline.queue_visible} message(s) wait",
+        )
     return CheckResult(
-        "function consumes the queue",
-        success_criteria.Verdict.NO_DATA,
-        f"lambda mode: function {declared.function_name} and its event source mapping are not read live by "
-        "the audit (not checked); its alarms (function-errors, function-throttles) are",
+        name, success_criteria.Verdict.NO_DATA, f"function {declared.function_name} {what}, nothing waiting"
     )

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import boto3
 from botocore.config import Config
 
-SERVICES = ("s3", "sqs", "cloudwatch", "autoscaling")
+SERVICES = ("s3", "sqs", "cloudwatch", "autoscaling", "lambda")
 DEFAULT_TIMEOUT_SECONDS = 10.0
 ATTEMPTS = 2
 """The first call and one retry: botocore's `total_max_attempts` (its `max_attempts` counts retries only)."""
@@ -33,6 +33,8 @@ class Clients:
     sqs: Any
     cloudwatch: Any
     autoscaling: Any
+    lambda_: Any
+    """Lambda (the function and its event source mapping in lambda mode)."""
     endpoint_url: str | None
     """The endpoint override in use (AWS_ENDPOINT_URL), None for AWS itself."""
 
@@ -59,7 +61,7 @@ def check_endpoint(variable: str, url: str) -> None:
 
 
 def connect(region: str, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> Clients:
-    """Clients for the audit's four services in `region`, after checking any endpoint override."""
+    """Clients for the audit's five services in `region`, after checking any endpoint override."""
     overrides = endpoint_overrides()
     for variable, url in overrides.items():
         check_endpoint(variable, url)
@@ -70,7 +72,10 @@ def connect(region: str, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> Cl
     )
     session = boto3.session.Session(region_name=region)
     try:
-        made = {name: session.client(name, config=config) for name in SERVICES}
+        made = {
+            ("lambda_" if name == "lambda" else name): session.client(name, config=config)
+            for name in SERVICES
+        }
     except ValueError as error:  # botocore's own endpoint validation
         raise EndpointError(f"the endpoint is not valid: {error}") from error
     return Clients(**made, endpoint_url=overrides.get("AWS_ENDPOINT_URL"))

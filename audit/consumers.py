@@ -1,9 +1,10 @@
 """The consumer side of the stack as declared: who reads the queues and what IAM lets them do.
 
-The audit reads queues, buckets, alarms and the Auto Scaling Group live, but not launch templates,
-roles or Lambda mappings. The pack's consumer rules (visibility covers the consumers' processing,
-consumers can delete) need them, so the declared ones are judged beside the live queues, with the
-offline render's queue URLs and ARNs replaced by the live ones.
+The audit reads queues, buckets, alarms, the Auto Scaling Group and (lambda mode) the function and its
+event source mappings live, but not launch templates or roles. The pack's consumer rules (visibility
+covers the consumers' processing, consumers can delete) need them, so the declared ones are judged
+beside the live queues, with the offline render's queue URLs and ARNs replaced by the live ones, and
+the declared function and mapping replaced by the live ones (`with_live_function`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import binascii
 import dataclasses
 from typing import Any
 
+from audit.live_function import ACTIVE_STATES, LiveFunction
 from preview.mocks import RecordedResource
 
 CONSUMER_TYPES = (
@@ -75,3 +77,72 @@ def _base64_text(value: str) -> str | None:
         return base64.b64decode(value, validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
+
+
+FUNCTION_TYPE = "aws:lambda/function:Function"
+MAPPING_TYPE = "aws:lambda/eventSourceMapping:EventSourceMapping"
+
+
+def with_live_function(
+    consumers: list[RecordedResource], live: LiveFunction | None
+) -> list[RecordedResource]:
+    """The declared function and mapping replaced by what Lambda runs, so the pack judges the live timeout,
+    batch size, window, concurrency and response types beside the live queue. A function or mapping that
+    does not exist is left out (its finding says so). The role stays the declared one: IAM is not read live.
+    """
+    if live is None:
+        return consumers
+    configuration = live.configuration
+    judged = []
+    for resource in consumers:
+        if resource.type == FUNCTION_TYPE:
+            if configuration is None:
+                continue
+            judged.append(_overlaid(resource, _function_props(configuration)))
+        elif resource.type == MAPPING_TYPE:
+            if configuration is None:
+                continue
+            for number, mapping in enumerate(live.mappings):
+                overlaid = _overlaid(resource, _mapping_props(mapping))
+                if number:
+                    overlaid = dataclasses.replace(
+                        overlaid, urn=f"{resource.urn}-{mapping.get('UUID', number)}"
+                    )
+                judged.append(overlaid)
+        else:
+            judged.append(resource)
+    return judged
+
+
+def _overlaid(resource: RecordedResource, props: dict[str, Any]) -> RecordedResource:
+    return dataclasses.replace(
+        resource, inputs={**resource.inputs, **props}, outputs={**resource.outputs, **props}
+    )
+
+
+def _function_props(configuration: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": configuration.get("FunctionName"),
+        "arn": configuration.get("FunctionArn"),
+        "timeout": float(configuration.get("Timeout", 3)),
+        "handler": configuration.get("Handler"),
+        "runtime": configuration.get("Runtime"),
+        "memorySize": float(configuration.get("MemorySize", 128)),
+        "environment": {"variables": (configuration.get("Environment") or {}).get("Variables") or {}},
+    }
+
+
+def _mapping_props(mapping: dict[str, Any]) -> dict[str, Any]:
+    props: dict[str, Any] = {
+        "uuid": mapping.get("UUID"),
+        "eventSourceArn": mapping.get("EventSourceArn"),
+        "functionName": mapping.get("FunctionArn"),
+        "functionArn": mapping.get("FunctionArn"),
+        "enabled": mapping.get("State") in ACTIVE_STATES,
+        "batchSize": float(mapping.get("BatchSize") or 10),
+        "maximumBatchingWindowInSeconds": float(mapping.get("MaximumBatchingWindowInSeconds") or 0),
+        "functionResponseTypes": list(mapping.get("FunctionResponseTypes") or []),
+    }
+    concurrency = (mapping.get("ScalingConfig") or {}).get("MaximumConcurrency")
+    props["scalingConfig"] = {"maximumConcurrency": float(concurrency)} if concurrency is not None else {}
+    return props

@@ -49,6 +49,10 @@ class DeclaredStack:
     group_name: str | None = None
     function_name: str | None = None
     """Lambda mode's consumer (config compute=lambda); None in ec2 mode, where group_name is set."""
+    function: dict[str, Any] | None = None
+    """The declared function's inputs (handler, runtime, timeout, environment), lambda mode only."""
+    event_source_mapping: dict[str, Any] | None = None
+    """The declared mapping's inputs (batch size, window, response types, scaling), lambda mode only."""
     metric_namespace: str = contract.DEFAULT_METRIC_NAMESPACE
     work_queue: str | None = None
     dead_letter_queue: str | None = None
@@ -145,7 +149,10 @@ def declared_stack(stack: RenderedStack, region: str) -> DeclaredStack:
         environment = contract.environment_from_user_data(template.inputs.get("userData") or "")
         declared.metric_namespace = environment.get(contract.METRIC_NAMESPACE, declared.metric_namespace)
     for function in stack.of_type("aws:lambda/function:Function"):
-        declared.function_name = declared.function_name or function.inputs.get("name")
+        if declared.function is None:
+            declared.function_name, declared.function = function.inputs.get("name"), function.inputs
         variables = (function.inputs.get("environment") or {}).get("variables") or {}
         declared.metric_namespace = variables.get(contract.METRIC_NAMESPACE, declared.metric_namespace)
+    mappings = stack.of_type("aws:lambda/eventSourceMapping:EventSourceMapping")
+    declared.event_source_mapping = mappings[0].inputs if mappings else None
     return declared

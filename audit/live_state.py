@@ -14,6 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError
 
+from audit.live_function import LiveFunction, read_function
 from preview.mocks import RecordedResource
 
 QUEUE_ATTRIBUTES = ["All"]
@@ -30,6 +31,8 @@ class LiveState:
     alarms: list[dict[str, Any]] = field(default_factory=list)
     group: dict[str, Any] | None = None
     latest_refresh: dict[str, Any] | None = None
+    function: LiveFunction | None = None
+    """Lambda mode: the function and its mappings from the work queue (audit/lambda_consumer.py)."""
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -56,6 +59,9 @@ def read_live_state(
     queues: list[str],
     alarm_prefix: str,
     group_name: str | None,
+    lambda_client: Any = None,
+    function_name: str | None = None,
+    work_queue: str | None = None,
 ) -> LiveState:
     """Everything the audit judges, read once; a resource that does not exist is simply left out."""
     state = LiveState(region=region)
@@ -103,6 +109,9 @@ def read_live_state(
                     f"latest instance refresh not readable ({reason}); "
                     "moto does not implement DescribeInstanceRefreshes"
                 )
+    if function_name and lambda_client is not None:
+        queue_arn = state.queues.get(work_queue or "", {}).get("QueueArn")
+        state.function = read_function(lambda_client, function_name, queue_arn)
     return state
 
 

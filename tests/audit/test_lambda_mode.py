@@ -1,5 +1,6 @@
 """A lambda-mode stack (compute=lambda) read by the audit and the sandbox: no Auto Scaling Group is
-expected, the function's namespace is used, and what is not read live is said, never passed."""
+expected, the function's namespace is used, and the consumer check follows the live function
+(tests/audit/test_lambda_live.py reads it from moto)."""
 
 from __future__ import annotations
 
@@ -29,13 +30,22 @@ def test_the_declared_lambda_stack_has_a_function_and_no_group(lambda_stack, pro
     assert (ec2.group_name, ec2.function_name) == ("cis-file-processor-production", None)
 
 
-def test_no_missing_group_finding_and_the_consumer_check_says_not_checked(lambda_stack, production):
+def test_no_missing_group_finding_and_the_consumer_check_judges_the_live_function(lambda_stack, production):
     declared = declared_stack(lambda_stack, "ap-northeast-1")
     findings = find_drift(declared, LiveState(region="ap-northeast-1"))
     assert not [finding for finding in findings if "auto scaling group" in finding.resource]
-    check = consumer_check(Baseline(queue_visible=5), declared)
-    assert check.verdict is Verdict.NO_DATA
-    assert "not checked" in check.detail and declared.function_name in check.detail
+    consuming = consumer_check(Baseline(queue_visible=5, function_consuming=True), declared)
+    assert consuming.verdict is Verdict.PASS and declared.function_name in consuming.detail
+    # No function or no enabled mapping (or not read): a backlog fails, nothing waiting is no data.
+    for read in (False, None):
+        assert (
+            consumer_check(Baseline(queue_visible=5, function_consuming=read), declared).verdict
+            is Verdict.FAIL
+        )
+        assert (
+            consumer_check(Baseline(queue_visible=0, function_consuming=read), declared).verdict
+            is Verdict.NO_DATA
+        )
     # ec2 mode keeps the group check: a backlog without a group to read fails.
     ec2 = declared_stack(production, "ap-northeast-1")
     assert consumer_check(Baseline(queue_visible=5), ec2).verdict is Verdict.FAIL
