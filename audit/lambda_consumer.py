@@ -13,7 +13,7 @@ from typing import Any
 
 from audit.declared import DeclaredStack
 from audit.drift import ADVISORY, MANDATORY, Finding
-from audit.live_function import ACTIVE_STATES, LiveFunction
+from audit.live_function import ACTIVE_STATES, LiveFunction, function_name_of
 from worker import contract
 
 REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
@@ -119,6 +119,20 @@ def function_findings(declared: DeclaredStack, live: LiveFunction | None, region
         )
     if mapping_inputs is None or not live.queue_found:
         return findings
+    for other in live.other_mappings:
+        if other.get("State") in ACTIVE_STATES:
+            findings.append(
+                Finding(
+                    MANDATORY,
+                    resource,
+                    "eventSourceMapping.others",
+                    None,
+                    other.get("FunctionArn"),
+                    f"{queue} also feeds function {function_name_of(other.get('FunctionArn', ''))} (event source "
+                    f"mapping {other.get('UUID', '?')}), which the stack does not declare: some uploads are "
+                    "processed elsewhere",
+                )
+            )
     if not live.mappings:
         return [
             *findings,

@@ -246,6 +246,28 @@ def test_the_index_bucket_changed_and_the_batch_size_drifted(deployed):
     assert any("MaximumBatchingWindowInSeconds is 5, the stack declares 0" in m for m in advisory), text
 
 
+def test_a_second_function_mapped_to_the_queue(deployed):
+    role = deployed.lambda_.get_function_configuration(FunctionName=deployed.function_name)["Role"]
+    deployed.lambda_.create_function(
+        FunctionName="old-indexer",
+        Runtime="python3.12",
+        Handler="handler.handler",
+        Role=role,
+        Code={"ZipFile": _zip()},
+    )
+    queue_arn = deployed.sqs.get_queue_attributes(QueueUrl=deployed.queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    other = deployed.lambda_.create_event_source_mapping(EventSourceArn=queue_arn, FunctionName="old-indexer")
+    code, report, text = run_audit()
+    assert code == 1
+    assert mandatory_lines(report) == [
+        f"[mandatory] function {deployed.function_name}: cis-file-pipeline-queue-lambda also feeds function "
+        f"old-indexer (event source mapping {other['UUID']}), which the stack does not declare: some uploads "
+        "are processed elsewhere"
+    ], text
+
+
 @pytest.fixture
 def short_timeout(
     endpoint: str, short_timeout_stack: RenderedStack, monkeypatch: pytest.MonkeyPatch
