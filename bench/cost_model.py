@@ -35,6 +35,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
 from statistics import NormalDist
 from typing import Any
@@ -118,7 +119,39 @@ class Prices:
 
     @classmethod
     def load(cls, path: Path = PRICES_FILE) -> Prices:
-        return cls(json.loads(path.read_text(encoding="utf-8")), path)
+        """The file, checked: a price the model reads that is missing, not a finite non-negative number,
+        or undated fails here with the file, the key and the fix, not as a KeyError mid-estimate."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as error:
+            raise PriceError(
+                f"--prices {path}: cannot be read ({error.strerror}); give the prices file, e.g. "
+                f"--prices bench/{PRICES_FILE.name}"
+            ) from None
+        except json.JSONDecodeError as error:
+            raise PriceError(
+                f"{path}: not valid JSON ({error}); fix the file or give another with --prices"
+            ) from None
+        if not isinstance(data, dict):
+            raise PriceError(
+                f"{path}: the top level is not a JSON object; see {PRICES_FILE.name} for the layout"
+            )
+        for key in ("region", "as_of"):
+            if not isinstance(data.get(key), str) or not data[key]:
+                raise PriceError(f'{path}: no {key!r}; add it (e.g. "{key}": "{_EXAMPLE[key]}")')
+        _date(path, "as_of", data["as_of"])
+        prices = data.get("prices")
+        if not isinstance(prices, dict):
+            raise PriceError(f"{path}: no 'prices' object; see {PRICES_FILE.name} for the layout")
+        for key, variants in REQUIRED_PRICES.items():
+            entry = prices.get(key)
+            if not isinstance(entry, dict):
+                raise PriceError(
+                    f"{path}: no {key!r} price; add it in {data['region']} with its usd, per, unit, url and as_of"
+                )
+            for variant, value in entry.items() if variants else [(None, entry)]:
+                _check_entry(path, key if variant is None else f"{key}[{variant}]", value)
+        return cls(data, path)
 
     def entry(self, key: str, variant: str | None = None) -> dict[str, Any]:
         entry = self.data["prices"][key]
@@ -139,6 +172,54 @@ class Prices:
     def quote(self, key: str, variant: str | None = None) -> tuple[float, float]:
         """(USD per one unit, the quantity the page quotes it for): a LineItem's last two fields."""
         return self.unit(key, variant), float(self.entry(key, variant)["per"])
+
+
+REQUIRED_PRICES = {
+    "sqs_request": False,
+    "ec2_instance_hour": True,
+    "ebs_gb_month": True,
+    "lambda_request": False,
+    "lambda_gb_second": True,
+    "s3_put_request": False,
+    "s3_get_request": False,
+    "cloudwatch_alarm_month": False,
+    "cloudwatch_metric_month": False,
+    "cloudwatch_api_request": False,
+    "cloudwatch_logs_ingested_gb": False,
+}
+"""The prices the model reads; True: keyed by a variant (instance type, volume type, architecture)."""
+_EXAMPLE = {"region": "ap-northeast-1", "as_of": "2026-11-29"}
+
+
+def _date(path: Path, key: str, text: object) -> None:
+    try:
+        date.fromisoformat(str(text))
+    except ValueError:
+        raise PriceError(
+            f"{path}: {key} {text!r} is not a date; give the day the price was read as YYYY-MM-DD"
+        ) from None
+
+
+def _check_entry(path: Path, key: str, entry: object) -> None:
+    if not isinstance(entry, dict):
+        raise PriceError(f"{path}: {key} is not an object with usd, per, unit, url and as_of")
+    for field_name, low in (("usd", 0.0), ("per", 1.0)):
+        value = entry.get(field_name)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or value < low
+        ):
+            raise PriceError(
+                f"{path}: {key} {field_name} is {value!r}; give a finite number of at least {low:g} "
+                f"(usd: the price, per: the quantity it is quoted for, e.g. 1000000 for per million)"
+            )
+    if "as_of" not in entry:
+        raise PriceError(
+            f'{path}: {key} has no as_of; add the day the price was read, e.g. "as_of": "2026-11-29"'
+        )
+    _date(path, f"{key} as_of", entry["as_of"])
 
 
 def share_above(profile: Profile, seconds: float) -> float | None:

@@ -468,3 +468,40 @@ def test_the_cost_page_shows_the_default_profiles_current_figures(production, la
     shown_totals = [float(total.replace(",", "")) for total in re.findall(r"^total\s+([\d,.]+)$", page, re.M)]
     assert shown_totals == [round(mode.total_usd, 2) for mode in result["costs"]], "docs/cost.md is stale"
     assert f"break-even at {result['break_evens'][0]:,} files/day" in page, "docs/cost.md is stale"
+
+
+def _prices_file(tmp_path, change) -> str:
+    data = json.loads(PRICES_FILE.read_text(encoding="utf-8"))
+    change(data)
+    path = tmp_path / "prices.json"
+    path.write_text(json.dumps(data) if not isinstance(data, str) else data, encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["prices"].pop("sqs_request"), "no 'sqs_request' price; add it"),
+        (lambda d: d["prices"]["sqs_request"].update(usd=-0.4), "sqs_request usd is -0.4; give a finite"),
+        (lambda d: d["prices"]["ebs_gb_month"]["gp3"].update(usd="NaN"), "ebs_gb_month[gp3] usd is 'NaN'"),
+        (lambda d: d["prices"]["lambda_request"].update(per=0), "lambda_request per is 0"),
+        (lambda d: d.pop("as_of"), "no 'as_of'; add it"),
+        (lambda d: d["prices"]["s3_get_request"].pop("as_of"), "s3_get_request has no as_of"),
+        (lambda d: d.update(as_of="last week"), "as_of 'last week' is not a date"),
+    ],
+)
+def test_a_bad_prices_file_exits_2_naming_the_price_and_the_fix(change, message, tmp_path, capsys):
+    path = _prices_file(tmp_path, change)
+    assert cost.main(["--prices", path, "--chart", str(tmp_path / "c.svg")]) == 2
+    error = capsys.readouterr().err
+    assert message in error and path in error and "Traceback" not in error
+    assert error.count("\n") == 1  # one line
+
+
+def test_malformed_or_missing_prices_json_exits_2(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json", encoding="utf-8")
+    assert cost.main(["--prices", str(bad)]) == 2
+    assert f"{bad}: not valid JSON" in capsys.readouterr().err
+    assert cost.main(["--prices", str(tmp_path / "none.json")]) == 2
+    assert "cannot be read" in capsys.readouterr().err
