@@ -282,7 +282,15 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, PriceError, StackSettingsError, ProgramError, ProjectError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    chart = write_chart(result["curve"], result["break_evens"], result["limits"], options.chart, profile)
+    try:
+        chart = write_chart(result["curve"], result["break_evens"], result["limits"], options.chart, profile)
+    except OSError as error:
+        print(
+            f"error: --chart {options.chart}: cannot be written ({error.strerror or error}); give a path in a "
+            "writable directory, e.g. --chart build/cost.svg",
+            file=sys.stderr,
+        )
+        return 2
     ec2_total, lambda_total = (cost.total_usd for cost in result["costs"])
     crossing = result["break_evens"][0] if result["break_evens"] else "none"
     stacks = {"ec2": options.stack, "lambda": options.lambda_stack}

@@ -411,6 +411,19 @@ def test_a_lambda_stack_without_a_stack_file_says_so(capsys, tmp_path):
     assert "there is no Pulumi.no-such-stack.yaml" in error
 
 
+def test_an_unwritable_chart_path_exits_2_naming_the_flag(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(
+        cost, "render_stack", lambda program, stack: small_stack(with_lambda=stack == "lambda")
+    )
+    blocker = tmp_path / "file"
+    blocker.write_text("", encoding="utf-8")
+    chart = blocker / "sub" / "cost.svg"  # a directory under a file: cannot be created
+    monkeypatch.setattr(cost.Prices, "load", classmethod(lambda cls, path: cls(ROUND_PRICES)))
+    assert cost.main(["--chart", str(chart), "--mean-seconds", "1", "--p99-seconds", "2"]) == 2
+    error = capsys.readouterr().err
+    assert f"--chart {chart}: cannot be written" in error and "Traceback" not in error
+
+
 def test_each_mode_is_read_from_its_own_stack(monkeypatch, tmp_path, capsys):
     rendered = []
 
