@@ -38,7 +38,7 @@ from bench.cost_settings import (
     ec2_settings,
     lambda_settings,
 )
-from preview.project import ProjectError
+from preview.project import ProjectError, load_project
 from preview.render import ProgramError, RenderedStack, render_program
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -117,6 +117,18 @@ def parser() -> argparse.ArgumentParser:
 
 
 def render_stack(program: Path, stack: str) -> RenderedStack:
+    """The stack as its file configures it; a name without a file would render the project's defaults,
+    which is not a stack anyone deploys (and for --stack would pass as ec2 silently)."""
+    project = load_project(program)
+    stack_file = project.stack_file(stack)
+    if not stack_file.exists():
+        known = sorted(
+            path.name[len("Pulumi.") : -len(".yaml")] for path in stack_file.parent.glob("Pulumi.*.yaml")
+        )
+        raise StackSettingsError(
+            f"stack {stack!r}: there is no {stack_file.name} in {stack_file.parent}; give --stack or "
+            f"--lambda-stack a stack that has a stack file ({', '.join(known) or 'none found'})"
+        )
     return render_program(program, stack)
 
 

@@ -407,8 +407,15 @@ def test_a_stack_of_the_wrong_mode_exits_2_naming_the_flag(
 def test_a_lambda_stack_without_a_stack_file_says_so(capsys, tmp_path):
     assert cost.main(["--lambda-stack", "no-such-stack", "--chart", str(tmp_path / "cost.svg")]) == 2
     error = capsys.readouterr().err
-    assert "--lambda-stack no-such-stack: the stack renders compute 'ec2'" in error
-    assert "there is no Pulumi.no-such-stack.yaml" in error
+    assert "stack 'no-such-stack': there is no Pulumi.no-such-stack.yaml" in error
+    assert "lambda, production" in error
+
+
+def test_an_ec2_stack_without_a_stack_file_is_refused_not_rendered_from_the_defaults(capsys, tmp_path):
+    # the project's default compute is ec2: without this check --stack nope priced the defaults silently
+    assert cost.main(["--stack", "nope", "--chart", str(tmp_path / "cost.svg")]) == 2
+    error = capsys.readouterr().err
+    assert "stack 'nope': there is no Pulumi.nope.yaml" in error and error.count("error:") == 1
 
 
 def test_an_unwritable_chart_path_exits_2_naming_the_flag(monkeypatch, tmp_path, capsys):
