@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -48,14 +49,25 @@ DEFAULT_PROFILE = Profile(files_per_day=5_000, mean_size_mb=4, mean_seconds=60, 
 """Illustrative, not measured: most uploads small, the large ones 10-15 minutes (the incident)."""
 
 
-def positive(name: str, fix: str) -> Any:
+MAX_FILES_PER_DAY = 1e10
+"""About 115,000 files a second: far beyond both stacks' capacity; above it the sums overflow."""
+MAX_SECONDS = 7 * 86_400
+"""A week per file: far beyond any timeout the stacks allow (Lambda's 900 s, the worker's hours)."""
+MIN_UTILISATION = 0.01
+
+
+def positive(name: str, fix: str, least: float = 0.0, most: float = math.inf) -> Any:
     def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{name} {text!r} is not a number; {fix}") from None
-        if not value > 0 or value == float("inf"):
+        if not value > 0 or value == math.inf:
             raise argparse.ArgumentTypeError(f"{name} {text!r} must be a positive number; {fix}")
+        if value < least or value > most:
+            raise argparse.ArgumentTypeError(
+                f"{name} {text!r} is outside the {least:g} to {most:g} the estimate handles; {fix}"
+            )
         return value
 
     return parse
@@ -76,7 +88,9 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--program", type=Path, default=REPO_ROOT, help="the Pulumi program directory")
     parser.add_argument(
         "--files-per-day",
-        type=positive("--files-per-day", "give uploads per day, e.g. --files-per-day 5000"),
+        type=positive(
+            "--files-per-day", "give uploads per day, e.g. --files-per-day 5000", most=MAX_FILES_PER_DAY
+        ),
         default=DEFAULT_PROFILE.files_per_day,
     )
     parser.add_argument(
@@ -86,24 +100,41 @@ def parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--mean-seconds",
-        type=positive("--mean-seconds", "give the mean processing time in seconds, e.g. --mean-seconds 60"),
+        type=positive(
+            "--mean-seconds",
+            "give the mean processing time in seconds, e.g. --mean-seconds 60",
+            most=MAX_SECONDS,
+        ),
         default=DEFAULT_PROFILE.mean_seconds,
     )
     parser.add_argument(
         "--p99-seconds",
-        type=positive("--p99-seconds", "give the 99th-percentile processing time, e.g. --p99-seconds 720"),
+        type=positive(
+            "--p99-seconds",
+            "give the 99th-percentile processing time, e.g. --p99-seconds 720",
+            most=MAX_SECONDS,
+        ),
         default=DEFAULT_PROFILE.p99_seconds,
     )
     parser.add_argument(
         "--utilisation",
-        type=positive("--utilisation", "give the share of worker slots kept busy, e.g. --utilisation 0.7"),
+        type=positive(
+            "--utilisation",
+            "give the share of worker slots kept busy, e.g. --utilisation 0.7",
+            least=MIN_UTILISATION,
+            most=1,
+        ),
         default=DEFAULT_PROFILE.utilisation,
         help="target share of the ec2 workers' slots kept busy (default 0.7)",
     )
     parser.add_argument(
         "--range",
         nargs=2,
-        type=positive("--range", "give the lowest and highest files/day, e.g. --range 10 1000000"),
+        type=positive(
+            "--range",
+            "give the lowest and highest files/day, e.g. --range 10 1000000",
+            most=MAX_FILES_PER_DAY,
+        ),
         default=(10.0, 1_000_000.0),
         metavar=("LOW", "HIGH"),
         help="files/day searched for the break-even and charted (default 10 1000000)",

@@ -369,6 +369,13 @@ def test_every_price_has_a_unit_a_pricing_page_a_date_and_says_whether_it_was_so
     [
         (["--files-per-day", "many"], "--files-per-day 'many' is not a number; give uploads per day"),
         (["--mean-seconds", "-3"], "--mean-seconds '-3' must be a positive number"),
+        (["--files-per-day", "nan"], "--files-per-day 'nan' must be a positive number"),
+        (["--p99-seconds", "inf"], "--p99-seconds 'inf' must be a positive number"),
+        # these overflowed to inf inside the model (ceil(inf): OverflowError traceback)
+        (["--files-per-day", "1e308"], "--files-per-day '1e308' is outside the 0 to 1e+10"),
+        (["--utilisation", "1e-320"], "--utilisation '1e-320' is outside the 0.01 to 1"),
+        (["--mean-seconds", "1e300", "--p99-seconds", "1e300"], "--mean-seconds '1e300' is outside"),
+        (["--range", "10", "1e300"], "--range '1e300' is outside"),
     ],
 )
 def test_a_bad_flag_names_the_value_and_the_fix(argv, message, capsys):
