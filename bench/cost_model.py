@@ -12,7 +12,8 @@ What the model assumes (docs/cost.md says the same, with the reasons):
   long-poll receives while an instance's receiver waits on an empty queue; at most one heartbeat
   (ChangeMessageVisibilityBatch) per instance per heartbeat interval while busy.
 - lambda: one invocation per record without a batching window (at these rates a batch rarely fills),
-  batches of `batch_size` with one; GB-seconds = files x mean seconds x memory. The event source
+  batches of `batch_size` with one; GB-seconds = finishing invocations x their seconds (the fitted
+  mean below the timeout, rounded up to the ms as Lambda bills) x memory. The event source
   mapping's pollers are billed SQS requests: a receive and a delete per batch plus empty long polls
   of its idle pollers. Files slower than the timeout cannot finish: every attempt runs to the timeout
   until maxReceiveCount sends them to the DLQ; their share comes from a log-normal fitted to the
@@ -63,6 +64,8 @@ ESM_WAIT_SECONDS = 20
 LAMBDA_LOG_BYTES_PER_INVOCATION = 1500
 """Assumed: START/END/REPORT lines, one EMF metrics line and the handler's outcome log line."""
 Z_99 = NormalDist().inv_cdf(0.99)
+P99_SHARE = 0.01
+"""Files above the p99: at least this share exceeds a timeout below the p99."""
 WARN_SHARE = 0.0005
 """Files slower than the timeout are worth a warning from one in 2,000 (or whenever p99 is above it)."""
 LAMBDA_MAX_TIMEOUT_SECONDS = 900
@@ -227,15 +230,50 @@ def share_above(profile: Profile, seconds: float) -> float | None:
 
     None when no log-normal has that mean and p99 (p99 more than e^(z99^2/2) ~ 15 times the mean).
     """
+    fit = lognormal(profile)
+    if fit is None:
+        return None
+    mu, sigma = fit
+    if sigma == 0:
+        return 0.0 if seconds >= profile.mean_seconds else 1.0
+    return 1 - NormalDist(mu, sigma).cdf(math.log(seconds))
+
+
+def lognormal(profile: Profile) -> tuple[float, float] | None:
+    """(mu, sigma) of the log-normal with the profile's mean and p99; None when none has them."""
     ratio = math.log(profile.p99_seconds / profile.mean_seconds)
     discriminant = Z_99**2 - 2 * ratio
     if discriminant < 0:
         return None
     sigma = Z_99 - math.sqrt(discriminant)
+    return math.log(profile.mean_seconds) - sigma**2 / 2, sigma
+
+
+def mean_below(profile: Profile, seconds: float) -> float:
+    """Mean processing time of the files that finish within `seconds`: the fitted log-normal's mean
+    below it (E[X | X < t] = e^(mu + sigma^2/2) Phi((ln t - mu - sigma^2)/sigma) / Phi((ln t - mu)/sigma)).
+
+    Billing finishing files at the overall mean would bill them past the timeout when the mean is
+    above it (a Lambda invocation is billed at most its timeout). Without a fit: min(mean, seconds).
+    """
+    fit = lognormal(profile)
+    if fit is None:
+        return min(profile.mean_seconds, seconds)
+    mu, sigma = fit
     if sigma == 0:
-        return 0.0 if seconds >= profile.mean_seconds else 1.0
-    mu = math.log(profile.mean_seconds) - sigma**2 / 2
-    return 1 - NormalDist(mu, sigma).cdf(math.log(seconds))
+        return min(profile.mean_seconds, seconds)
+    below = NormalDist().cdf((math.log(seconds) - mu) / sigma)
+    if below < 1e-12:
+        return seconds  # (almost) nothing finishes: the figure multiplies a share of about 0
+    partial = math.exp(mu + sigma**2 / 2) * NormalDist().cdf((math.log(seconds) - mu - sigma**2) / sigma)
+    return min(partial / below, seconds)
+
+
+def billed_seconds(seconds: float) -> float:
+    """Lambda bills an invocation's duration rounded up to the millisecond (no minimum beyond that):
+    https://aws.amazon.com/blogs/aws/new-for-aws-lambda-1ms-billing-granularity-adds-cost-savings/
+    (rounding the mean, not each invocation: off by under 1 ms an invocation)."""
+    return math.ceil(seconds * 1000 - 1e-9) / 1000
 
 
 def common_items(profile: Profile, prices: Prices, alarm_metrics: int, custom_metrics: int) -> list[LineItem]:
@@ -259,15 +297,15 @@ def common_items(profile: Profile, prices: Prices, alarm_metrics: int, custom_me
 def timeout_warning(
     mode: str, what: str, timeout: float, profile: Profile, fix: str
 ) -> tuple[float, str | None]:
-    """(share of files slower than `timeout`, a warning when it matters): the share is 0 when it cannot
-    be derived, and then the warning says p99 is above the timeout without a share."""
+    """(share of files slower than `timeout`, a warning when it matters). When no log-normal fits and
+    p99 is above the timeout, the share is 1%: the least such a p99 implies (0 would price none)."""
     share = share_above(profile, timeout)
     if share is None:
         if profile.p99_seconds <= timeout:
             return 0.0, None
-        return 0.0, (
-            f"{mode}: p99 {profile.p99_seconds:g} s is above the {what} {timeout:g} s: more than 1% of files "
-            f"cannot finish (the share cannot be derived: no log-normal has this mean and p99; {fix})"
+        return P99_SHARE, (
+            f"{mode}: p99 {profile.p99_seconds:g} s is above the {what} {timeout:g} s: at least 1% of files "
+            f"cannot finish, priced as 1% (no log-normal has this mean and p99, so no closer share; {fix})"
         )
     if share < WARN_SHARE and profile.p99_seconds <= timeout:
         return share, None
@@ -291,8 +329,9 @@ def ec2_cost(settings: Ec2Settings, profile: Profile, prices: Prices) -> ModeCos
     timed_out_seconds_per_file = (
         too_slow * settings.queue.max_receive_count * settings.processing_timeout_seconds
     )
+    finishing_seconds = mean_below(profile, settings.processing_timeout_seconds)
     busy_slot_seconds_per_day = profile.files_per_day * (
-        (1 - too_slow) * profile.mean_seconds + timed_out_seconds_per_file
+        (1 - too_slow) * finishing_seconds + timed_out_seconds_per_file
     )
     needed = math.ceil(busy_slot_seconds_per_day / (86_400 * settings.concurrency * profile.utilisation))
     instances = min(max(needed, settings.min_size), settings.max_size)
@@ -371,9 +410,11 @@ def lambda_cost(settings: LambdaSettings, profile: Profile, prices: Prices) -> M
     timed_out_attempts = files * too_slow * settings.queue.max_receive_count
     invocations = finishing / records_per_invocation + timed_out_attempts
     memory_gb = settings.memory_mb / 1024
-    gb_seconds = finishing * profile.mean_seconds * memory_gb
+    finishing_seconds = mean_below(profile, settings.timeout_seconds)
+    invocation_seconds = billed_seconds(records_per_invocation * finishing_seconds)
+    gb_seconds = finishing / records_per_invocation * invocation_seconds * memory_gb
     timeout_gb_seconds = timed_out_attempts * settings.timeout_seconds * memory_gb
-    seconds_per_file = (1 - too_slow) * profile.mean_seconds + too_slow * (
+    seconds_per_file = (1 - too_slow) * finishing_seconds + too_slow * (
         settings.queue.max_receive_count * settings.timeout_seconds
     )
     concurrency_needed = profile.files_per_day * seconds_per_file / 86_400

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import random
 import re
 from datetime import date
 
@@ -23,6 +24,8 @@ from bench.cost_model import (
     ec2_cost,
     lambda_cost,
     log_grid,
+    lognormal,
+    mean_below,
     share_above,
 )
 from bench.cost_settings import (
@@ -284,7 +287,10 @@ def test_files_slower_than_the_workers_processing_timeout_warn_and_occupy_slots(
     assert any("longer than the processing timeout 600 s" in warning for warning in result.warnings)
     assert ec2_cost(settings, profile, prices).warnings == []
     share = result.facts["share_above_timeout"]
-    expected = 86_400 * ((1 - share) * 100 + share * 2 * 600) / (86_400 * 2 * 0.5)
+    # the files that finish are billed at their own mean (below the timeout), not the overall 100 s
+    finishing = mean_below(slow, 600)
+    assert finishing < 100
+    expected = 86_400 * ((1 - share) * finishing + share * 2 * 600) / (86_400 * 2 * 0.5)
     assert result.facts["instances_needed"] == math.ceil(expected)
 
 
@@ -532,3 +538,45 @@ def test_malformed_or_missing_prices_json_exits_2(tmp_path, capsys):
     assert f"{bad}: not valid JSON" in capsys.readouterr().err
     assert cost.main(["--prices", str(tmp_path / "none.json")]) == 2
     assert "cannot be read" in capsys.readouterr().err
+
+
+# --- billed duration: never past the timeout, rounded up to the millisecond -----------------------
+
+
+def test_files_that_finish_are_billed_below_the_timeout_when_the_mean_is_above_it(prices):
+    """Mean 100 s, p99 150 s against the fixture's 60 s timeout: most files time out, and the ones that
+    finish took under 60 s; billing them at the 100 s mean billed invocations past their timeout."""
+    settings = lambda_settings(small_stack(with_lambda=True))  # 1 GB, timeout 60 s, batches of 5
+    profile = Profile(files_per_day=86_400, mean_size_mb=1, mean_seconds=100, p99_seconds=150)
+    result = lambda_cost(settings, profile, prices)
+    share = result.facts["share_above_timeout"]
+    assert 0.5 < share < 1
+    finishing_invocations = 86_400 * DAYS_PER_MONTH * (1 - share) / 5
+    per_invocation = items(result)["Lambda duration (1024 MB, arm64)"] / 0.00001 / finishing_invocations
+    assert per_invocation <= 5 * 60  # five records, each under the timeout
+    # and the fitted distribution's own mean below the timeout (checked by sampling it)
+    mu, sigma = lognormal(profile)
+    rng = random.Random(7)
+    draws = [math.exp(rng.gauss(mu, sigma)) for _ in range(200_000)]
+    below = [x for x in draws if x < 60]
+    assert per_invocation / 5 == pytest.approx(sum(below) / len(below), rel=0.01)
+
+
+def test_lambda_duration_is_billed_at_least_one_millisecond_an_invocation(prices):
+    settings = lambda_settings(small_stack(with_lambda=True))
+    profile = Profile(files_per_day=86_400, mean_size_mb=1, mean_seconds=1e-6, p99_seconds=1e-6)
+    got = items(lambda_cost(settings, profile, prices))
+    invocations = 86_400 * DAYS_PER_MONTH / 5
+    assert got["Lambda duration (1024 MB, arm64)"] == pytest.approx(invocations * 0.001 * 1.0 * 0.00001)
+
+
+def test_a_p99_above_the_timeout_without_a_fit_prices_at_least_one_percent(prices):
+    settings = lambda_settings(small_stack(with_lambda=True))  # timeout 60 s, maxReceiveCount 2
+    result = lambda_cost(
+        settings, Profile(files_per_day=1000, mean_size_mb=1, mean_seconds=1, p99_seconds=100), prices
+    )
+    files = 1000 * DAYS_PER_MONTH
+    assert items(result)["Lambda duration of timed-out attempts"] == pytest.approx(
+        files * 0.01 * 2 * 60 * 0.00001
+    )
+    assert any("at least 1% of files cannot finish, priced as 1%" in warning for warning in result.warnings)
