@@ -69,6 +69,9 @@ P99_SHARE = 0.01
 WARN_SHARE = 0.0005
 """Files slower than the timeout are worth a warning from one in 2,000 (or whenever p99 is above it)."""
 LAMBDA_MAX_TIMEOUT_SECONDS = 900
+LAMBDA_ONE_VCPU_MB = 1769
+"""Lambda allocates CPU in proportion to memory, one vCPU at 1,769 MB
+(https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html)."""
 """Lambda's largest function timeout (Lambda quotas: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html)."""
 
 
@@ -404,6 +407,13 @@ def lambda_cost(settings: LambdaSettings, profile: Profile, prices: Prices) -> M
             f"lambda: the mean upload ({profile.mean_size_mb:g} MB) is larger than the function's /tmp "
             f"({settings.ephemeral_storage_mb} MB): the indexer spools the upload to a temporary file, so "
             "configure ephemeralStorage (up to 10,240 MB; above 512 MB it is billed, not modelled here)"
+        )
+    if settings.memory_mb < LAMBDA_ONE_VCPU_MB:
+        warnings.append(
+            f"lambda: {settings.memory_mb} MB gives the function {settings.memory_mb / LAMBDA_ONE_VCPU_MB:.2f} "
+            f"of a vCPU (one at {LAMBDA_ONE_VCPU_MB} MB): a CPU-bound file takes longer than the profile's "
+            f"{profile.mean_seconds:g} s, which the estimate assumes in both modes; measure at this memory "
+            "or raise lambdaMemoryMb"
         )
     records_per_invocation = settings.batch_size if settings.batching_window_seconds > 0 else 1
     finishing = files * (1 - too_slow)
