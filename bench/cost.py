@@ -216,7 +216,9 @@ def estimate(
             lambda_cost(lam, profile.with_files(files), prices),
         )
         curve.append((files, ec2_at.total_usd, lambda_at.total_usd))
-        if ec2_at.facts["instances_needed"] > ec2.max_size:
+        if (
+            ec2_at.facts["slots_needed"] > ec2.concurrency * ec2.max_size
+        ):  # as lambda's: at 100%, not the target
             limits.setdefault("ec2 fleet at maxSize", files)
         if lam.maximum_concurrency and lambda_at.facts["concurrency_needed"] > lam.maximum_concurrency:
             limits.setdefault("lambda at maximum concurrency", files)

@@ -339,10 +339,18 @@ def ec2_cost(settings: Ec2Settings, profile: Profile, prices: Prices) -> ModeCos
     needed = math.ceil(busy_slot_seconds_per_day / (86_400 * settings.concurrency * profile.utilisation))
     instances = min(max(needed, settings.min_size), settings.max_size)
     busy = min(1.0, busy_slot_seconds_per_day / (86_400 * settings.concurrency * instances))
-    if needed > settings.max_size:
+    slots_needed = busy_slot_seconds_per_day / 86_400
+    if slots_needed > settings.concurrency * settings.max_size:
+        warnings.append(
+            f"ec2: {slots_needed:.1f} busy slots needed on average but maxSize {settings.max_size} x "
+            f"{settings.concurrency} slots is {settings.concurrency * settings.max_size}: the backlog grows "
+            "(raise maxWorkers or workerConcurrency)"
+        )
+    elif needed > settings.max_size:
         warnings.append(
             f"ec2: {needed} instances needed at {profile.utilisation:.0%} utilisation but the group's "
-            f"maxSize is {settings.max_size}: the backlog grows (raise maxWorkers or workerConcurrency)"
+            f"maxSize is {settings.max_size}: the fleet keeps up at {busy:.0%} busy, above the target "
+            "(raise maxWorkers for headroom)"
         )
     receives, deletes = ec2_receives_and_deletes(settings, profile, instances)
     empty_receives = instances * (1 - busy) * SECONDS_PER_MONTH / max(settings.receive_wait_seconds, 1)
@@ -375,6 +383,7 @@ def ec2_cost(settings: Ec2Settings, profile: Profile, prices: Prices) -> ModeCos
         "instances": instances,
         "instances_needed": needed,
         "busy_fraction": round(busy, 4),
+        "slots_needed": round(slots_needed, 3),
         "share_above_timeout": round(too_slow, 6),
     }
     return ModeCost("ec2", items, warnings, facts)

@@ -590,3 +590,26 @@ def test_a_function_below_one_vcpu_warns_that_the_profiles_seconds_are_optimisti
     assert any("1024 MB gives the function 0.58 of a vCPU" in warning for warning in result.warnings)
     big = dataclasses.replace(settings, memory_mb=10240)
     assert not any("vCPU" in warning for warning in lambda_cost(big, Profile(1000, 1, 1, 2), prices).warnings)
+
+
+def test_the_ec2_backlog_grows_only_past_every_slot_of_max_size_not_past_the_target(prices):
+    """maxSize 3 x 2 slots: 5 busy slots need 8 instances at 60% but the 3 keep up (83% busy); 7 do not.
+    The lambda side compares average concurrency with its maximum, at 100%: the same test for both."""
+    settings = ec2_settings(small_stack(with_lambda=False))
+    keeps_up = ec2_cost(settings, Profile(5 * 86_400, 1, 1, 1, utilisation=0.6), prices)
+    assert keeps_up.facts["instances"] == 3 and keeps_up.facts["slots_needed"] == pytest.approx(5)
+    assert not any("backlog grows" in warning for warning in keeps_up.warnings)
+    assert any("keeps up at 83% busy" in warning for warning in keeps_up.warnings)
+    falls_behind = ec2_cost(settings, Profile(7 * 86_400, 1, 1, 1, utilisation=0.6), prices)
+    assert any("7.0 busy slots needed" in w and "backlog grows" in w for w in falls_behind.warnings)
+
+
+def test_a_fixed_size_group_reports_where_its_slots_run_out(prices):
+    """min = max (no scaling): the fleet is the same at every traffic; the capacity mark sits where its
+    slots are all busy."""
+    fixed = dataclasses.replace(ec2_settings(small_stack(with_lambda=False)), min_size=3, max_size=3)
+    lam = lambda_settings(small_stack(with_lambda=True))
+    profile = Profile(1000, 1, 1, 1)
+    result = cost.estimate(fixed, lam, profile, prices, 10, 1_000_000)
+    assert {ec2_cost(fixed, profile.with_files(f), prices).facts["instances"] for f in (10, 1e5, 1e6)} == {3}
+    assert result["limits"]["ec2 fleet at maxSize"] == pytest.approx(6 * 86_400, rel=0.05)
