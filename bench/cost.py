@@ -273,8 +273,16 @@ def break_even_text(result: dict[str, Any], low: float, high: float) -> str:
 
 
 def as_json(
-    result: dict[str, Any], profile: Profile, prices: Prices, chart: Path | None, stacks: dict[str, str]
+    result: dict[str, Any],
+    profile: Profile,
+    prices: Prices,
+    chart: Path | None,
+    stacks: dict[str, str],
+    search: tuple[float, float],
 ) -> dict[str, Any]:
+    """Everything the text shows: the tables (with each price as quoted), warnings, the break-even and
+    which mode is cheaper below it, the capacity marks, the range searched and the chart."""
+    low, high = search
     return {
         "profile": profile.__dict__,
         "stacks": stacks,
@@ -288,6 +296,7 @@ def as_json(
                         "quantity": item.quantity,
                         "unit": item.unit,
                         "unit_price_usd": item.unit_price_usd,
+                        "price_quoted": price_text(item),
                         "monthly_usd": round(item.monthly_usd, 4),
                     }
                     for item in cost.items
@@ -298,6 +307,9 @@ def as_json(
             for cost in result["costs"]
         },
         "break_even_files_per_day": result["break_evens"],
+        "cheaper_below_break_even": cheaper_below(result, low),
+        "break_even_text": break_even_text(result, low, high),
+        "search_range_files_per_day": [low, high],
         "capacity_limits_files_per_day": {name: round(files) for name, files in result["limits"].items()},
         "chart": str(chart) if chart else None,
     }
@@ -340,7 +352,8 @@ def main(argv: list[str] | None = None) -> int:
     crossing = result["break_evens"][0] if result["break_evens"] else "none"
     stacks = {"ec2": options.stack, "lambda": options.lambda_stack}
     if options.json:
-        print(json.dumps(as_json(result, profile, prices, chart, stacks), indent=2, ensure_ascii=False))
+        report = as_json(result, profile, prices, chart, stacks, (low, high))
+        print(json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False))
         return 0
     print(
         f"Profile: {profile.files_per_day:,.0f} files/day, mean {profile.mean_size_mb:g} MB, processing mean "

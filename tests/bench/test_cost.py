@@ -473,6 +473,12 @@ def test_json_output_and_chart(tmp_path, capsys):
         )
     assert report["prices"]["as_of"] == json.loads(PRICES_FILE.read_text())["as_of"]
     assert all(math.isfinite(value) for value in report["break_even_files_per_day"])
+    # what the text shows is in the JSON too: which side is cheaper, the sentence, the range, the prices
+    assert report["cheaper_below_break_even"] in {"ec2", "lambda"}
+    assert report["break_even_text"].startswith(f"break-even at {report['break_even_files_per_day'][0]:,}")
+    assert report["search_range_files_per_day"] == [10, 1_000_000]
+    assert report["modes"]["ec2"]["items"][0]["price_quoted"] == "0.124"
+    assert all(mode["warnings"] for mode in report["modes"].values())  # the default profile's timeouts
     assert chart.read_text(encoding="utf-8").lstrip().startswith("<?xml") and "<svg" in chart.read_text()
 
 
