@@ -259,11 +259,19 @@ def price_text(item: LineItem) -> str:
     return price if item.per == 1 else f"{price} / {item.per:,.0f}"
 
 
+def files_text(files: float) -> str:
+    """Files/day as read: 1,000,000 for large figures, 0.001 (not 0) for a fraction of a file a day."""
+    return f"{files:,.0f}" if files >= 100 else f"{files:g}"
+
+
 def break_even_text(result: dict[str, Any], low: float, high: float) -> str:
     crossings = result["break_evens"]
     first = cheaper_below(result, low)
     if not crossings:
-        return f"no break-even between {low:,.0f} and {high:,.0f} files/day: {first} is cheaper throughout"
+        return (
+            f"no break-even between {files_text(low)} and {files_text(high)} files/day: {first} is cheaper "
+            "throughout"
+        )
     other = "ec2" if first == "lambda" else "lambda"
     text = f"break-even at {crossings[0]:,.0f} files/day: {first} is cheaper below, {other} above"
     if len(crossings) > 1:

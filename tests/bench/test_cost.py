@@ -619,3 +619,13 @@ def test_a_fixed_size_group_reports_where_its_slots_run_out(prices):
     result = cost.estimate(fixed, lam, profile, prices, 10, 1_000_000)
     assert {ec2_cost(fixed, profile.with_files(f), prices).facts["instances"] for f in (10, 1e5, 1e6)} == {3}
     assert result["limits"]["ec2 fleet at maxSize"] == pytest.approx(6 * 86_400, rel=0.05)
+
+
+def test_a_range_below_one_file_a_day_is_printed_as_given_not_rounded_to_zero(production, lambda_stack):
+    prices = Prices.load()
+    result = cost.estimate(
+        ec2_settings(production), lambda_settings(lambda_stack), cost.DEFAULT_PROFILE, prices, 0.001, 0.01
+    )
+    text = cost.break_even_text(result, 0.001, 0.01)
+    assert text == "no break-even between 0.001 and 0.01 files/day: lambda is cheaper throughout"
+    assert cost.files_text(1_000_000) == "1,000,000" and cost.files_text(10) == "10"
