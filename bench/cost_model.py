@@ -356,7 +356,10 @@ def ec2_cost(settings: Ec2Settings, profile: Profile, prices: Prices) -> ModeCos
     empty_receives = instances * (1 - busy) * SECONDS_PER_MONTH / max(settings.receive_wait_seconds, 1)
     heartbeat_seconds = settings.queue.visibility_timeout_seconds * HEARTBEAT_FRACTION_OF_VISIBILITY
     heartbeats = instances * busy * SECONDS_PER_MONTH / heartbeat_seconds
-    flushes = instances * SECONDS_PER_MONTH / settings.metric_flush_seconds
+    # worker/metrics.py flushes only a window that recorded something: with files arriving at random,
+    # a window is empty with probability e^(-files per instance in the window)
+    per_window_files = profile.files_per_day / 86_400 / instances * settings.metric_flush_seconds
+    flushes = instances * SECONDS_PER_MONTH / settings.metric_flush_seconds * -math.expm1(-per_window_files)
     items = [
         LineItem(
             f"EC2 {settings.instance_type} On-Demand",

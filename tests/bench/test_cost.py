@@ -215,6 +215,7 @@ def test_ec2_line_items_by_hand(prices):
     assert got["SQS worker deletes (batched)"] == pytest.approx(files / 1e6)
     assert got["SQS empty long-poll receives"] == pytest.approx(0.5 * seconds / 20 / 1e6)
     assert got["SQS heartbeats (visibility extensions)"] == pytest.approx(0.5 * seconds / 200 / 1e6)
+    # 60 files a window: practically every 60 s window has data to flush
     assert got["CloudWatch PutMetricData"] == pytest.approx(seconds / 60 * 0.01 / 1000)
     assert got["S3 PUT (the index document)"] == pytest.approx(files * 0.01 / 1000)
     assert got["CloudWatch alarms"] == pytest.approx(0.3)  # 3 alarm metrics
@@ -629,3 +630,15 @@ def test_a_range_below_one_file_a_day_is_printed_as_given_not_rounded_to_zero(pr
     text = cost.break_even_text(result, 0.001, 0.01)
     assert text == "no break-even between 0.001 and 0.01 files/day: lambda is cheaper throughout"
     assert cost.files_text(1_000_000) == "1,000,000" and cost.files_text(10) == "10"
+
+
+def test_put_metric_data_is_billed_only_for_windows_with_data(prices):
+    """worker/metrics.py skips an empty flush: at a file a day, one instance makes about 30 calls a
+    month, not the 43,800 of a flush every 60 s."""
+    settings = ec2_settings(small_stack(with_lambda=False))
+    got = items(
+        ec2_cost(settings, Profile(files_per_day=1, mean_size_mb=1, mean_seconds=1, p99_seconds=2), prices)
+    )
+    windows = HOURS_PER_MONTH * 3600 / 60
+    assert got["CloudWatch PutMetricData"] == pytest.approx(windows * -math.expm1(-60 / 86_400) * 0.01 / 1000)
+    assert got["CloudWatch PutMetricData"] * 1000 / 0.01 == pytest.approx(DAYS_PER_MONTH, rel=0.01)
