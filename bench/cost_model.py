@@ -353,6 +353,10 @@ def ec2_cost(settings: Ec2Settings, profile: Profile, prices: Prices) -> ModeCos
             "(raise maxWorkers for headroom)"
         )
     receives, deletes = ec2_receives_and_deletes(settings, profile, instances)
+    # a file that times out is received once per attempt and never deleted (it reaches the DLQ)
+    slow_files = profile.files_per_day * DAYS_PER_MONTH * too_slow
+    receives += slow_files * (settings.queue.max_receive_count - 1)
+    deletes -= slow_files * deletes / (profile.files_per_day * DAYS_PER_MONTH)
     empty_receives = instances * (1 - busy) * SECONDS_PER_MONTH / max(settings.receive_wait_seconds, 1)
     heartbeat_seconds = settings.queue.visibility_timeout_seconds * HEARTBEAT_FRACTION_OF_VISIBILITY
     heartbeats = instances * busy * SECONDS_PER_MONTH / heartbeat_seconds
@@ -459,7 +463,9 @@ def lambda_cost(settings: LambdaSettings, profile: Profile, prices: Prices) -> M
         ),
         LineItem(
             "SQS event source mapping receives and deletes",
-            2 * invocations * chunks,
+            # a receive per invocation (its batch's 64 KB chunks); a DeleteMessageBatch per batch that
+            # finished: a timed-out attempt deletes nothing (the message returns, then goes to the DLQ)
+            invocations * chunks + finishing / records_per_invocation,
             "requests",
             *prices.quote("sqs_request"),
         ),

@@ -642,3 +642,20 @@ def test_put_metric_data_is_billed_only_for_windows_with_data(prices):
     windows = HOURS_PER_MONTH * 3600 / 60
     assert got["CloudWatch PutMetricData"] == pytest.approx(windows * -math.expm1(-60 / 86_400) * 0.01 / 1000)
     assert got["CloudWatch PutMetricData"] * 1000 / 0.01 == pytest.approx(DAYS_PER_MONTH, rel=0.01)
+
+
+def test_timed_out_attempts_are_received_again_and_never_deleted(prices):
+    settings = lambda_settings(small_stack(with_lambda=True))  # maxReceiveCount 2, batches of 5
+    profile = Profile(files_per_day=1000, mean_size_mb=1, mean_seconds=20, p99_seconds=90)
+    result = lambda_cost(settings, profile, prices)
+    files, share = 1000 * DAYS_PER_MONTH, result.facts["share_above_timeout"]
+    finishing_batches, slow_attempts = files * (1 - share) / 5, files * share * 2
+    requests = items(result)["SQS event source mapping receives and deletes"] * 1e6
+    assert requests == pytest.approx(finishing_batches + slow_attempts + finishing_batches)
+    ec2 = ec2_settings(small_stack(with_lambda=False))
+    slow = Profile(files_per_day=1000, mean_size_mb=1, mean_seconds=100, p99_seconds=900)
+    fleet = ec2_cost(ec2, slow, prices)
+    ec2_share = fleet.facts["share_above_timeout"]
+    got = items(fleet)
+    assert got["SQS worker receives (with messages)"] * 1e6 == pytest.approx(files * (1 + ec2_share))
+    assert got["SQS worker deletes (batched)"] * 1e6 == pytest.approx(files * (1 - ec2_share))
