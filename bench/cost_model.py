@@ -59,7 +59,9 @@ HEARTBEAT_FRACTION_OF_VISIBILITY = 1 / 3
 """The worker extends in-flight messages every third of the visibility timeout (worker/config.py)."""
 ESM_IDLE_POLLERS = 5
 """Assumed: pollers an SQS event source mapping keeps long-polling an idle queue (AWS does not
-publish the number; five is the batch concurrency Lambda starts with)."""
+publish the number; five is the batch concurrency Lambda starts with). That they are billed is AWS's:
+"even if the SQS queue isn't used, [the Lambda mapping] results in empty receives and associated
+charges" (https://aws.amazon.com/premiumsupport/knowledge-center/sqs-high-charges/)."""
 ESM_WAIT_SECONDS = 20
 LAMBDA_LOG_BYTES_PER_INVOCATION = 1500
 """Assumed: START/END/REPORT lines, one EMF metrics line and the handler's outcome log line."""
