@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ from bench.cost_settings import (
     ec2_settings,
     lambda_settings,
 )
-from preview.project import ProjectError
+from preview.project import ProjectError, load_project
 from preview.render import ProgramError, RenderedStack, render_program
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -48,14 +49,25 @@ DEFAULT_PROFILE = Profile(files_per_day=5_000, mean_size_mb=4, mean_seconds=60, 
 """Illustrative, not measured: most uploads small, the large ones 10-15 minutes (the incident)."""
 
 
-def positive(name: str, fix: str) -> Any:
+MAX_FILES_PER_DAY = 1e10
+"""About 115,000 files a second: far beyond both stacks' capacity; above it the sums overflow."""
+MAX_SECONDS = 7 * 86_400
+"""A week per file: far beyond any timeout the stacks allow (Lambda's 900 s, the worker's hours)."""
+MIN_UTILISATION = 0.01
+
+
+def positive(name: str, fix: str, least: float = 0.0, most: float = math.inf) -> Any:
     def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{name} {text!r} is not a number; {fix}") from None
-        if not value > 0 or value == float("inf"):
+        if not value > 0 or value == math.inf:
             raise argparse.ArgumentTypeError(f"{name} {text!r} must be a positive number; {fix}")
+        if value < least or value > most:
+            raise argparse.ArgumentTypeError(
+                f"{name} {text!r} is outside the {least:g} to {most:g} the estimate handles; {fix}"
+            )
         return value
 
     return parse
@@ -76,7 +88,9 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--program", type=Path, default=REPO_ROOT, help="the Pulumi program directory")
     parser.add_argument(
         "--files-per-day",
-        type=positive("--files-per-day", "give uploads per day, e.g. --files-per-day 5000"),
+        type=positive(
+            "--files-per-day", "give uploads per day, e.g. --files-per-day 5000", most=MAX_FILES_PER_DAY
+        ),
         default=DEFAULT_PROFILE.files_per_day,
     )
     parser.add_argument(
@@ -86,24 +100,41 @@ def parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--mean-seconds",
-        type=positive("--mean-seconds", "give the mean processing time in seconds, e.g. --mean-seconds 60"),
+        type=positive(
+            "--mean-seconds",
+            "give the mean processing time in seconds, e.g. --mean-seconds 60",
+            most=MAX_SECONDS,
+        ),
         default=DEFAULT_PROFILE.mean_seconds,
     )
     parser.add_argument(
         "--p99-seconds",
-        type=positive("--p99-seconds", "give the 99th-percentile processing time, e.g. --p99-seconds 720"),
+        type=positive(
+            "--p99-seconds",
+            "give the 99th-percentile processing time, e.g. --p99-seconds 720",
+            most=MAX_SECONDS,
+        ),
         default=DEFAULT_PROFILE.p99_seconds,
     )
     parser.add_argument(
         "--utilisation",
-        type=positive("--utilisation", "give the share of worker slots kept busy, e.g. --utilisation 0.7"),
+        type=positive(
+            "--utilisation",
+            "give the share of worker slots kept busy, e.g. --utilisation 0.7",
+            least=MIN_UTILISATION,
+            most=1,
+        ),
         default=DEFAULT_PROFILE.utilisation,
         help="target share of the ec2 workers' slots kept busy (default 0.7)",
     )
     parser.add_argument(
         "--range",
         nargs=2,
-        type=positive("--range", "give the lowest and highest files/day, e.g. --range 10 1000000"),
+        type=positive(
+            "--range",
+            "give the lowest and highest files/day, e.g. --range 10 1000000",
+            most=MAX_FILES_PER_DAY,
+        ),
         default=(10.0, 1_000_000.0),
         metavar=("LOW", "HIGH"),
         help="files/day searched for the break-even and charted (default 10 1000000)",
@@ -117,6 +148,18 @@ def parser() -> argparse.ArgumentParser:
 
 
 def render_stack(program: Path, stack: str) -> RenderedStack:
+    """The stack as its file configures it; a name without a file would render the project's defaults,
+    which is not a stack anyone deploys (and for --stack would pass as ec2 silently)."""
+    project = load_project(program)
+    stack_file = project.stack_file(stack)
+    if not stack_file.exists():
+        known = sorted(
+            path.name[len("Pulumi.") : -len(".yaml")] for path in stack_file.parent.glob("Pulumi.*.yaml")
+        )
+        raise StackSettingsError(
+            f"stack {stack!r}: there is no {stack_file.name} in {stack_file.parent}; give --stack or "
+            f"--lambda-stack a stack that has a stack file ({', '.join(known) or 'none found'})"
+        )
     return render_program(program, stack)
 
 
@@ -173,7 +216,9 @@ def estimate(
             lambda_cost(lam, profile.with_files(files), prices),
         )
         curve.append((files, ec2_at.total_usd, lambda_at.total_usd))
-        if ec2_at.facts["instances_needed"] > ec2.max_size:
+        if (
+            ec2_at.facts["slots_needed"] > ec2.concurrency * ec2.max_size
+        ):  # as lambda's: at 100%, not the target
             limits.setdefault("ec2 fleet at maxSize", files)
         if lam.maximum_concurrency and lambda_at.facts["concurrency_needed"] > lam.maximum_concurrency:
             limits.setdefault("lambda at maximum concurrency", files)
@@ -214,11 +259,19 @@ def price_text(item: LineItem) -> str:
     return price if item.per == 1 else f"{price} / {item.per:,.0f}"
 
 
+def files_text(files: float) -> str:
+    """Files/day as read: 1,000,000 for large figures, 0.001 (not 0) for a fraction of a file a day."""
+    return f"{files:,.0f}" if files >= 100 else f"{files:g}"
+
+
 def break_even_text(result: dict[str, Any], low: float, high: float) -> str:
     crossings = result["break_evens"]
     first = cheaper_below(result, low)
     if not crossings:
-        return f"no break-even between {low:,.0f} and {high:,.0f} files/day: {first} is cheaper throughout"
+        return (
+            f"no break-even between {files_text(low)} and {files_text(high)} files/day: {first} is cheaper "
+            "throughout"
+        )
     other = "ec2" if first == "lambda" else "lambda"
     text = f"break-even at {crossings[0]:,.0f} files/day: {first} is cheaper below, {other} above"
     if len(crossings) > 1:
@@ -228,8 +281,16 @@ def break_even_text(result: dict[str, Any], low: float, high: float) -> str:
 
 
 def as_json(
-    result: dict[str, Any], profile: Profile, prices: Prices, chart: Path | None, stacks: dict[str, str]
+    result: dict[str, Any],
+    profile: Profile,
+    prices: Prices,
+    chart: Path | None,
+    stacks: dict[str, str],
+    search: tuple[float, float],
 ) -> dict[str, Any]:
+    """Everything the text shows: the tables (with each price as quoted), warnings, the break-even and
+    which mode is cheaper below it, the capacity marks, the range searched and the chart."""
+    low, high = search
     return {
         "profile": profile.__dict__,
         "stacks": stacks,
@@ -243,6 +304,7 @@ def as_json(
                         "quantity": item.quantity,
                         "unit": item.unit,
                         "unit_price_usd": item.unit_price_usd,
+                        "price_quoted": price_text(item),
                         "monthly_usd": round(item.monthly_usd, 4),
                     }
                     for item in cost.items
@@ -253,6 +315,9 @@ def as_json(
             for cost in result["costs"]
         },
         "break_even_files_per_day": result["break_evens"],
+        "cheaper_below_break_even": cheaper_below(result, low),
+        "break_even_text": break_even_text(result, low, high),
+        "search_range_files_per_day": [low, high],
         "capacity_limits_files_per_day": {name: round(files) for name, files in result["limits"].items()},
         "chart": str(chart) if chart else None,
     }
@@ -282,12 +347,21 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, PriceError, StackSettingsError, ProgramError, ProjectError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    chart = write_chart(result["curve"], result["break_evens"], result["limits"], options.chart, profile)
+    try:
+        chart = write_chart(result["curve"], result["break_evens"], result["limits"], options.chart, profile)
+    except OSError as error:
+        print(
+            f"error: --chart {options.chart}: cannot be written ({error.strerror or error}); give a path in a "
+            "writable directory, e.g. --chart build/cost.svg",
+            file=sys.stderr,
+        )
+        return 2
     ec2_total, lambda_total = (cost.total_usd for cost in result["costs"])
     crossing = result["break_evens"][0] if result["break_evens"] else "none"
     stacks = {"ec2": options.stack, "lambda": options.lambda_stack}
     if options.json:
-        print(json.dumps(as_json(result, profile, prices, chart, stacks), indent=2, ensure_ascii=False))
+        report = as_json(result, profile, prices, chart, stacks, (low, high))
+        print(json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False))
         return 0
     print(
         f"Profile: {profile.files_per_day:,.0f} files/day, mean {profile.mean_size_mb:g} MB, processing mean "

@@ -12,7 +12,8 @@ What the model assumes (docs/cost.md says the same, with the reasons):
   long-poll receives while an instance's receiver waits on an empty queue; at most one heartbeat
   (ChangeMessageVisibilityBatch) per instance per heartbeat interval while busy.
 - lambda: one invocation per record without a batching window (at these rates a batch rarely fills),
-  batches of `batch_size` with one; GB-seconds = files x mean seconds x memory. The event source
+  batches of `batch_size` with one; GB-seconds = finishing invocations x their seconds (the fitted
+  mean below the timeout, rounded up to the ms as Lambda bills) x memory. The event source
   mapping's pollers are billed SQS requests: a receive and a delete per batch plus empty long polls
   of its idle pollers. Files slower than the timeout cannot finish: every attempt runs to the timeout
   until maxReceiveCount sends them to the DLQ; their share comes from a log-normal fitted to the
@@ -35,6 +36,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
 from statistics import NormalDist
 from typing import Any
@@ -57,14 +59,21 @@ HEARTBEAT_FRACTION_OF_VISIBILITY = 1 / 3
 """The worker extends in-flight messages every third of the visibility timeout (worker/config.py)."""
 ESM_IDLE_POLLERS = 5
 """Assumed: pollers an SQS event source mapping keeps long-polling an idle queue (AWS does not
-publish the number; five is the batch concurrency Lambda starts with)."""
+publish the number; five is the batch concurrency Lambda starts with). That they are billed is AWS's:
+"even if the SQS queue isn't used, [the Lambda mapping] results in empty receives and associated
+charges" (https://aws.amazon.com/premiumsupport/knowledge-center/sqs-high-charges/)."""
 ESM_WAIT_SECONDS = 20
 LAMBDA_LOG_BYTES_PER_INVOCATION = 1500
 """Assumed: START/END/REPORT lines, one EMF metrics line and the handler's outcome log line."""
 Z_99 = NormalDist().inv_cdf(0.99)
+P99_SHARE = 0.01
+"""Files above the p99: at least this share exceeds a timeout below the p99."""
 WARN_SHARE = 0.0005
 """Files slower than the timeout are worth a warning from one in 2,000 (or whenever p99 is above it)."""
 LAMBDA_MAX_TIMEOUT_SECONDS = 900
+LAMBDA_ONE_VCPU_MB = 1769
+"""Lambda allocates CPU in proportion to memory, one vCPU at 1,769 MB
+(https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html)."""
 """Lambda's largest function timeout (Lambda quotas: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html)."""
 
 
@@ -118,7 +127,39 @@ class Prices:
 
     @classmethod
     def load(cls, path: Path = PRICES_FILE) -> Prices:
-        return cls(json.loads(path.read_text(encoding="utf-8")), path)
+        """The file, checked: a price the model reads that is missing, not a finite non-negative number,
+        or undated fails here with the file, the key and the fix, not as a KeyError mid-estimate."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as error:
+            raise PriceError(
+                f"--prices {path}: cannot be read ({error.strerror}); give the prices file, e.g. "
+                f"--prices bench/{PRICES_FILE.name}"
+            ) from None
+        except json.JSONDecodeError as error:
+            raise PriceError(
+                f"{path}: not valid JSON ({error}); fix the file or give another with --prices"
+            ) from None
+        if not isinstance(data, dict):
+            raise PriceError(
+                f"{path}: the top level is not a JSON object; see {PRICES_FILE.name} for the layout"
+            )
+        for key in ("region", "as_of"):
+            if not isinstance(data.get(key), str) or not data[key]:
+                raise PriceError(f'{path}: no {key!r}; add it (e.g. "{key}": "{_EXAMPLE[key]}")')
+        _date(path, "as_of", data["as_of"])
+        prices = data.get("prices")
+        if not isinstance(prices, dict):
+            raise PriceError(f"{path}: no 'prices' object; see {PRICES_FILE.name} for the layout")
+        for key, variants in REQUIRED_PRICES.items():
+            entry = prices.get(key)
+            if not isinstance(entry, dict):
+                raise PriceError(
+                    f"{path}: no {key!r} price; add it in {data['region']} with its usd, per, unit, url and as_of"
+                )
+            for variant, value in entry.items() if variants else [(None, entry)]:
+                _check_entry(path, key if variant is None else f"{key}[{variant}]", value)
+        return cls(data, path)
 
     def entry(self, key: str, variant: str | None = None) -> dict[str, Any]:
         entry = self.data["prices"][key]
@@ -141,20 +182,103 @@ class Prices:
         return self.unit(key, variant), float(self.entry(key, variant)["per"])
 
 
+REQUIRED_PRICES = {
+    "sqs_request": False,
+    "ec2_instance_hour": True,
+    "ebs_gb_month": True,
+    "lambda_request": False,
+    "lambda_gb_second": True,
+    "s3_put_request": False,
+    "s3_get_request": False,
+    "cloudwatch_alarm_month": False,
+    "cloudwatch_metric_month": False,
+    "cloudwatch_api_request": False,
+    "cloudwatch_logs_ingested_gb": False,
+}
+"""The prices the model reads; True: keyed by a variant (instance type, volume type, architecture)."""
+_EXAMPLE = {"region": "ap-northeast-1", "as_of": "2026-11-29"}
+
+
+def _date(path: Path, key: str, text: object) -> None:
+    try:
+        date.fromisoformat(str(text))
+    except ValueError:
+        raise PriceError(
+            f"{path}: {key} {text!r} is not a date; give the day the price was read as YYYY-MM-DD"
+        ) from None
+
+
+def _check_entry(path: Path, key: str, entry: object) -> None:
+    if not isinstance(entry, dict):
+        raise PriceError(f"{path}: {key} is not an object with usd, per, unit, url and as_of")
+    for field_name, low in (("usd", 0.0), ("per", 1.0)):
+        value = entry.get(field_name)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or value < low
+        ):
+            raise PriceError(
+                f"{path}: {key} {field_name} is {value!r}; give a finite number of at least {low:g} "
+                f"(usd: the price, per: the quantity it is quoted for, e.g. 1000000 for per million)"
+            )
+    if "as_of" not in entry:
+        raise PriceError(
+            f'{path}: {key} has no as_of; add the day the price was read, e.g. "as_of": "2026-11-29"'
+        )
+    _date(path, f"{key} as_of", entry["as_of"])
+
+
 def share_above(profile: Profile, seconds: float) -> float | None:
     """Share of files slower than `seconds`, from a log-normal with the profile's mean and p99.
 
     None when no log-normal has that mean and p99 (p99 more than e^(z99^2/2) ~ 15 times the mean).
     """
+    fit = lognormal(profile)
+    if fit is None:
+        return None
+    mu, sigma = fit
+    if sigma == 0:
+        return 0.0 if seconds >= profile.mean_seconds else 1.0
+    return 1 - NormalDist(mu, sigma).cdf(math.log(seconds))
+
+
+def lognormal(profile: Profile) -> tuple[float, float] | None:
+    """(mu, sigma) of the log-normal with the profile's mean and p99; None when none has them."""
     ratio = math.log(profile.p99_seconds / profile.mean_seconds)
     discriminant = Z_99**2 - 2 * ratio
     if discriminant < 0:
         return None
     sigma = Z_99 - math.sqrt(discriminant)
+    return math.log(profile.mean_seconds) - sigma**2 / 2, sigma
+
+
+def mean_below(profile: Profile, seconds: float) -> float:
+    """Mean processing time of the files that finish within `seconds`: the fitted log-normal's mean
+    below it (E[X | X < t] = e^(mu + sigma^2/2) Phi((ln t - mu - sigma^2)/sigma) / Phi((ln t - mu)/sigma)).
+
+    Billing finishing files at the overall mean would bill them past the timeout when the mean is
+    above it (a Lambda invocation is billed at most its timeout). Without a fit: min(mean, seconds).
+    """
+    fit = lognormal(profile)
+    if fit is None:
+        return min(profile.mean_seconds, seconds)
+    mu, sigma = fit
     if sigma == 0:
-        return 0.0 if seconds >= profile.mean_seconds else 1.0
-    mu = math.log(profile.mean_seconds) - sigma**2 / 2
-    return 1 - NormalDist(mu, sigma).cdf(math.log(seconds))
+        return min(profile.mean_seconds, seconds)
+    below = NormalDist().cdf((math.log(seconds) - mu) / sigma)
+    if below < 1e-12:
+        return seconds  # (almost) nothing finishes: the figure multiplies a share of about 0
+    partial = math.exp(mu + sigma**2 / 2) * NormalDist().cdf((math.log(seconds) - mu - sigma**2) / sigma)
+    return min(partial / below, seconds)
+
+
+def billed_seconds(seconds: float) -> float:
+    """Lambda bills an invocation's duration rounded up to the millisecond (no minimum beyond that):
+    https://aws.amazon.com/blogs/aws/new-for-aws-lambda-1ms-billing-granularity-adds-cost-savings/
+    (rounding the mean, not each invocation: off by under 1 ms an invocation)."""
+    return math.ceil(seconds * 1000 - 1e-9) / 1000
 
 
 def common_items(profile: Profile, prices: Prices, alarm_metrics: int, custom_metrics: int) -> list[LineItem]:
@@ -178,15 +302,15 @@ def common_items(profile: Profile, prices: Prices, alarm_metrics: int, custom_me
 def timeout_warning(
     mode: str, what: str, timeout: float, profile: Profile, fix: str
 ) -> tuple[float, str | None]:
-    """(share of files slower than `timeout`, a warning when it matters): the share is 0 when it cannot
-    be derived, and then the warning says p99 is above the timeout without a share."""
+    """(share of files slower than `timeout`, a warning when it matters). When no log-normal fits and
+    p99 is above the timeout, the share is 1%: the least such a p99 implies (0 would price none)."""
     share = share_above(profile, timeout)
     if share is None:
         if profile.p99_seconds <= timeout:
             return 0.0, None
-        return 0.0, (
-            f"{mode}: p99 {profile.p99_seconds:g} s is above the {what} {timeout:g} s: more than 1% of files "
-            f"cannot finish (the share cannot be derived: no log-normal has this mean and p99; {fix})"
+        return P99_SHARE, (
+            f"{mode}: p99 {profile.p99_seconds:g} s is above the {what} {timeout:g} s: at least 1% of files "
+            f"cannot finish, priced as 1% (no log-normal has this mean and p99, so no closer share; {fix})"
         )
     if share < WARN_SHARE and profile.p99_seconds <= timeout:
         return share, None
@@ -210,22 +334,38 @@ def ec2_cost(settings: Ec2Settings, profile: Profile, prices: Prices) -> ModeCos
     timed_out_seconds_per_file = (
         too_slow * settings.queue.max_receive_count * settings.processing_timeout_seconds
     )
+    finishing_seconds = mean_below(profile, settings.processing_timeout_seconds)
     busy_slot_seconds_per_day = profile.files_per_day * (
-        (1 - too_slow) * profile.mean_seconds + timed_out_seconds_per_file
+        (1 - too_slow) * finishing_seconds + timed_out_seconds_per_file
     )
     needed = math.ceil(busy_slot_seconds_per_day / (86_400 * settings.concurrency * profile.utilisation))
     instances = min(max(needed, settings.min_size), settings.max_size)
     busy = min(1.0, busy_slot_seconds_per_day / (86_400 * settings.concurrency * instances))
-    if needed > settings.max_size:
+    slots_needed = busy_slot_seconds_per_day / 86_400
+    if slots_needed > settings.concurrency * settings.max_size:
+        warnings.append(
+            f"ec2: {slots_needed:.1f} busy slots needed on average but maxSize {settings.max_size} x "
+            f"{settings.concurrency} slots is {settings.concurrency * settings.max_size}: the backlog grows "
+            "(raise maxWorkers or workerConcurrency)"
+        )
+    elif needed > settings.max_size:
         warnings.append(
             f"ec2: {needed} instances needed at {profile.utilisation:.0%} utilisation but the group's "
-            f"maxSize is {settings.max_size}: the backlog grows (raise maxWorkers or workerConcurrency)"
+            f"maxSize is {settings.max_size}: the fleet keeps up at {busy:.0%} busy, above the target "
+            "(raise maxWorkers for headroom)"
         )
     receives, deletes = ec2_receives_and_deletes(settings, profile, instances)
+    # a file that times out is received once per attempt and never deleted (it reaches the DLQ)
+    slow_files = profile.files_per_day * DAYS_PER_MONTH * too_slow
+    receives += slow_files * (settings.queue.max_receive_count - 1)
+    deletes -= slow_files * deletes / (profile.files_per_day * DAYS_PER_MONTH)
     empty_receives = instances * (1 - busy) * SECONDS_PER_MONTH / max(settings.receive_wait_seconds, 1)
     heartbeat_seconds = settings.queue.visibility_timeout_seconds * HEARTBEAT_FRACTION_OF_VISIBILITY
     heartbeats = instances * busy * SECONDS_PER_MONTH / heartbeat_seconds
-    flushes = instances * SECONDS_PER_MONTH / settings.metric_flush_seconds
+    # worker/metrics.py flushes only a window that recorded something: with files arriving at random,
+    # a window is empty with probability e^(-files per instance in the window)
+    per_window_files = profile.files_per_day / 86_400 / instances * settings.metric_flush_seconds
+    flushes = instances * SECONDS_PER_MONTH / settings.metric_flush_seconds * -math.expm1(-per_window_files)
     items = [
         LineItem(
             f"EC2 {settings.instance_type} On-Demand",
@@ -252,6 +392,7 @@ def ec2_cost(settings: Ec2Settings, profile: Profile, prices: Prices) -> ModeCos
         "instances": instances,
         "instances_needed": needed,
         "busy_fraction": round(busy, 4),
+        "slots_needed": round(slots_needed, 3),
         "share_above_timeout": round(too_slow, 6),
     }
     return ModeCost("ec2", items, warnings, facts)
@@ -285,14 +426,23 @@ def lambda_cost(settings: LambdaSettings, profile: Profile, prices: Prices) -> M
             f"({settings.ephemeral_storage_mb} MB): the indexer spools the upload to a temporary file, so "
             "configure ephemeralStorage (up to 10,240 MB; above 512 MB it is billed, not modelled here)"
         )
+    if settings.memory_mb < LAMBDA_ONE_VCPU_MB:
+        warnings.append(
+            f"lambda: {settings.memory_mb} MB gives the function {settings.memory_mb / LAMBDA_ONE_VCPU_MB:.2f} "
+            f"of a vCPU (one at {LAMBDA_ONE_VCPU_MB} MB): a CPU-bound file takes longer than the profile's "
+            f"{profile.mean_seconds:g} s, which the estimate assumes in both modes; measure at this memory "
+            "or raise lambdaMemoryMb"
+        )
     records_per_invocation = settings.batch_size if settings.batching_window_seconds > 0 else 1
     finishing = files * (1 - too_slow)
     timed_out_attempts = files * too_slow * settings.queue.max_receive_count
     invocations = finishing / records_per_invocation + timed_out_attempts
     memory_gb = settings.memory_mb / 1024
-    gb_seconds = finishing * profile.mean_seconds * memory_gb
+    finishing_seconds = mean_below(profile, settings.timeout_seconds)
+    invocation_seconds = billed_seconds(records_per_invocation * finishing_seconds)
+    gb_seconds = finishing / records_per_invocation * invocation_seconds * memory_gb
     timeout_gb_seconds = timed_out_attempts * settings.timeout_seconds * memory_gb
-    seconds_per_file = (1 - too_slow) * profile.mean_seconds + too_slow * (
+    seconds_per_file = (1 - too_slow) * finishing_seconds + too_slow * (
         settings.queue.max_receive_count * settings.timeout_seconds
     )
     concurrency_needed = profile.files_per_day * seconds_per_file / 86_400
@@ -315,7 +465,9 @@ def lambda_cost(settings: LambdaSettings, profile: Profile, prices: Prices) -> M
         ),
         LineItem(
             "SQS event source mapping receives and deletes",
-            2 * invocations * chunks,
+            # a receive per invocation (its batch's 64 KB chunks); a DeleteMessageBatch per batch that
+            # finished: a timed-out attempt deletes nothing (the message returns, then goes to the DLQ)
+            invocations * chunks + finishing / records_per_invocation,
             "requests",
             *prices.quote("sqs_request"),
         ),

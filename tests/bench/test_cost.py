@@ -4,8 +4,10 @@ small stack with round prices), the break-even search, the dated prices file and
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import math
+import random
 import re
 from datetime import date
 
@@ -23,6 +25,8 @@ from bench.cost_model import (
     ec2_cost,
     lambda_cost,
     log_grid,
+    lognormal,
+    mean_below,
     share_above,
 )
 from bench.cost_settings import (
@@ -211,6 +215,7 @@ def test_ec2_line_items_by_hand(prices):
     assert got["SQS worker deletes (batched)"] == pytest.approx(files / 1e6)
     assert got["SQS empty long-poll receives"] == pytest.approx(0.5 * seconds / 20 / 1e6)
     assert got["SQS heartbeats (visibility extensions)"] == pytest.approx(0.5 * seconds / 200 / 1e6)
+    # 60 files a window: practically every 60 s window has data to flush
     assert got["CloudWatch PutMetricData"] == pytest.approx(seconds / 60 * 0.01 / 1000)
     assert got["S3 PUT (the index document)"] == pytest.approx(files * 0.01 / 1000)
     assert got["CloudWatch alarms"] == pytest.approx(0.3)  # 3 alarm metrics
@@ -244,7 +249,7 @@ def test_lambda_line_items_by_hand(prices):
         4 * HOURS_PER_MONTH * 3600 / 20 / 1e6
     )
     assert "Lambda duration of timed-out attempts" not in got
-    assert result.warnings == []
+    assert [warning for warning in result.warnings if "vCPU" not in warning] == []  # 1024 MB: see below
 
 
 def test_a_missing_instance_price_names_the_type_and_the_fix(prices):
@@ -284,7 +289,10 @@ def test_files_slower_than_the_workers_processing_timeout_warn_and_occupy_slots(
     assert any("longer than the processing timeout 600 s" in warning for warning in result.warnings)
     assert ec2_cost(settings, profile, prices).warnings == []
     share = result.facts["share_above_timeout"]
-    expected = 86_400 * ((1 - share) * 100 + share * 2 * 600) / (86_400 * 2 * 0.5)
+    # the files that finish are billed at their own mean (below the timeout), not the overall 100 s
+    finishing = mean_below(slow, 600)
+    assert finishing < 100
+    expected = 86_400 * ((1 - share) * finishing + share * 2 * 600) / (86_400 * 2 * 0.5)
     assert result.facts["instances_needed"] == math.ceil(expected)
 
 
@@ -369,6 +377,13 @@ def test_every_price_has_a_unit_a_pricing_page_a_date_and_says_whether_it_was_so
     [
         (["--files-per-day", "many"], "--files-per-day 'many' is not a number; give uploads per day"),
         (["--mean-seconds", "-3"], "--mean-seconds '-3' must be a positive number"),
+        (["--files-per-day", "nan"], "--files-per-day 'nan' must be a positive number"),
+        (["--p99-seconds", "inf"], "--p99-seconds 'inf' must be a positive number"),
+        # these overflowed to inf inside the model (ceil(inf): OverflowError traceback)
+        (["--files-per-day", "1e308"], "--files-per-day '1e308' is outside the 0 to 1e+10"),
+        (["--utilisation", "1e-320"], "--utilisation '1e-320' is outside the 0.01 to 1"),
+        (["--mean-seconds", "1e300", "--p99-seconds", "1e300"], "--mean-seconds '1e300' is outside"),
+        (["--range", "10", "1e300"], "--range '1e300' is outside"),
     ],
 )
 def test_a_bad_flag_names_the_value_and_the_fix(argv, message, capsys):
@@ -407,8 +422,28 @@ def test_a_stack_of_the_wrong_mode_exits_2_naming_the_flag(
 def test_a_lambda_stack_without_a_stack_file_says_so(capsys, tmp_path):
     assert cost.main(["--lambda-stack", "no-such-stack", "--chart", str(tmp_path / "cost.svg")]) == 2
     error = capsys.readouterr().err
-    assert "--lambda-stack no-such-stack: the stack renders compute 'ec2'" in error
-    assert "there is no Pulumi.no-such-stack.yaml" in error
+    assert "stack 'no-such-stack': there is no Pulumi.no-such-stack.yaml" in error
+    assert "lambda, production" in error
+
+
+def test_an_ec2_stack_without_a_stack_file_is_refused_not_rendered_from_the_defaults(capsys, tmp_path):
+    # the project's default compute is ec2: without this check --stack nope priced the defaults silently
+    assert cost.main(["--stack", "nope", "--chart", str(tmp_path / "cost.svg")]) == 2
+    error = capsys.readouterr().err
+    assert "stack 'nope': there is no Pulumi.nope.yaml" in error and error.count("error:") == 1
+
+
+def test_an_unwritable_chart_path_exits_2_naming_the_flag(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(
+        cost, "render_stack", lambda program, stack: small_stack(with_lambda=stack == "lambda")
+    )
+    blocker = tmp_path / "file"
+    blocker.write_text("", encoding="utf-8")
+    chart = blocker / "sub" / "cost.svg"  # a directory under a file: cannot be created
+    monkeypatch.setattr(cost.Prices, "load", classmethod(lambda cls, path: cls(ROUND_PRICES)))
+    assert cost.main(["--chart", str(chart), "--mean-seconds", "1", "--p99-seconds", "2"]) == 2
+    error = capsys.readouterr().err
+    assert f"--chart {chart}: cannot be written" in error and "Traceback" not in error
 
 
 def test_each_mode_is_read_from_its_own_stack(monkeypatch, tmp_path, capsys):
@@ -439,6 +474,12 @@ def test_json_output_and_chart(tmp_path, capsys):
         )
     assert report["prices"]["as_of"] == json.loads(PRICES_FILE.read_text())["as_of"]
     assert all(math.isfinite(value) for value in report["break_even_files_per_day"])
+    # what the text shows is in the JSON too: which side is cheaper, the sentence, the range, the prices
+    assert report["cheaper_below_break_even"] in {"ec2", "lambda"}
+    assert report["break_even_text"].startswith(f"break-even at {report['break_even_files_per_day'][0]:,}")
+    assert report["search_range_files_per_day"] == [10, 1_000_000]
+    assert report["modes"]["ec2"]["items"][0]["price_quoted"] == "0.124"
+    assert all(mode["warnings"] for mode in report["modes"].values())  # the default profile's timeouts
     assert chart.read_text(encoding="utf-8").lstrip().startswith("<?xml") and "<svg" in chart.read_text()
 
 
@@ -468,3 +509,153 @@ def test_the_cost_page_shows_the_default_profiles_current_figures(production, la
     shown_totals = [float(total.replace(",", "")) for total in re.findall(r"^total\s+([\d,.]+)$", page, re.M)]
     assert shown_totals == [round(mode.total_usd, 2) for mode in result["costs"]], "docs/cost.md is stale"
     assert f"break-even at {result['break_evens'][0]:,} files/day" in page, "docs/cost.md is stale"
+
+
+def _prices_file(tmp_path, change) -> str:
+    data = json.loads(PRICES_FILE.read_text(encoding="utf-8"))
+    change(data)
+    path = tmp_path / "prices.json"
+    path.write_text(json.dumps(data) if not isinstance(data, str) else data, encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["prices"].pop("sqs_request"), "no 'sqs_request' price; add it"),
+        (lambda d: d["prices"]["sqs_request"].update(usd=-0.4), "sqs_request usd is -0.4; give a finite"),
+        (lambda d: d["prices"]["ebs_gb_month"]["gp3"].update(usd="NaN"), "ebs_gb_month[gp3] usd is 'NaN'"),
+        (lambda d: d["prices"]["lambda_request"].update(per=0), "lambda_request per is 0"),
+        (lambda d: d.pop("as_of"), "no 'as_of'; add it"),
+        (lambda d: d["prices"]["s3_get_request"].pop("as_of"), "s3_get_request has no as_of"),
+        (lambda d: d.update(as_of="last week"), "as_of 'last week' is not a date"),
+    ],
+)
+def test_a_bad_prices_file_exits_2_naming_the_price_and_the_fix(change, message, tmp_path, capsys):
+    path = _prices_file(tmp_path, change)
+    assert cost.main(["--prices", path, "--chart", str(tmp_path / "c.svg")]) == 2
+    error = capsys.readouterr().err
+    assert message in error and path in error and "Traceback" not in error
+    assert error.count("\n") == 1  # one line
+
+
+def test_malformed_or_missing_prices_json_exits_2(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json", encoding="utf-8")
+    assert cost.main(["--prices", str(bad)]) == 2
+    assert f"{bad}: not valid JSON" in capsys.readouterr().err
+    assert cost.main(["--prices", str(tmp_path / "none.json")]) == 2
+    assert "cannot be read" in capsys.readouterr().err
+
+
+# --- billed duration: never past the timeout, rounded up to the millisecond -----------------------
+
+
+def test_files_that_finish_are_billed_below_the_timeout_when_the_mean_is_above_it(prices):
+    """Mean 100 s, p99 150 s against the fixture's 60 s timeout: most files time out, and the ones that
+    finish took under 60 s; billing them at the 100 s mean billed invocations past their timeout."""
+    settings = lambda_settings(small_stack(with_lambda=True))  # 1 GB, timeout 60 s, batches of 5
+    profile = Profile(files_per_day=86_400, mean_size_mb=1, mean_seconds=100, p99_seconds=150)
+    result = lambda_cost(settings, profile, prices)
+    share = result.facts["share_above_timeout"]
+    assert 0.5 < share < 1
+    finishing_invocations = 86_400 * DAYS_PER_MONTH * (1 - share) / 5
+    per_invocation = items(result)["Lambda duration (1024 MB, arm64)"] / 0.00001 / finishing_invocations
+    assert per_invocation <= 5 * 60  # five records, each under the timeout
+    # and the fitted distribution's own mean below the timeout (checked by sampling it)
+    mu, sigma = lognormal(profile)
+    rng = random.Random(7)
+    draws = [math.exp(rng.gauss(mu, sigma)) for _ in range(200_000)]
+    below = [x for x in draws if x < 60]
+    assert per_invocation / 5 == pytest.approx(sum(below) / len(below), rel=0.01)
+
+
+def test_lambda_duration_is_billed_at_least_one_millisecond_an_invocation(prices):
+    settings = lambda_settings(small_stack(with_lambda=True))
+    profile = Profile(files_per_day=86_400, mean_size_mb=1, mean_seconds=1e-6, p99_seconds=1e-6)
+    got = items(lambda_cost(settings, profile, prices))
+    invocations = 86_400 * DAYS_PER_MONTH / 5
+    assert got["Lambda duration (1024 MB, arm64)"] == pytest.approx(invocations * 0.001 * 1.0 * 0.00001)
+
+
+def test_a_p99_above_the_timeout_without_a_fit_prices_at_least_one_percent(prices):
+    settings = lambda_settings(small_stack(with_lambda=True))  # timeout 60 s, maxReceiveCount 2
+    result = lambda_cost(
+        settings, Profile(files_per_day=1000, mean_size_mb=1, mean_seconds=1, p99_seconds=100), prices
+    )
+    files = 1000 * DAYS_PER_MONTH
+    assert items(result)["Lambda duration of timed-out attempts"] == pytest.approx(
+        files * 0.01 * 2 * 60 * 0.00001
+    )
+    assert any("at least 1% of files cannot finish, priced as 1%" in warning for warning in result.warnings)
+
+
+def test_a_function_below_one_vcpu_warns_that_the_profiles_seconds_are_optimistic(prices):
+    """128 MB gets 128/1769 of a vCPU: at the same seconds it looked 16x cheaper than 2048 MB."""
+    settings = lambda_settings(small_stack(with_lambda=True))  # 1024 MB
+    result = lambda_cost(settings, Profile(1000, 1, 1, 2), prices)
+    assert any("1024 MB gives the function 0.58 of a vCPU" in warning for warning in result.warnings)
+    big = dataclasses.replace(settings, memory_mb=10240)
+    assert not any("vCPU" in warning for warning in lambda_cost(big, Profile(1000, 1, 1, 2), prices).warnings)
+
+
+def test_the_ec2_backlog_grows_only_past_every_slot_of_max_size_not_past_the_target(prices):
+    """maxSize 3 x 2 slots: 5 busy slots need 8 instances at 60% but the 3 keep up (83% busy); 7 do not.
+    The lambda side compares average concurrency with its maximum, at 100%: the same test for both."""
+    settings = ec2_settings(small_stack(with_lambda=False))
+    keeps_up = ec2_cost(settings, Profile(5 * 86_400, 1, 1, 1, utilisation=0.6), prices)
+    assert keeps_up.facts["instances"] == 3 and keeps_up.facts["slots_needed"] == pytest.approx(5)
+    assert not any("backlog grows" in warning for warning in keeps_up.warnings)
+    assert any("keeps up at 83% busy" in warning for warning in keeps_up.warnings)
+    falls_behind = ec2_cost(settings, Profile(7 * 86_400, 1, 1, 1, utilisation=0.6), prices)
+    assert any("7.0 busy slots needed" in w and "backlog grows" in w for w in falls_behind.warnings)
+
+
+def test_a_fixed_size_group_reports_where_its_slots_run_out(prices):
+    """min = max (no scaling): the fleet is the same at every traffic; the capacity mark sits where its
+    slots are all busy."""
+    fixed = dataclasses.replace(ec2_settings(small_stack(with_lambda=False)), min_size=3, max_size=3)
+    lam = lambda_settings(small_stack(with_lambda=True))
+    profile = Profile(1000, 1, 1, 1)
+    result = cost.estimate(fixed, lam, profile, prices, 10, 1_000_000)
+    assert {ec2_cost(fixed, profile.with_files(f), prices).facts["instances"] for f in (10, 1e5, 1e6)} == {3}
+    assert result["limits"]["ec2 fleet at maxSize"] == pytest.approx(6 * 86_400, rel=0.05)
+
+
+def test_a_range_below_one_file_a_day_is_printed_as_given_not_rounded_to_zero(production, lambda_stack):
+    prices = Prices.load()
+    result = cost.estimate(
+        ec2_settings(production), lambda_settings(lambda_stack), cost.DEFAULT_PROFILE, prices, 0.001, 0.01
+    )
+    text = cost.break_even_text(result, 0.001, 0.01)
+    assert text == "no break-even between 0.001 and 0.01 files/day: lambda is cheaper throughout"
+    assert cost.files_text(1_000_000) == "1,000,000" and cost.files_text(10) == "10"
+
+
+def test_put_metric_data_is_billed_only_for_windows_with_data(prices):
+    """worker/metrics.py skips an empty flush: at a file a day, one instance makes about 30 calls a
+    month, not the 43,800 of a flush every 60 s."""
+    settings = ec2_settings(small_stack(with_lambda=False))
+    got = items(
+        ec2_cost(settings, Profile(files_per_day=1, mean_size_mb=1, mean_seconds=1, p99_seconds=2), prices)
+    )
+    windows = HOURS_PER_MONTH * 3600 / 60
+    assert got["CloudWatch PutMetricData"] == pytest.approx(windows * -math.expm1(-60 / 86_400) * 0.01 / 1000)
+    assert got["CloudWatch PutMetricData"] * 1000 / 0.01 == pytest.approx(DAYS_PER_MONTH, rel=0.01)
+
+
+def test_timed_out_attempts_are_received_again_and_never_deleted(prices):
+    settings = lambda_settings(small_stack(with_lambda=True))  # maxReceiveCount 2, batches of 5
+    profile = Profile(files_per_day=1000, mean_size_mb=1, mean_seconds=20, p99_seconds=90)
+    result = lambda_cost(settings, profile, prices)
+    files, share = 1000 * DAYS_PER_MONTH, result.facts["share_above_timeout"]
+    finishing_batches, slow_attempts = files * (1 - share) / 5, files * share * 2
+    requests = items(result)["SQS event source mapping receives and deletes"] * 1e6
+    assert requests == pytest.approx(finishing_batches + slow_attempts + finishing_batches)
+    ec2 = ec2_settings(small_stack(with_lambda=False))
+    slow = Profile(files_per_day=1000, mean_size_mb=1, mean_seconds=100, p99_seconds=900)
+    fleet = ec2_cost(ec2, slow, prices)
+    ec2_share = fleet.facts["share_above_timeout"]
+    got = items(fleet)
+    assert got["SQS worker receives (with messages)"] * 1e6 == pytest.approx(files * (1 + ec2_share))
+    assert got["SQS worker deletes (batched)"] * 1e6 == pytest.approx(files * (1 - ec2_share))
