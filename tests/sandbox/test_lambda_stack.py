@@ -102,3 +102,17 @@ def test_the_drill_runs_lambda_on_the_lambda_stack_with_its_own_queues():
     assert environment[contract.DLQ_URL].endswith("/cis-file-pipeline-dlq-lambda")
     assert environment[contract.MAX_RECEIVE_COUNT] == "5"
     assert environment[contract.INDEX_BUCKET] == "cis-file-pipeline-index-lambda"
+
+
+def test_the_deployed_lambda_stack_names_its_own_queues_and_index(aws):
+    """The data plane deployed from the lambda stack (no launch template) takes the consumer's places
+    from the function's environment and its mapping, so the drill's lambda run uses them."""
+    from sandbox.data_plane import deploy
+    from sandbox.local_aws import REGION, pipeline_of, rendered_stack
+
+    s3, sqs, cloudwatch = aws
+    stack = rendered_stack("lambda")
+    pipeline = pipeline_of(stack, deploy(stack, s3, sqs, cloudwatch, REGION, scale=0.01))
+    assert pipeline.queue_url.endswith("/cis-file-pipeline-queue-lambda")
+    assert pipeline.dlq_url.endswith("/cis-file-pipeline-dlq-lambda")
+    assert pipeline.index_bucket == "cis-file-pipeline-index-lambda"
