@@ -7,7 +7,7 @@ its execution role, the mapping's references and options, the function's timeout
 
 from __future__ import annotations
 
-from tests.rules.outside_programs import BUCKET, NOTIFY_QUEUE, S3_MAY_SEND, OutsideProgram
+from tests.policy.outside_programs import BUCKET, NOTIFY_QUEUE, S3_MAY_SEND, OutsideProgram
 
 LAMBDA_SQS = "https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html"
 SQS_CONFIGURE = "https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.programs import gate
-from tests.rules.outside_programs import PROGRAMS
+from tests.policy.outside_programs import PROGRAMS
 
 
 @pytest.mark.parametrize("name", list(PROGRAMS))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.programs import gate
-from tests.rules.lambda_outside_programs import LAMBDA_PROGRAMS
+from tests.policy.lambda_outside_programs import LAMBDA_PROGRAMS
 
 
 @pytest.mark.parametrize("name", list(LAMBDA_PROGRAMS))
@@ -100,7 +100,7 @@ def test_no_throttling_note_without_a_reservation_or_when_the_mapping_is_disable
 )
 def test_a_mapping_on_a_queue_outside_the_stack_gets_a_note(tmp_path: Path, queue: str):
     """Nothing to judge it on (its visibility and DLQ are elsewhere), so a note says so instead of silence."""
-    from tests.rules.lambda_outside_programs import ASSUME, function, mapping
+    from tests.policy.lambda_outside_programs import ASSUME, function, mapping
 
     result = gate(tmp_path, ASSUME + queue + function() + mapping())
     assert result.mandatory_violations == []
@@ -133,7 +133,7 @@ def test_whole_batch_failure_is_noted_with_the_batch_size(tmp_path: Path):
     ids=["default batch", "batch of one", "partial responses"],
 )
 def test_whole_batch_failure_needs_a_batch_to_share(tmp_path: Path, options: str, noted: bool):
-    from tests.rules.lambda_outside_programs import function, mapping, program
+    from tests.policy.lambda_outside_programs import function, mapping, program
 
     result = gate(tmp_path, program(consumer=function() + mapping(options)))
     assert bool([v for v in result.violations if v.policy == PARTIAL_BATCHES]) is noted
