@@ -13,6 +13,7 @@ import contextlib
 import gc
 import importlib
 import json
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -341,3 +342,33 @@ def _run(
 
 async def _awaited(pending: Any) -> None:
     await pending
+
+
+_UNKNOWN_PATH = re.compile(r"value at \.(\S+) can't be known")
+
+
+def with_reasons(result: GateResult, resources: list[RecordedResource]) -> GateResult:
+    """Each "could not run" note whose unknown value came from a callback that failed on plausible
+    values (`RecordedResource.unknown_from`) says which callback, so the author knows why."""
+    by_urn = {resource.urn: resource for resource in resources}
+    notes = []
+    for note in result.could_not_run:
+        match = _UNKNOWN_PATH.search(note.message)
+        path = match.group(1) if match else ""
+        candidates = (
+            [by_urn[note.urn]]
+            if note.urn in by_urn and by_urn[note.urn].type != "pulumi:pulumi:Stack"
+            else resources
+        )
+        reasons = sorted(
+            {
+                why
+                for resource in candidates
+                for where, why in resource.unknown_from.items()
+                if path == where or path.startswith(f"{where}.") or where.startswith(f"{path}.")
+            }
+        )
+        if reasons:
+            note = Violation(note.policy, note.level, note.urn, f"{note.message}: {'; '.join(reasons)}")
+        notes.append(note)
+    return GateResult(result.violations, notes, result.policies_evaluated)
