@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +57,8 @@ class CallbackGuard:
 
         pulumi.Output.apply = apply  # type: ignore[method-assign]
         try:
-            yield
+            with _aws_unreachable():
+                yield
         finally:
             pulumi.Output.apply = original  # type: ignore[method-assign]
 
@@ -84,6 +86,32 @@ class CallbackGuard:
         if match is None or int(match.group(1)) >= len(self.failures):
             return None
         return self.failures[int(match.group(1))]
+
+
+class OfflinePreviewError(Exception):
+    """An AWS call from the plausible-value pass, which must never reach a real account."""
+
+
+@contextlib.contextmanager
+def _aws_unreachable() -> Iterator[None]:
+    """botocore cannot send during the plausible-value pass: its callbacks run on made-up ARNs and
+    names the CLI's preview never passes them, so a boto3 call there must fail (cannot decide),
+    never act on a real account the environment's credentials reach."""
+    httpsession = sys.modules.get("botocore.httpsession")
+    session = getattr(httpsession, "URLLib3Session", None)
+    if session is None:
+        yield
+        return
+    original = session.send
+
+    def send(self: Any, request: Any) -> Any:
+        raise OfflinePreviewError(f"the offline preview does not call AWS ({request.url})")
+
+    session.send = send
+    try:
+        yield
+    finally:
+        session.send = original
 
 
 def first_marker(value: Any) -> str | None:

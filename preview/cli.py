@@ -30,7 +30,6 @@ from preview.gate import (
     evaluate,
     load_pack_config,
     load_policies,
-    with_reasons,
 )
 from preview.isolated import install_requirements
 from preview.json_files import read_json
@@ -125,7 +124,6 @@ def main(argv: list[str] | None = None) -> int:
             candidate = options.policy_pack / f"config.{options.stack}.json"
             config_path = candidate if candidate.exists() else None
         result = evaluate(rendered.resources, policies, load_pack_config(config_path, policies))
-        result = with_reasons(result, rendered.resources)
     except (ProgramError, ProjectError, PolicyConfigError) as error:
         if options.json:
             print(json.dumps({"error": str(error)}))
@@ -227,7 +225,7 @@ def print_report(
     mandatory = len(result.blocking_violations)
     advisory = len(result.violations) - mandatory
     print()
-    created = sum(1 for resource in rendered.resources if resource.type != "pulumi:pulumi:Stack")
+    created = sum(1 for resource in shown.resources if resource.type != "pulumi:pulumi:Stack")
     print(f"Resources: {created} to create")
     verdict = "FAILED" if mandatory else "passed"
     print(
