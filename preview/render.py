@@ -21,7 +21,6 @@ from typing import Any
 
 import pulumi
 from pulumi.runtime import resource as sdk_resource
-from pulumi.runtime.proto.source_pb2 import StackTrace
 from pulumi.runtime.settings import SETTINGS, set_root_resource
 from pulumi.runtime.stack import massage, run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
@@ -306,8 +305,14 @@ def _with_environment_hint(message: str, stack_config: StackConfig) -> str:
 def _no_stack_traces() -> Iterator[None]:
     """Skip the SDK's per-resource stack trace (`traceback.extract_stack`, reading source lines), which
     it sends for the CLI's source positions and the recording monitor never reads: a fifth of a pass."""
-    original = sdk_resource._get_stack_trace  # noqa: SLF001
-    sdk_resource._get_stack_trace = StackTrace  # noqa: SLF001 - an empty trace: no source position
+    # Absent from older SDKs, which a program's own virtualenv may hold.
+    original = getattr(sdk_resource, "_get_stack_trace", None)
+    if original is None:
+        yield
+        return
+    from pulumi.runtime.proto import source_pb2  # noqa: PLC0415 - only in SDKs that send stack traces
+
+    sdk_resource._get_stack_trace = source_pb2.StackTrace  # noqa: SLF001 - an empty trace: no source position
     try:
         yield
     finally:
