@@ -405,3 +405,26 @@ def test_values_of_other_types_come_back_in_the_declared_type(tmp_path: Path):
     )
     assert stack.preview is not None
     assert stack.preview.outputs == stack.outputs == {"value": "5/s", "delay": 10}
+
+
+def test_a_lookup_given_a_failed_callbacks_value_is_unknown(tmp_path: Path, no_aws_environment):
+    """`get_policy_document_output` fed by a callback that failed on plausible values: the document is
+    unknown (the SDK skips an invoke with unknown arguments), never a JSON text holding the sentinel."""
+    stack = render(
+        tmp_path / "program",
+        """
+        import boto3
+
+        queue = aws.sqs.Queue("jobs", name="jobs")
+        account = queue.arn.apply(lambda arn: boto3.client("sts").get_caller_identity()["Account"])
+        document = aws.iam.get_policy_document_output(statements=[{
+            "actions": ["sqs:SendMessage"],
+            "resources": [queue.arn],
+            "principals": [{"type": "AWS", "identifiers": [account]}],
+        }])
+        aws.sqs.QueuePolicy("jobs", queue_url=queue.url, policy=document.json)
+        """,
+    )
+    policy = stack.of_type("aws:sqs/queuePolicy:QueuePolicy")[0]
+    assert policy.inputs["policy"] == UNKNOWN
+    assert stack.callback_failures
