@@ -40,12 +40,22 @@ class CallbackFailure:
 
 
 class CallbackGuard:
-    """Patches `pulumi.Output.apply` for one render so a failing callback yields a marker, not an error."""
+    """Patches `pulumi.Output.apply` for one render.
 
-    def __init__(self, program_root: Path, shown_from: Path) -> None:
+    In the preview pass it only notes which callbacks ran (the CLI runs them too). In the
+    plausible-value pass a failing callback yields a marker, not an error, and a callback that did
+    not run in the preview cannot reach AWS.
+    """
+
+    def __init__(
+        self, program_root: Path, shown_from: Path, ran_in_preview: set[tuple[str, int]] | None = None
+    ) -> None:
         self.program_root = program_root
         self.shown_from = shown_from
         self.failures: list[CallbackFailure] = []
+        self.ran: set[tuple[str, int]] = set()
+        self.ran_in_preview = ran_in_preview
+        """None: this is the preview pass (note, do not guard)."""
 
     @contextlib.contextmanager
     def active(self) -> Iterator[None]:
@@ -57,22 +67,29 @@ class CallbackGuard:
 
         pulumi.Output.apply = apply  # type: ignore[method-assign]
         try:
-            with _aws_unreachable():
-                yield
+            yield
         finally:
             pulumi.Output.apply = original  # type: ignore[method-assign]
 
     def guarded(self, func: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        code = getattr(func, "__code__", None)
+        key = (code.co_filename, code.co_firstlineno) if code else ("", id(func))
+
+        def note(value: Any) -> Any:
+            self.ran.add(key)
+            return func(value)
+
         def run(value: Any) -> Any:
             failed = first_marker(value)
             if failed is not None:
                 return failed  # as on an unknown: the callback does not run
             try:
-                return func(value)
+                with contextlib.nullcontext() if key in (self.ran_in_preview or ()) else _aws_unreachable():
+                    return func(value)
             except Exception as error:  # noqa: BLE001 - the program's own callback, any failure
                 return self._record(error)
 
-        return run
+        return note if self.ran_in_preview is None else run
 
     def _record(self, error: Exception) -> str:
         frame = errors.program_frame(error, self.program_root, self.shown_from)
@@ -94,9 +111,9 @@ class OfflinePreviewError(Exception):
 
 @contextlib.contextmanager
 def _aws_unreachable() -> Iterator[None]:
-    """botocore cannot send during the plausible-value pass: its callbacks run on made-up ARNs and
-    names the CLI's preview never passes them, so a boto3 call there must fail (cannot decide),
-    never act on a real account the environment's credentials reach."""
+    """botocore cannot send while a callback the preview did not run runs on plausible values: it
+    gets made-up ARNs the CLI's preview never passes it, so a boto3 call there must fail (cannot
+    decide), never act on a real account the environment's credentials reach."""
     httpsession = sys.modules.get("botocore.httpsession")
     session = getattr(httpsession, "URLLib3Session", None)
     if session is None:

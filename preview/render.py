@@ -117,9 +117,10 @@ def render_in_process(
     """Two passes, one verdict: the preview pass decides whether the program previews and what it
     shows; the plausible-value pass gives the policies the values they judge (docs/preview.md)."""
     cwd = Path.cwd()
-    previewed = _run_pass(project, stack_config, stack_references, plausible=False, guard=None)
+    noted = CallbackGuard(project.directory, cwd)
+    previewed = _run_pass(project, stack_config, stack_references, plausible=False, guard=noted)
     check_assets(previewed.resources, project.program_dir)
-    guard = CallbackGuard(project.directory, cwd)
+    guard = CallbackGuard(project.directory, cwd, ran_in_preview=noted.ran)
     try:
         evaluated = _run_pass(project, stack_config, stack_references, plausible=True, guard=guard)
     except ProgramError as error:
@@ -157,7 +158,7 @@ def _run_pass(
     stack_config: StackConfig,
     stack_references: dict[str, dict[str, Any]],
     plausible: bool,
-    guard: CallbackGuard | None,
+    guard: CallbackGuard,
 ) -> PassResult:
     stack = stack_config.stack
     mocks = CloudMocks(
@@ -184,7 +185,7 @@ def _run_pass(
             secure_config(stack_config, project.name),
             plain_invokes_marked(),
             _quiet_loop(),
-            guard.active() if guard else contextlib.nullcontext(),
+            guard.active(),
             _no_stack_traces(),
         ):
             _sync_await(run_pulumi_func(lambda: runpy.run_path(str(project.main), run_name="__main__")))

@@ -283,14 +283,18 @@ def test_a_failing_callback_makes_the_rules_needing_its_value_cannot_decide(
 
 def test_the_plausible_pass_never_reaches_aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """With credentials and an endpoint in the environment, a callback the CLI would not run still
-    makes no request: the plausible pass runs it on made-up ARNs."""
+    makes no request: the plausible pass runs it on made-up ARNs. A callback on a known value runs
+    in `pulumi preview` too, and reaches the endpoint here as there."""
     requests: list[str] = []
 
     class Recorder(http.server.BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - the http.server interface
-            requests.append(self.path)
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            requests.append(json.loads(body or b"{}").get("QueueNamePrefix", "other"))
             self.send_response(200)
+            self.send_header("Content-Type", "application/x-amz-json-1.0")
             self.end_headers()
+            self.wfile.write(b"{}")
 
         def log_message(self, *args: object) -> None:
             pass
@@ -308,12 +312,13 @@ def test_the_plausible_pass_never_reaches_aws(tmp_path: Path, monkeypatch: pytes
             + """
 import boto3
 fn.arn.apply(lambda arn: boto3.client("lambda").tag_resource(Resource=arn, Tags={"owner": "x"}))
+fn.name.apply(lambda name: boto3.client("sqs").list_queues(QueueNamePrefix=name))
 """,
         )
     finally:
         server.shutdown()
-    assert requests == []
-    assert "does not call AWS" in stack.callback_failures[0]
+    assert requests == ["fn", "fn"]  # the callback on the known name, in each pass; none on the ARN
+    assert len(stack.callback_failures) == 1 and "does not call AWS" in stack.callback_failures[0]
 
 
 def _line_of(program_dir: Path, text: str) -> int:
