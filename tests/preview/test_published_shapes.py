@@ -433,3 +433,19 @@ def test_a_lookup_given_a_failed_callbacks_value_is_unknown(tmp_path: Path, no_a
     policy = stack.of_type("aws:sqs/queuePolicy:QueuePolicy")[0]
     assert policy.inputs["policy"] == UNKNOWN
     assert stack.callback_failures
+
+
+def test_a_resource_created_in_a_callback_on_an_unknown_is_not_in_the_preview(tmp_path: Path):
+    """https://www.pulumi.com/docs/iac/concepts/inputs-outputs/apply/: a resource created inside an
+    apply does not appear in `pulumi preview` unless the value is known; the policies still see it."""
+    stack = render(
+        tmp_path,
+        """
+        queue = aws.sqs.Queue("jobs", name="jobs")
+        queue.arn.apply(lambda arn: aws.sns.Topic("jobs-events", tags={"queue": arn}))
+        queue.name.apply(lambda name: aws.sns.Topic(f"{name}-alerts"))
+        """,
+    )
+    assert stack.preview is not None
+    assert {r.name for r in stack.preview.resources if r.type == "aws:sns/topic:Topic"} == {"jobs-alerts"}
+    assert {r.name for r in stack.of_type("aws:sns/topic:Topic")} == {"jobs-events", "jobs-alerts"}
