@@ -170,6 +170,22 @@ def as_json(rendered: RenderedStack, result: GateResult) -> dict[str, Any]:
         "outputs": redact_all(shown_properties(rendered.outputs, rendered.secret_outputs), secrets),
         "violations": [_redacted(violation.as_json(), secrets) for violation in result.violations],
         "couldNotRun": [_redacted(note.as_json(), secrets) for note in result.could_not_run],
+        "preview": {  # what `pulumi preview` knows and shows (docs/preview.md, "Two passes")
+            "resources": [
+                {
+                    "urn": resource.urn,
+                    "inputs": redact_all(shown_properties(resource.inputs, resource.secret_inputs), secrets),
+                    "outputs": redact_all(
+                        shown_properties(resource.outputs, resource.secret_outputs), secrets
+                    ),
+                }
+                for resource in rendered.shown.resources
+            ],
+            "outputs": redact_all(
+                shown_properties(rendered.shown.outputs, rendered.shown.secret_outputs), secrets
+            ),
+        },
+        "callbackFailures": [redact(failure, secrets) for failure in rendered.callback_failures],
     }
 
 
@@ -182,10 +198,11 @@ def print_report(
     print()
     print(f"     {'Type':<58} {'Name':<34} Inputs")
     children: dict[str | None, list[RecordedResource]] = defaultdict(list)
-    for resource in rendered.resources:
+    shown = rendered.shown  # the tree and outputs as `pulumi preview` knows them
+    for resource in shown.resources:
         children[resource.parent].append(resource)
     secrets = stack_secrets(rendered)
-    shown_outputs = redact_all(shown_properties(rendered.outputs, rendered.secret_outputs), secrets)
+    shown_outputs = redact_all(shown_properties(shown.outputs, shown.secret_outputs), secrets)
     for root in children[None]:
         _print_tree(root, children, "", secrets)
     print()
@@ -203,16 +220,18 @@ def print_report(
         print(f"        urn: {violation.urn}")
     for note in result.could_not_run:
         print(f"    [advisory] {note.policy}: {redact(note.message, secrets)}")
+    for failure in rendered.callback_failures:
+        print(f"    [cannot decide] {redact(failure, secrets)}; its values are unknown to the policies")
     mandatory = len(result.blocking_violations)
     advisory = len(result.violations) - mandatory
     print()
-    created = sum(1 for resource in rendered.resources if resource.type != "pulumi:pulumi:Stack")
+    created = sum(1 for resource in shown.resources if resource.type != "pulumi:pulumi:Stack")
     print(f"Resources: {created} to create")
     verdict = "FAILED" if mandatory else "passed"
     print(
         f"Policy gate {verdict}: {mandatory} mandatory, {advisory} advisory violation(s). ({elapsed:.2f} s)"
     )
-    if contains_unknown(rendered.outputs) or any(contains_unknown(r.inputs) for r in rendered.resources):
+    if contains_unknown(shown.outputs) or any(contains_unknown(r.inputs) for r in shown.resources):
         print(
             "Values shown as [unknown] are known only after deployment, as `pulumi preview` shows output<T>."
         )

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import importlib
 import json
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -267,12 +269,60 @@ def _cyclic_gc_paused() -> Iterator[None]:
 def evaluate(
     resources: list[RecordedResource], policies: list[Policy], config: dict[str, dict[str, Any]] | None = None
 ) -> GateResult:
+    """Every policy on `resources`; a value a failed callback left unknown is "cannot decide" for each
+    policy that reads it (docs/preview.md, "Two passes")."""
     with _cyclic_gc_paused():
-        return _evaluate(resources, policies, config or {})
+        result = _evaluate(resources, policies, config or {})
+        if not any(resource.unknown_from for resource in resources):
+            return result
+        without = _evaluate(
+            [_without_failed_values(resource) for resource in resources], policies, config or {}
+        )
+        return with_reasons(_cannot_decide(result, without, resources), resources)
+
+
+def _without_failed_values(resource: RecordedResource) -> RecordedResource:
+    """The resource with every value a failed callback left unknown absent instead."""
+    if not resource.unknown_from:
+        return resource
+    failed = {path.split(".")[0] for path in resource.unknown_from}
+    return dataclasses.replace(
+        resource,
+        inputs={key: value for key, value in resource.inputs.items() if key not in failed},
+        outputs={key: value for key, value in resource.outputs.items() if key not in failed},
+    )
+
+
+def _cannot_decide(result: GateResult, without: GateResult, resources: list[RecordedResource]) -> GateResult:
+    """A policy whose verdict changes when the failed callbacks' values are absent rather than unknown
+    needs them: it cannot decide, and a note on the resource it judged says which value and callback."""
+    reasons = "; ".join(
+        sorted(
+            f"{path} of {resource.name} is unknown because {why}"
+            for resource in resources
+            for path, why in resource.unknown_from.items()
+        )
+    )
+    noted = {note.policy for note in result.could_not_run}
+    added = []
+    for name in sorted({v.policy for v in result.violations + without.violations} - noted):
+        differing = _verdicts(result, name) ^ _verdicts(without, name)
+        if differing:
+            urn = min(urn for urn, _ in differing)
+            added.append(Violation(name, EnforcementLevel.ADVISORY.value, urn, f"cannot decide: {reasons}"))
+    return GateResult(result.violations, result.could_not_run + added, result.policies_evaluated)
+
+
+def _verdicts(result: GateResult, policy: str) -> set[tuple[str, str]]:
+    return {
+        (violation.urn, violation.message) for violation in result.violations if violation.policy == policy
+    }
 
 
 def _evaluate(
-    resources: list[RecordedResource], policies: list[Policy], config: dict[str, dict[str, Any]]
+    resources: list[RecordedResource],
+    policies: list[Policy],
+    config: dict[str, dict[str, Any]],
 ) -> GateResult:
     violations: list[Violation] = []
     could_not_run: list[Violation] = []
@@ -341,3 +391,33 @@ def _run(
 
 async def _awaited(pending: Any) -> None:
     await pending
+
+
+_UNKNOWN_PATH = re.compile(r"value at \.(\S+) can't be known")
+
+
+def with_reasons(result: GateResult, resources: list[RecordedResource]) -> GateResult:
+    """Each "could not run" note whose unknown value came from a callback that failed on plausible
+    values (`RecordedResource.unknown_from`) says which callback, so the author knows why."""
+    by_urn = {resource.urn: resource for resource in resources}
+    notes = []
+    for note in result.could_not_run:
+        match = _UNKNOWN_PATH.search(note.message)
+        path = match.group(1) if match else ""
+        candidates = (
+            [by_urn[note.urn]]
+            if note.urn in by_urn and by_urn[note.urn].type != "pulumi:pulumi:Stack"
+            else resources
+        )
+        reasons = sorted(
+            {
+                why
+                for resource in candidates
+                for where, why in resource.unknown_from.items()
+                if path == where or path.startswith(f"{where}.") or where.startswith(f"{path}.")
+            }
+        )
+        if reasons:
+            note = Violation(note.policy, note.level, note.urn, f"{note.message}: {'; '.join(reasons)}")
+        notes.append(note)
+    return GateResult(result.violations, notes, result.policies_evaluated)

@@ -25,7 +25,9 @@ from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from preview import data_sources
+from preview.callbacks import scrub
 from preview.data_sources import MOCK_ACCOUNT_ID, MOCK_AMI_ID, MOCK_SUBNET_IDS, MOCK_VPC_ID
+from preview.output_types import declared_output_types, typed_outputs
 from preview.values import SECRET_SHOWN, UNKNOWN, contains_unknown, is_unknown, plain_properties, wrap_secret
 
 __all__ = [
@@ -138,6 +140,8 @@ class RecordedResource:
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
     secret_inputs: set[str] = field(default_factory=set)
     secret_outputs: set[str] = field(default_factory=set)
+    unknown_from: dict[str, str] = field(default_factory=dict)
+    """Property paths unknown because an `apply` callback failed on plausible values: path -> why."""
 
     @classmethod
     def from_properties(
@@ -155,9 +159,13 @@ class CloudMocks(pulumi.runtime.Mocks):
     a reference not listed has unknown outputs, as for a stack the preview cannot read.
     """
 
-    def __init__(self, region: str, stack_references: dict[str, dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self, region: str, stack_references: dict[str, dict[str, Any]] | None = None, plausible: bool = True
+    ) -> None:
         self.region = region
         self.stack_references = stack_references or {}
+        self.plausible = plausible
+        """False: the engine's preview semantics, a created resource's computed outputs unknown."""
         self.provider_regions: dict[str, str] = {}
         """Explicit providers ("urn::id", as resources reference them) with their own region."""
 
@@ -171,15 +179,30 @@ class CloudMocks(pulumi.runtime.Mocks):
             return "", {}
         outputs = dict(args.inputs)
         read_id = args.resource_id if isinstance(args.resource_id, str) and args.resource_id else None
+        if read_id is None and not self.plausible and not args.typ.startswith("pulumi:providers:"):
+            return "", typed_outputs(args.typ, self._planned(args.typ, args.name, outputs))
         if not args.typ.startswith("aws:"):
-            return read_id or f"{args.name}-id", outputs
+            return read_id or f"{args.name}-id", typed_outputs(args.typ, outputs)
         region = self.region_of(args.provider)
         if read_id is not None:
-            return self._read(args.typ, args.name, read_id, outputs, region)
+            resource_id, state = self._read(args.typ, args.name, read_id, outputs, region)
+            return resource_id, typed_outputs(args.typ, state)
         resource_id, derived = self._derived(args.typ, args.name, args.inputs, region)
         for key, value in derived.items():
             outputs.setdefault(key, value)
-        return resource_id, outputs
+        return resource_id, typed_outputs(args.typ, outputs)
+
+    def _planned(self, typ: str, logical: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        """A resource being created as the engine plans it: its inputs, and the name the provider's
+        check assigns when the program gave none (auto-naming); everything the provider computes
+        (ARNs, ids, URLs, defaults) is left out, so the SDK resolves it unknown."""
+        declared = declared_output_types(typ)
+        planned = dict(inputs)
+        if typ.startswith("aws:"):
+            name_key = "bucket" if typ.startswith("aws:s3/bucket:") else "name"
+            if name_key in declared and name_key not in planned and "namePrefix" not in planned:
+                planned[name_key] = self._derived(typ, logical, inputs, self.region)[1].get("name", logical)
+        return planned
 
     def _derived(
         self, typ: str, logical: str, inputs: dict[str, Any], region: str
@@ -332,7 +355,8 @@ class RecordingMonitor(MockMonitor):
             return resource_pb2.RegisterResourceResponse(urn=urn)
         _ensure_event_loop()
         raw = _deserialize(request.object, keep_unknowns=True)
-        inputs, secret_inputs = plain_properties(raw)
+        failed_paths: dict[str, str] = {}
+        inputs, secret_inputs = plain_properties(scrub(raw, "", failed_paths))
         resource_args = MockResourceArgs(
             typ=request.type,
             name=request.name,
@@ -366,6 +390,7 @@ class RecordingMonitor(MockMonitor):
             },
             secret_inputs=secret_inputs,
             secret_outputs=(secret_outputs | (secret_keys & set(outputs))) if request.custom else set(),
+            unknown_from=failed_paths,
         )
         object_proto = _sync_await(rpc.serialize_properties(wire, {}))
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id or "", object=object_proto)
@@ -404,6 +429,7 @@ class RecordingMonitor(MockMonitor):
         recorded = self.recorded.get(request.urn)
         if recorded is not None and not recorded.custom:
             raw = _deserialize(request.outputs, keep_unknowns=True) if request.outputs else {}
+            raw = scrub(raw, "", recorded.unknown_from)
             recorded.outputs, recorded.secret_outputs = plain_properties(raw)
         return empty_pb2.Empty()
 
@@ -411,8 +437,10 @@ class RecordingMonitor(MockMonitor):
         if request.tok == "pulumi:pulumi:getResource":
             return super().Invoke(request)
         _ensure_event_loop()
-        args, _ = plain_properties(_deserialize(request.args, keep_unknowns=True))
-        result = self.mocks.call(MockCallArgs(token=request.tok, args=args, provider=request.provider))
+        failed: dict[str, str] = {}
+        args, _ = plain_properties(scrub(_deserialize(request.args, keep_unknowns=True), "", failed))
+        # An argument a failed callback left unknown: no answer, as the SDK skips an invoke on unknowns.
+        result = None if failed else self.mocks.call(MockCallArgs(request.tok, args, request.provider))
         if isinstance(result, tuple):
             result = result[0]
         if result is None:

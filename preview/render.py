@@ -10,6 +10,7 @@ virtualenv runs in it (`preview.isolated`), as the CLI runs it there.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import runpy
 import sys
@@ -19,11 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime.settings import SETTINGS, set_root_resource
 from pulumi.runtime.stack import massage, run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from preview import errors
+from preview.callbacks import CallbackGuard, scrub
 from preview.config import secure_config
 from preview.mocks import CloudMocks, RecordedResource, RecordingMonitor, plain_invokes_marked
 from preview.project import PulumiProject, StackConfig, load_project
@@ -38,13 +41,36 @@ class ProgramError(Exception):
 
 
 @dataclass
+class PassResult:
+    """What one pass of the program registered and exported."""
+
+    resources: list[RecordedResource]
+    outputs: dict[str, Any]
+    secret_outputs: set[str] = field(default_factory=set)
+    unknown_from: dict[str, str] = field(default_factory=dict)
+    """Stack outputs unknown because a callback failed on plausible values: path -> why."""
+
+
+@dataclass
 class RenderedStack:
+    """The rendered program: `resources`/`outputs` hold the plausible values the policies judge,
+    `preview` what `pulumi preview` knows and shows (see docs/preview.md, "Two passes")."""
+
     project: str
     stack: str
     resources: list[RecordedResource]
     outputs: dict[str, Any]
     secret_outputs: set[str] = field(default_factory=set)
     """Stack outputs (dotted paths) that are secret: shown as [secret]."""
+    preview: PassResult | None = None
+    """The preview pass: a created resource's computed outputs unknown, callbacks on them not run."""
+    callback_failures: list[str] = field(default_factory=list)
+    """Callbacks that failed on plausible values (their values are unknown to the policies)."""
+
+    @property
+    def shown(self) -> PassResult:
+        """What the preview prints: the preview pass (the plausible values when there is none)."""
+        return self.preview or PassResult(self.resources, self.outputs, self.secret_outputs)
 
     def of_type(self, resource_type: str) -> list[RecordedResource]:
         return [resource for resource in self.resources if resource.type == resource_type]
@@ -88,9 +114,57 @@ def runs_in(venv: Path) -> bool:
 def render_in_process(
     project: PulumiProject, stack_config: StackConfig, stack_references: dict[str, dict[str, Any]]
 ) -> RenderedStack:
+    """Two passes, one verdict: the preview pass decides whether the program previews and what it
+    shows; the plausible-value pass gives the policies the values they judge (docs/preview.md)."""
+    cwd = Path.cwd()
+    noted = CallbackGuard(project.directory, cwd)
+    previewed = _run_pass(project, stack_config, stack_references, plausible=False, guard=noted)
+    check_assets(previewed.resources, project.program_dir)
+    guard = CallbackGuard(project.directory, cwd, ran_in_preview=noted.ran)
+    try:
+        evaluated = _run_pass(project, stack_config, stack_references, plausible=True, guard=guard)
+    except ProgramError as error:
+        # Not a program error: the CLI's preview rendered it. The policies judge the preview's values.
+        evaluated = previewed
+        failures = [f"the plausible-value pass failed ({error}); the policies judged the preview's values"]
+    else:
+        failures = [failure.describe() for failure in guard.failures]
+        _explain_markers(evaluated, guard)
+    return RenderedStack(
+        project=project.name,
+        stack=stack_config.stack,
+        resources=evaluated.resources,
+        outputs=evaluated.outputs,
+        secret_outputs=evaluated.secret_outputs,
+        preview=previewed,
+        callback_failures=failures,
+    )
+
+
+def _explain_markers(evaluated: PassResult, guard: CallbackGuard) -> None:
+    """Each value a failed callback made unknown: its marker replaced by the failure's description."""
+    for resource in evaluated.resources:
+        for path, marker in resource.unknown_from.items():
+            failure = guard.failure_of(marker)
+            resource.unknown_from[path] = failure.describe() if failure else marker
+    evaluated.unknown_from = {
+        path: (failure.describe() if (failure := guard.failure_of(marker)) else marker)
+        for path, marker in evaluated.unknown_from.items()
+    }
+
+
+def _run_pass(
+    project: PulumiProject,
+    stack_config: StackConfig,
+    stack_references: dict[str, dict[str, Any]],
+    plausible: bool,
+    guard: CallbackGuard,
+) -> PassResult:
     stack = stack_config.stack
     mocks = CloudMocks(
-        region=stack_config.values.get("aws:region", DEFAULT_REGION), stack_references=stack_references
+        region=stack_config.values.get("aws:region", DEFAULT_REGION),
+        stack_references=stack_references,
+        plausible=plausible,
     )
     monitor = RecordingMonitor(mocks)
 
@@ -105,14 +179,21 @@ def render_in_process(
     cwd_before = Path.cwd()
     os.chdir(program_dir)
     sys.path.insert(0, str(program_dir))
+    unknown_from: dict[str, str] = {}
     try:
-        with secure_config(stack_config, project.name), plain_invokes_marked(), _quiet_loop():
+        with (
+            secure_config(stack_config, project.name),
+            plain_invokes_marked(),
+            _quiet_loop(),
+            guard.active(),
+            _no_stack_traces(),
+        ):
             _sync_await(run_pulumi_func(lambda: runpy.run_path(str(project.main), run_name="__main__")))
             root = pulumi.runtime.settings.get_root_resource()
             exported = getattr(root, "outputs", {}) or {}
             outputs, secret_outputs = _sync_await(_resolve_outputs(exported))
+        outputs = scrub(outputs, "", unknown_from)
         resources = list(monitor.recorded.values())
-        check_assets(resources, program_dir)
     except ModuleNotFoundError as error:
         raise ProgramError(_missing_module(error, project, cwd_before)) from error
     except ProgramError:
@@ -131,13 +212,8 @@ def render_in_process(
         if resource.type == "pulumi:pulumi:Stack":
             resource.outputs = dict(outputs)
             resource.secret_outputs = set(secret_outputs)
-    return RenderedStack(
-        project=project.name,
-        stack=stack,
-        resources=resources,
-        outputs=dict(outputs),
-        secret_outputs=secret_outputs,
-    )
+            resource.unknown_from = unknown_from
+    return PassResult(resources, dict(outputs), secret_outputs, unknown_from)
 
 
 async def _resolve_outputs(exported: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
@@ -224,6 +300,24 @@ def _with_environment_hint(message: str, stack_config: StackConfig) -> str:
             "which the offline preview cannot open: pass the value with -c KEY=VALUE)"
         )
     return message
+
+
+@contextlib.contextmanager
+def _no_stack_traces() -> Iterator[None]:
+    """Skip the SDK's per-resource stack trace (`traceback.extract_stack`, reading source lines), which
+    it sends for the CLI's source positions and the recording monitor never reads: a fifth of a pass."""
+    # Absent from older SDKs, which a program's own virtualenv may hold.
+    original = getattr(sdk_resource, "_get_stack_trace", None)
+    if original is None:
+        yield
+        return
+    from pulumi.runtime.proto import source_pb2  # noqa: PLC0415 - only in SDKs that send stack traces
+
+    sdk_resource._get_stack_trace = source_pb2.StackTrace  # noqa: SLF001 - an empty trace: no source position
+    try:
+        yield
+    finally:
+        sdk_resource._get_stack_trace = original  # noqa: SLF001
 
 
 class _quiet_loop:  # noqa: N801 - used as a context manager like contextlib helpers

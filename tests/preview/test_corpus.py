@@ -86,6 +86,27 @@ CASES = [
         2,
         error=("secrets/__main__.py:11:", "'secrets-demo:apiToken' is a secure value", "-c apiToken=VALUE"),
     ),
+    Case(
+        "callback-side-effects",  # boto3 inside function.arn.apply: not run by `pulumi preview`
+        "dev",
+        0,
+        shows=(
+            '"functionArn": "[unknown]"',
+            "callback-side-effects/__main__.py:35 failed on plausible values",
+            '"redrivePolicy": "{\\"deadLetterTargetArn\\": \\"arn:aws:sqs:eu-west-1:123456789012:thumbnails-dlq\\"',
+        ),
+    ),
+    Case(
+        "policy-documents",  # structures where pulumi-aws stores JSON strings, returned as the string
+        "dev",
+        0,
+        shows=(
+            '"assumeRolePolicy": "{\\"Statement\\":[{\\"Action\\":\\"sts:AssumeRole\\"',
+            '"readerPolicy": "{\\"Statement\\":[{\\"Action\\":[\\"s3:GetObject\\"],\\"Effect\\":\\"Allow\\",'
+            '\\"Resource\\":\\"arn:aws:s3:::uploads/*\\"}]',
+            'readerPolicy    : "[unknown]"',  # the tree: unknown until the bucket exists
+        ),
+    ),
     Case("assets", "dev", 2, error=("FileArchive path 'build/vendor' does not exist", "worker")),
     Case(
         "random-provider",

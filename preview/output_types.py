@@ -1,0 +1,111 @@
+"""Mock outputs typed as the provider returns them, from the types the generated SDK declares.
+
+A provider returns each output in its schema type: pulumi-aws takes a policy document as a
+structure for properties it stores as a JSON string (`aws.iam.Role.assume_role_policy`,
+`aws.sqs.QueuePolicy.policy`, ...) and returns the string; a number given to a string property
+comes back as its text. The SDK checks what it receives against the declared type
+(`AssertionError: Unexpected type; expected a value of type <class 'str'>`), so a mock that echoes
+the input dict fails where `pulumi preview` renders. The declared types are read from the SDK's
+own registry (the resource module a generated SDK registers for each type token) and its `_types`
+machinery, never from a hand list. See https://github.com/pulumi/pulumi-aws/issues/5338 for the
+policy-document inputs pulumi-aws 7 accepts and stores as strings.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import functools
+import importlib
+import json
+import typing
+from enum import Enum
+from typing import Any
+
+from pulumi import _types
+from pulumi.runtime import rpc
+
+from preview.values import UNKNOWN, contains_unknown, is_unknown
+
+
+@functools.cache
+def declared_output_types(token: str) -> dict[str, Any]:
+    """{engine name: declared type} of the resource type `token` ("aws:iam/role:Role"); {} when unknown."""
+    cls = resource_class(token)
+    if cls is None:
+        return {}
+    try:
+        return _types.resource_types(cls)
+    except Exception:  # noqa: BLE001 - a hint the SDK itself cannot resolve: leave the value untyped
+        return {}
+
+
+def resource_class(token: str) -> type | None:
+    """The generated class of `token`, found through the resource module its SDK registered."""
+    parts = token.split(":")
+    if len(parts) != 3:
+        return None
+    package, module_name, _ = parts
+    module = rpc.get_resource_module(package, module_name, "")
+    info = getattr(module, "mod_info", None)  # pulumi-generated SDKs' Module (their _utilities.py)
+    if not isinstance(info, dict) or token not in info.get("classes", {}):
+        return None
+    try:
+        return getattr(importlib.import_module(info["fqn"]), info["classes"][token])
+    except (ImportError, AttributeError):
+        return None
+
+
+def typed_outputs(token: str, outputs: dict[str, Any]) -> dict[str, Any]:
+    """`outputs` with each value converted to the type the SDK declares for it."""
+    types = declared_output_types(token)
+    if not types:
+        return outputs
+    return {key: typed(value, types.get(key)) for key, value in outputs.items()}
+
+
+def typed(value: Any, declared: Any) -> Any:
+    """`value` as the provider returns a value of type `declared` (None: untyped, unchanged)."""
+    if declared is None or declared is Any or value is None or is_unknown(value):
+        return value
+    declared = _types.unwrap_optional_type(declared)
+    if declared is str:
+        return _as_string(value)
+    if declared in (int, float) and isinstance(value, str):
+        return _as_number(value, declared)
+    if declared is bool and isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if isinstance(declared, type) and issubclass(declared, Enum):
+        return value
+    if isinstance(declared, type) and _types.is_output_type(declared) and isinstance(value, dict):
+        fields = _types.output_type_types(declared)
+        return {key: typed(item, fields.get(key)) for key, item in value.items()}
+    origin = typing.get_origin(declared)
+    arguments = typing.get_args(declared)
+    if origin in (list, collections.abc.Sequence) and isinstance(value, list) and len(arguments) == 1:
+        return [typed(item, arguments[0]) for item in value]
+    if origin in (dict, collections.abc.Mapping) and isinstance(value, dict) and len(arguments) == 2:
+        return {key: typed(item, arguments[1]) for key, item in value.items()}
+    return value
+
+
+def _as_string(value: Any) -> Any:
+    """A structure as its JSON (compact, keys sorted, as the provider's Go encoder writes it); a scalar as text."""
+    if isinstance(value, (dict, list)):
+        if contains_unknown(value):
+            return UNKNOWN  # a structure holding an unknown has no JSON text yet, as in the engine
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
+
+
+def _as_number(value: str, declared: type) -> Any:
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return int(number) if declared is int and number.is_integer() else number
