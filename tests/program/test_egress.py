@@ -3,10 +3,12 @@ stack declares for every AWS API the worker and its bootstrap call (components/w
 
 from __future__ import annotations
 
+import copy
 import re
 
 import botocore.session
 import pytest
+from pipeline_policies.egress import egress_endpoints_complete
 
 from preview.gate import evaluate, load_policies
 from preview.render import ProgramError, RenderedStack, render_program
@@ -124,3 +126,27 @@ def test_invalid_egress_settings_fail_with_key_value_and_allowed(overrides, expe
             REPO_ROOT, "production", {f"{PROJECT}:{key}": value for key, value in overrides.items()}
         )
     assert expected in str(error.value)
+
+
+def egress_advisories(resources) -> list[str]:
+    return [v.message for v in evaluate(resources, [egress_endpoints_complete]).violations]
+
+
+def test_the_egress_rule_is_silent_on_both_shapes(production, endpoints_stack):
+    assert egress_advisories(production.resources) == []  # nat: the NAT path is outside the stack
+    assert egress_advisories(endpoints_stack.resources) == []
+
+
+def test_the_egress_rule_names_an_api_left_without_an_endpoint(endpoints_stack):
+    resources = [r for r in endpoints_stack.resources if r.name != "worker-endpoints-sqs"]
+    [message] = egress_advisories(resources)
+    assert "none for sqs" in message
+
+
+def test_the_egress_rule_names_an_interface_endpoint_without_private_dns(endpoints_stack):
+    resources = copy.deepcopy(endpoints_stack.resources)
+    for resource in resources:
+        if resource.name == "worker-endpoints-monitoring":
+            resource.inputs["privateDnsEnabled"] = resource.outputs["privateDnsEnabled"] = False
+    [message] = egress_advisories(resources)
+    assert "monitoring interface endpoint worker-endpoints-monitoring has private DNS off" in message
