@@ -234,7 +234,7 @@ def read_settings(program: Path, stack: str, lambda_stack: str) -> tuple[Ec2Sett
 
 def _endpoints_if_chosen(program: Path, rendered: RenderedStack) -> int:
     """The interface endpoints the stack declares with workerNetworkEgress=vpc-endpoints (0 for a program
-    that has no such setting: its vpc-endpoints egress is then priced as no endpoints)."""
+    that has no such setting: the band then leaves vpc-endpoints out, and --egress vpc-endpoints is refused)."""
     key = f"{rendered.project}:workerNetworkEgress"
     if not load_project(program).stack_file(rendered.stack).exists():
         return 0
@@ -315,7 +315,8 @@ def alternatives(ec2: Ec2Settings, lam: LambdaSettings, chosen: Assumptions) -> 
     if ratio is not None:
         speeds.append(round(ratio, 3))
     return {
-        "egress": list(EGRESS_CHOICES),
+        # a program that declares no endpoints in either mode cannot price them
+        "egress": [e for e in EGRESS_CHOICES if e != "vpc-endpoints" or ec2.interface_endpoints],
         "lambda_architecture": list(ARCHITECTURES),
         "relative_speed": sorted(set(speeds)),
         "purchase": list(PURCHASE_OPTIONS),
@@ -526,6 +527,11 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
         ec2, lam = read_settings(options.program, options.stack, options.lambda_stack)
+        if options.egress == "vpc-endpoints" and not ec2.interface_endpoints:
+            raise StackSettingsError(
+                f"--egress vpc-endpoints: stack {options.stack} declares no interface VPC endpoints, even with "
+                "workerNetworkEgress=vpc-endpoints; give --egress nat-shared or nat-dedicated"
+            )
         assumptions = Assumptions(
             egress=options.egress or default_egress(ec2),
             lambda_architecture=options.lambda_architecture or lam.architecture,

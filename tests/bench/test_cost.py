@@ -753,8 +753,9 @@ def test_the_architecture_assumption_prices_the_other_architecture(prices):
 
 
 @pytest.fixture(scope="module")
-def default_result(production, lambda_stack):
-    ec2, lam = ec2_settings(production), lambda_settings(lambda_stack)
+def default_result():
+    ec2, lam = cost.read_settings(REPO_ROOT, "production", "lambda")  # with the endpoints counted
+    assert ec2.interface_endpoints == 6 and ec2.network_egress == "nat"
     return ec2, lam, cost.estimate(ec2, lam, cost.DEFAULT_PROFILE, Prices.load(), 10, 1e6)
 
 
@@ -838,3 +839,23 @@ def test_a_price_without_its_status_is_refused(tmp_path, capsys):
     path = _prices_file(tmp_path, lambda d: d["prices"]["nat_gateway_gb"].pop("status"))
     assert cost.main(["--prices", path, "--chart", str(tmp_path / "c.svg")]) == 2
     assert "nat_gateway_gb status is None; give" in capsys.readouterr().err
+
+
+def test_a_program_without_endpoints_leaves_them_out_of_the_band_and_refuses_the_flag(
+    monkeypatch, tmp_path, capsys
+):
+    monkeypatch.setattr(
+        cost, "render_stack", lambda program, stack: small_stack(with_lambda=stack == "lambda")
+    )
+    monkeypatch.setattr(cost.Prices, "load", classmethod(lambda cls, path: cls(ROUND_PRICES)))
+    fast = ["--mean-seconds", "1", "--p99-seconds", "2", "--chart", str(tmp_path / "c.svg")]
+    assert cost.main(["--json", *fast]) == 0
+    assert json.loads(capsys.readouterr().out)["break_even_band_tried"]["egress"] == [
+        "nat-shared",
+        "nat-dedicated",
+    ]
+    assert cost.main(["--egress", "vpc-endpoints", *fast]) == 2
+    assert (
+        "--egress vpc-endpoints: stack production declares no interface VPC endpoints"
+        in capsys.readouterr().err
+    )
