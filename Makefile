@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STACK ?= production
 REQUIREMENTS := requirements.txt requirements-dev.txt policy/requirements.txt worker/requirements.txt constraints.txt
 
-.PHONY: preview test test-fast lint lint-workflows drill audit bench cost dlq docs clean
+.PHONY: preview test test-fast lint lint-workflows drill audit bench cost dlq docs clean wheelhouse
 
 $(VENV)/.installed: $(REQUIREMENTS)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found " + sys.version.split()[0] + ")")'
@@ -51,6 +51,11 @@ cost: $(VENV)/.installed  ## monthly cost of each compute mode (ec2, lambda) and
 
 dlq: $(VENV)/.installed  ## dead-letter triage: make dlq ARGS="summary"
 	$(PY) -m dlq $(ARGS)
+
+wheelhouse: $(VENV)/.installed  ## refresh worker/wheelhouse from worker/requirements.lock (hash-checked wheels the instances install offline)
+	rm -f worker/wheelhouse/*.whl
+	$(PY) -m pip download --no-deps --only-binary :all: --platform manylinux2014_x86_64 \
+	  --python-version 3.11 --implementation cp --require-hashes -r worker/requirements.lock -d worker/wheelhouse
 
 docs: $(VENV)/.installed  ## regenerate docs/reference/ and the import-contract blocks from the code
 	$(PY) docs/generate.py

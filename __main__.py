@@ -8,10 +8,11 @@ import pulumi_aws as aws
 from components.compute_outputs import fleet_outputs, function_outputs
 from components.file_event_pipeline import FileEventPipeline
 from components.lambda_consumer import LambdaConsumer, LambdaConsumerArgs
-from components.network import private_subnets
+from components.network import private_route_tables, private_subnets
 from components.pipeline_alarms import PipelineAlarms, PipelineAlarmsArgs
 from components.settings import AlarmSettings, ComputeSettings, FleetSettings, PipelineSettings
 from components.worker_bundle import WorkerBundle, WorkerBundleArgs
+from components.worker_endpoints import WorkerEndpoints, WorkerEndpointsArgs
 from components.worker_fleet import WorkerFleet, WorkerFleetArgs
 
 HERE = Path(__file__).parent
@@ -69,6 +70,17 @@ else:
             rollout_alarm_names=alarms.rollout_alarm_names,
         ),
     )
+    if fleet_settings.uses_vpc_endpoints:  # otherwise the VPC's NAT path (workerNetworkEgress=nat)
+        WorkerEndpoints(
+            "worker-endpoints",
+            WorkerEndpointsArgs(
+                vpc_id=vpc_id,
+                subnet_ids=subnet_ids,
+                route_table_ids=private_route_tables(fleet_settings, subnet_ids),
+                worker_security_group_id=fleet.security_group.id,
+                region=region,
+            ),
+        )
     consumer = fleet_outputs(fleet, bundle)
 
 pulumi.export("queueUrl", pipeline.queue.url)

@@ -7,12 +7,20 @@ stack). Reads each mode's settings from its resources (bench.cost_settings), pri
 (each price with its source URL and date; bench.cost_model says what is assumed), prints a table per
 mode, searches files/day for the traffic where the cheaper mode changes, and writes a chart (SVG).
 
-Last line, machine-readable: `files_per_day=<n> ec2_usd=<f> lambda_usd=<f> break_even_files_per_day=<n|none>`.
+The break-even depends on assumptions beyond the stack and the profile - the fleet's egress, Lambda's
+architecture, the relative speed of a function and an EC2 slot, the purchase option - each a flag (the
+default: the stacks' own choices, the same seconds in both modes, On-Demand); the estimate prints the
+band of break-evens over all of them, naming the assumptions at each end, with the default's point.
+
+Last line, machine-readable: `files_per_day=<n> ec2_usd=<f> lambda_usd=<f> break_even_files_per_day=<n|none>
+break_even_band=<low>-<high>`.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import itertools
 import json
 import math
 import sys
@@ -21,22 +29,29 @@ from typing import Any
 
 from bench.cost_chart import write_chart
 from bench.cost_model import (
+    ARCHITECTURES,
+    EGRESS_CHOICES,
     PRICES_FILE,
+    PURCHASE_OPTIONS,
+    Assumptions,
     LineItem,
     ModeCost,
     PriceError,
     Prices,
     Profile,
     break_evens,
+    default_egress,
     ec2_cost,
     lambda_cost,
     log_grid,
+    vcpu_speed_ratio,
 )
 from bench.cost_settings import (
     Ec2Settings,
     LambdaSettings,
     StackSettingsError,
     ec2_settings,
+    interface_endpoint_count,
     lambda_settings,
 )
 from preview.project import ProjectError, load_project
@@ -139,6 +154,36 @@ def parser() -> argparse.ArgumentParser:
         metavar=("LOW", "HIGH"),
         help="files/day searched for the break-even and charted (default 10 1000000)",
     )
+    parser.add_argument(
+        "--egress",
+        choices=EGRESS_CHOICES,
+        help="how the ec2 workers reach AWS: the VPC's NAT (shared: data only), a NAT gateway per AZ for the "
+        "fleet (dedicated), or the stack's VPC endpoints (default: the ec2 stack's workerNetworkEgress, nat "
+        "priced as nat-shared)",
+    )
+    parser.add_argument(
+        "--lambda-architecture",
+        choices=ARCHITECTURES,
+        help="the function's architecture (default: the lambda stack's)",
+    )
+    parser.add_argument(
+        "--relative-speed",
+        type=positive(
+            "--relative-speed",
+            "give how many times faster a function processes a file than an EC2 slot, e.g. 1",
+            least=0.01,
+            most=100,
+        ),
+        default=1.0,
+        help="how many times faster a function processes a file than one EC2 worker slot (default 1: the "
+        "same seconds; CPU-bound work runs at the vCPU ratio the band also tries)",
+    )
+    parser.add_argument(
+        "--purchase",
+        choices=PURCHASE_OPTIONS,
+        default="on-demand",
+        help="On-Demand, or a 1-year Compute Savings Plan for both modes (default on-demand)",
+    )
     parser.add_argument("--prices", type=Path, default=PRICES_FILE, help="the dated prices file")
     parser.add_argument(
         "--chart", type=Path, default=REPO_ROOT / "build" / "cost.svg", help="where the SVG chart goes"
@@ -180,9 +225,23 @@ def read_settings(program: Path, stack: str, lambda_stack: str) -> tuple[Ec2Sett
     ec2_stack = render_stack(program, stack)
     require_compute(program, ec2_stack, "ec2", "--stack", "production")
     ec2 = ec2_settings(ec2_stack)
+    if not ec2.interface_endpoints:  # nat: count what vpc-endpoints mode would declare, to price it too
+        ec2 = dataclasses.replace(ec2, interface_endpoints=_endpoints_if_chosen(program, ec2_stack))
     rendered_lambda = render_stack(program, lambda_stack)
     require_compute(program, rendered_lambda, "lambda", "--lambda-stack", "lambda")
     return ec2, lambda_settings(rendered_lambda)
+
+
+def _endpoints_if_chosen(program: Path, rendered: RenderedStack) -> int:
+    """The interface endpoints the stack declares with workerNetworkEgress=vpc-endpoints (0 for a program
+    that has no such setting: the band then leaves vpc-endpoints out, and --egress vpc-endpoints is refused)."""
+    key = f"{rendered.project}:workerNetworkEgress"
+    if not load_project(program).stack_file(rendered.stack).exists():
+        return 0
+    try:
+        return interface_endpoint_count(render_program(program, rendered.stack, {key: "vpc-endpoints"}))
+    except ProgramError:
+        return 0
 
 
 def validate(profile: Profile, low: float, high: float) -> None:
@@ -200,20 +259,23 @@ def validate(profile: Profile, low: float, high: float) -> None:
 
 
 def estimate(
-    ec2: Ec2Settings, lam: LambdaSettings, profile: Profile, prices: Prices, low: float, high: float
+    ec2: Ec2Settings,
+    lam: LambdaSettings,
+    profile: Profile,
+    prices: Prices,
+    low: float,
+    high: float,
+    assumptions: Assumptions | None = None,
 ) -> dict[str, Any]:
-    costs = [ec2_cost(ec2, profile, prices), lambda_cost(lam, profile, prices)]
-
-    def difference(files: float) -> float:
-        at = profile.with_files(files)
-        return ec2_cost(ec2, at, prices).total_usd - lambda_cost(lam, at, prices).total_usd
-
+    assumptions = assumptions or Assumptions(egress=default_egress(ec2))
+    costs = [ec2_cost(ec2, profile, prices, assumptions), lambda_cost(lam, profile, prices, assumptions)]
+    difference = _difference(ec2, lam, profile, prices, assumptions)
     crossings = break_evens(difference, low, high)
     curve, limits = [], {}
     for files in log_grid(low, high, 200):
         ec2_at, lambda_at = (
-            ec2_cost(ec2, profile.with_files(files), prices),
-            lambda_cost(lam, profile.with_files(files), prices),
+            ec2_cost(ec2, profile.with_files(files), prices, assumptions),
+            lambda_cost(lam, profile.with_files(files), prices, assumptions),
         )
         curve.append((files, ec2_at.total_usd, lambda_at.total_usd))
         if (
@@ -228,7 +290,64 @@ def estimate(
         "curve": curve,
         "limits": limits,
         "difference": difference,
+        "assumptions": assumptions,
+        "band": band(ec2, lam, profile, prices, low, high, assumptions),
     }
+
+
+def _difference(
+    ec2: Ec2Settings, lam: LambdaSettings, profile: Profile, prices: Prices, assumptions: Assumptions
+) -> Any:
+    def difference(files: float) -> float:
+        at = profile.with_files(files)
+        return (
+            ec2_cost(ec2, at, prices, assumptions).total_usd
+            - lambda_cost(lam, at, prices, assumptions).total_usd
+        )
+
+    return difference
+
+
+def alternatives(ec2: Ec2Settings, lam: LambdaSettings, chosen: Assumptions) -> dict[str, list[Any]]:
+    """Each assumption's values the band tries: the chosen one and its named alternatives."""
+    speeds = [chosen.relative_speed, 1.0]
+    ratio = vcpu_speed_ratio(ec2, lam)
+    if ratio is not None:
+        speeds.append(round(ratio, 3))
+    return {
+        # a program that declares no endpoints in either mode cannot price them
+        "egress": [e for e in EGRESS_CHOICES if e != "vpc-endpoints" or ec2.interface_endpoints],
+        "lambda_architecture": list(ARCHITECTURES),
+        "relative_speed": sorted(set(speeds)),
+        "purchase": list(PURCHASE_OPTIONS),
+    }
+
+
+def band(
+    ec2: Ec2Settings,
+    lam: LambdaSettings,
+    profile: Profile,
+    prices: Prices,
+    low: float,
+    high: float,
+    chosen: Assumptions,
+) -> dict[str, Any]:
+    """The first break-even under every combination of the assumptions' values: its lowest and highest,
+    each with the assumptions that give it. A combination with no break-even in the range counts as below
+    `low` (ec2 cheaper throughout) or above `high` (lambda cheaper throughout)."""
+    options = alternatives(ec2, lam, chosen)
+    points = []
+    for values in itertools.product(*options.values()):
+        assumptions = Assumptions(**dict(zip(options, values, strict=True)))
+        difference = _difference(ec2, lam, profile, prices, assumptions)
+        crossings = break_evens(difference, low, high, points=120)
+        if crossings:
+            point = float(crossings[0])
+        else:
+            point = 0.0 if difference(low) <= 0 else math.inf
+        points.append((point, assumptions))
+    lowest, highest = min(points, key=lambda p: p[0]), max(points, key=lambda p: p[0])
+    return {"low": lowest, "high": highest, "tried": options, "combinations": len(points)}
 
 
 def cheaper_below(result: dict[str, Any], low: float) -> str:
@@ -236,17 +355,24 @@ def cheaper_below(result: dict[str, Any], low: float) -> str:
 
 
 def table(cost: ModeCost) -> str:
-    rows = [("item", "quantity", "unit", "price USD", "monthly USD")]
+    rows = [("item", "quantity", "unit", "price USD", "price", "monthly USD")]
     rows += [
-        (item.item, f"{item.quantity:,.2f}", item.unit, price_text(item), f"{item.monthly_usd:,.2f}")
+        (
+            item.item,
+            f"{item.quantity:,.2f}",
+            item.unit,
+            price_text(item),
+            (item.source or {}).get("status", ""),
+            f"{item.monthly_usd:,.2f}",
+        )
         for item in cost.items
     ]
-    rows.append(("total", "", "", "", f"{cost.total_usd:,.2f}"))
-    widths = [max(len(row[column]) for row in rows) for column in range(5)]
+    rows.append(("total", "", "", "", "", f"{cost.total_usd:,.2f}"))
+    widths = [max(len(row[column]) for row in rows) for column in range(6)]
     lines = []
     for number, row in enumerate(rows):
         cells = [row[0].ljust(widths[0]), row[1].rjust(widths[1]), row[2].ljust(widths[2])]
-        cells += [row[3].rjust(widths[3]), row[4].rjust(widths[4])]
+        cells += [row[3].rjust(widths[3]), row[4].ljust(widths[4]), row[5].rjust(widths[5])]
         lines.append("  ".join(cells).rstrip())
         if number in (0, len(rows) - 2):
             lines.append("  ".join("-" * width for width in widths))
@@ -280,6 +406,52 @@ def break_even_text(result: dict[str, Any], low: float, high: float) -> str:
     return text
 
 
+def band_end_text(point: float, low: float, high: float) -> str:
+    if point == 0:
+        return f"below {files_text(low)}"
+    if math.isinf(point):
+        return f"above {files_text(high)}"
+    return f"{point:,.0f}"
+
+
+def band_text(result: dict[str, Any], lam: str, low: float, high: float) -> str:
+    """ "between X and Y files/day", the assumptions at each end, and where the default's point lies."""
+    found = result["band"]
+    (low_point, low_at), (high_point, high_at) = found["low"], found["high"]
+    default = result["break_evens"][0] if result["break_evens"] else None
+    default_text = f"{default:,.0f}" if default is not None else "none in the range"
+    return (
+        f"break-even band: between {band_end_text(low_point, low, high)} and "
+        f"{band_end_text(high_point, low, high)} files/day over {found['combinations']} combinations of "
+        f"the assumptions\n  low end:  {low_at.describe(lam)}\n  high end: {high_at.describe(lam)}\n"
+        f"  default:  {result['assumptions'].describe(lam)} -> {default_text} files/day"
+    )
+
+
+def prices_used(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every price the estimate read, once, with its status: sourced (the source and its date) or assumed
+    (the reason)."""
+    seen: dict[str, dict[str, Any]] = {}
+    for cost in result["costs"]:
+        for item in cost.items:
+            if item.source:
+                seen.setdefault(item.source["price"], item.source)
+    return list(seen.values())
+
+
+def price_lines(result: dict[str, Any]) -> list[str]:
+    used = prices_used(result)
+    sourced = sum(1 for source in used if source["status"] == "sourced")
+    lines = [f"prices: {sourced} of {len(used)} sourced, {len(used) - sourced} assumed"]
+    for source in used:
+        if source["status"] == "sourced":
+            lines.append(f"  sourced  {source['price']}: {source['source']} (read {source['as_of']})")
+        else:
+            reason = source["note"].split(". ")[0].rstrip(".")
+            lines.append(f"  assumed  {source['price']}: {reason}")
+    return lines
+
+
 def as_json(
     result: dict[str, Any],
     profile: Profile,
@@ -305,6 +477,7 @@ def as_json(
                         "unit": item.unit,
                         "unit_price_usd": item.unit_price_usd,
                         "price_quoted": price_text(item),
+                        "price_source": item.source,
                         "monthly_usd": round(item.monthly_usd, 4),
                     }
                     for item in cost.items
@@ -315,6 +488,17 @@ def as_json(
             for cost in result["costs"]
         },
         "break_even_files_per_day": result["break_evens"],
+        "assumptions": dataclasses.asdict(result["assumptions"]),
+        "break_even_band": {
+            end: {
+                "files_per_day": None if math.isinf(point) or point == 0 else point,
+                "beyond_range": "below" if point == 0 else "above" if math.isinf(point) else None,
+                "assumptions": dataclasses.asdict(at),
+            }
+            for end, (point, at) in (("low", result["band"]["low"]), ("high", result["band"]["high"]))
+        },
+        "break_even_band_tried": result["band"]["tried"],
+        "prices_used": prices_used(result),
         "cheaper_below_break_even": cheaper_below(result, low),
         "break_even_text": break_even_text(result, low, high),
         "search_range_files_per_day": [low, high],
@@ -343,7 +527,18 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
         ec2, lam = read_settings(options.program, options.stack, options.lambda_stack)
-        result = estimate(ec2, lam, profile, prices, low, high)
+        if options.egress == "vpc-endpoints" and not ec2.interface_endpoints:
+            raise StackSettingsError(
+                f"--egress vpc-endpoints: stack {options.stack} declares no interface VPC endpoints, even with "
+                "workerNetworkEgress=vpc-endpoints; give --egress nat-shared or nat-dedicated"
+            )
+        assumptions = Assumptions(
+            egress=options.egress or default_egress(ec2),
+            lambda_architecture=options.lambda_architecture or lam.architecture,
+            relative_speed=options.relative_speed,
+            purchase=options.purchase,
+        )
+        result = estimate(ec2, lam, profile, prices, low, high, assumptions)
     except (ValueError, PriceError, StackSettingsError, ProgramError, ProjectError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -358,6 +553,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     ec2_total, lambda_total = (cost.total_usd for cost in result["costs"])
     crossing = result["break_evens"][0] if result["break_evens"] else "none"
+    band_ends = "-".join(
+        band_end_text(point, low, high).replace(",", "").replace(" ", "_")
+        for point, _ in (result["band"]["low"], result["band"]["high"])
+    )
     stacks = {"ec2": options.stack, "lambda": options.lambda_stack}
     if options.json:
         report = as_json(result, profile, prices, chart, stacks, (low, high))
@@ -375,6 +574,8 @@ def main(argv: list[str] | None = None) -> int:
         for warning in cost.warnings:
             print(f"warning: {warning}")
     print(f"\n{break_even_text(result, low, high)}")
+    print(band_text(result, lam.architecture, low, high))
+    print("\n".join(price_lines(result)))
     for name, files in result["limits"].items():
         print(
             f"capacity: {name} from about {files:,.0f} files/day (beyond it the backlog grows: the estimate there is not a steady state)"
@@ -382,7 +583,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"chart: {chart}")
     print(
         f"files_per_day={profile.files_per_day:g} ec2_usd={ec2_total:.2f} lambda_usd={lambda_total:.2f} "
-        f"break_even_files_per_day={crossing}"
+        f"break_even_files_per_day={crossing} break_even_band={band_ends}"
     )
     return 0
 

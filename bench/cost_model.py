@@ -18,6 +18,16 @@ What the model assumes (docs/cost.md says the same, with the reasons):
   of its idle pollers. Files slower than the timeout cannot finish: every attempt runs to the timeout
   until maxReceiveCount sends them to the DLQ; their share comes from a log-normal fitted to the
   mean and p99. Logs: bytes per invocation ingested into CloudWatch Logs.
+- ec2 egress (the workers sit in private subnets; docs/cost.md): `nat-shared` - the VPC's NAT gateway
+  exists anyway, so only its per-GB processing counts (uploads, index documents and API calls all go
+  through it: the nat stack declares no S3 gateway endpoint); `nat-dedicated` - one gateway per
+  Availability Zone for this fleet, hours and GB; `vpc-endpoints` - the stack's interface endpoints, per
+  hour per zone, and the API calls' GB (S3 goes through the gateway endpoint, free). lambda runs outside
+  a VPC and needs neither.
+- Purchase option: On-Demand, or a 1-year Compute Savings Plan covering the EC2 fleet's hours and the
+  function's GB-seconds (requests are not discounted).
+- Relative speed: how many times faster a function processes a file than one EC2 worker slot; 1 means
+  the same seconds in both modes (I/O-bound work), the vCPU ratio means CPU-bound work.
 - Both: one SQS SendMessage per file (the S3 notification, payload < 64 KB), one S3 GET (the upload)
   and one S3 PUT (the index document) per file, the stack's alarms per metric they read, the worker's
   custom metrics every hour of the month.
@@ -32,8 +42,10 @@ metric-month, pro-rated by the hour (https://aws.amazon.com/cloudwatch/pricing/)
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -77,6 +89,44 @@ LAMBDA_ONE_VCPU_MB = 1769
 """Lambda's largest function timeout (Lambda quotas: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html)."""
 
 
+EGRESS_CHOICES = ("nat-shared", "nat-dedicated", "vpc-endpoints")
+PURCHASE_OPTIONS = ("on-demand", "savings-plan")
+ARCHITECTURES = ("x86_64", "arm64")
+INDEX_DOCUMENT_KB = 64.0
+"""Assumed: an index document (worker/indexer.py: the extracted text, at most 1,000,000 characters)."""
+API_KB_PER_FILE = 16.0
+"""Assumed: the SQS, CloudWatch and Auto Scaling request and response bytes per file (HTTPS headers,
+the ~2 KB event body received, deleted, extended)."""
+INSTANCE_VCPUS = {"m6i.large": 2, "m5.large": 2}
+"""vCPUs of the instance types priced (https://aws.amazon.com/ec2/instance-types/m6i/, .../m5/)."""
+
+
+@dataclass(frozen=True)
+class Assumptions:
+    """What the break-even depends on beyond the stack and the profile; each one a bench.cost flag."""
+
+    egress: str = "nat-shared"
+    lambda_architecture: str | None = None
+    """None: the lambda stack's architecture."""
+    relative_speed: float = 1.0
+    purchase: str = "on-demand"
+
+    def describe(self, lambda_architecture: str) -> str:
+        return (
+            f"egress={self.egress}, lambda={self.lambda_architecture or lambda_architecture}, "
+            f"relative speed={self.relative_speed:g}, purchase={self.purchase}"
+        )
+
+
+def vcpu_speed_ratio(ec2: Ec2Settings, lam: LambdaSettings) -> float | None:
+    """CPU-bound speed of a function over an EC2 slot: a single-threaded file gets min(1, memory/1769) of
+    a vCPU in Lambda and the instance's vCPUs shared by its concurrent slots on EC2. None: type unknown."""
+    vcpus = INSTANCE_VCPUS.get(ec2.instance_type)
+    if vcpus is None:
+        return None
+    return min(1.0, lam.memory_mb / LAMBDA_ONE_VCPU_MB) / min(1.0, vcpus / ec2.concurrency)
+
+
 class PriceError(Exception):
     """The prices file lacks a price the stack needs (an instance or volume type); names the fix."""
 
@@ -101,6 +151,8 @@ class LineItem:
     unit_price_usd: float
     per: float = 1
     """How the price is quoted (per 1,000,000 requests, per 1,000, per 1): for display only."""
+    source: dict[str, Any] | None = None
+    """Where the price comes from: its key, status (sourced or assumed), pricing page, date and note."""
 
     @property
     def monthly_usd(self) -> float:
@@ -177,9 +229,24 @@ class Prices:
         entry = self.entry(key, variant)
         return float(entry["usd"]) / float(entry["per"])
 
-    def quote(self, key: str, variant: str | None = None) -> tuple[float, float]:
-        """(USD per one unit, the quantity the page quotes it for): a LineItem's last two fields."""
-        return self.unit(key, variant), float(self.entry(key, variant)["per"])
+    def quote(self, key: str, variant: str | None = None) -> tuple[float, float, dict[str, Any]]:
+        """(USD per one unit, the quantity the page quotes it for, its source): a LineItem's last fields."""
+        entry = self.entry(key, variant)
+        return self.unit(key, variant), float(entry["per"]), price_source(key, variant, entry)
+
+
+def price_source(key: str, variant: str | None, entry: dict[str, Any]) -> dict[str, Any]:
+    """A price's provenance as the table and --json show it; a sourced price names the page it came from."""
+    note = str(entry.get("source_note", ""))
+    found = re.search(r"https?://[^\s),;']+", note)
+    return {
+        "price": key if variant is None else f"{key}[{variant}]",
+        "status": entry.get("status", "unstated"),
+        "source": found.group(0) if entry.get("status") == "sourced" and found else None,
+        "as_of": entry.get("as_of"),
+        "pricing_page": entry.get("url"),
+        "note": note,
+    }
 
 
 REQUIRED_PRICES = {
@@ -194,6 +261,12 @@ REQUIRED_PRICES = {
     "cloudwatch_metric_month": False,
     "cloudwatch_api_request": False,
     "cloudwatch_logs_ingested_gb": False,
+    "ec2_instance_hour_savings_plan": True,
+    "lambda_gb_second_savings_plan": True,
+    "nat_gateway_hour": False,
+    "nat_gateway_gb": False,
+    "vpc_interface_endpoint_hour": False,
+    "vpc_interface_endpoint_gb": False,
 }
 """The prices the model reads; True: keyed by a variant (instance type, volume type, architecture)."""
 _EXAMPLE = {"region": "ap-northeast-1", "as_of": "2026-11-29"}
@@ -223,6 +296,11 @@ def _check_entry(path: Path, key: str, entry: object) -> None:
                 f"{path}: {key} {field_name} is {value!r}; give a finite number of at least {low:g} "
                 f"(usd: the price, per: the quantity it is quoted for, e.g. 1000000 for per million)"
             )
+    if entry.get("status") not in ("sourced", "assumed") or not entry.get("source_note"):
+        raise PriceError(
+            f'{path}: {key} status is {entry.get("status")!r}; give "status": "sourced" (with the source\'s '
+            f'URL and date in source_note) or "assumed" (with the reason in source_note)'
+        )
     if "as_of" not in entry:
         raise PriceError(
             f'{path}: {key} has no as_of; add the day the price was read, e.g. "as_of": "2026-11-29"'
@@ -321,7 +399,54 @@ def timeout_warning(
     )
 
 
-def ec2_cost(settings: Ec2Settings, profile: Profile, prices: Prices) -> ModeCost:
+def egress_items(settings: Ec2Settings, profile: Profile, prices: Prices, egress: str) -> list[LineItem]:
+    """What the fleet's path to the AWS APIs costs (Lambda outside a VPC needs none)."""
+    files = profile.files_per_day * DAYS_PER_MONTH
+    api_gb = files * API_KB_PER_FILE / 1024**2
+    s3_gb = files * (profile.mean_size_mb * 1024 + INDEX_DOCUMENT_KB) / 1024**2
+    zones = settings.availability_zones
+    if egress == "vpc-endpoints":
+        endpoints = settings.interface_endpoints
+        return [
+            LineItem(
+                f"VPC interface endpoints ({endpoints} APIs x {zones} AZs)",
+                endpoints * zones * HOURS_PER_MONTH,
+                "endpoint-hours",
+                *prices.quote("vpc_interface_endpoint_hour"),
+            ),
+            LineItem(
+                "VPC endpoint data (API calls; S3 via the free gateway endpoint)",
+                api_gb,
+                "GB",
+                *prices.quote("vpc_interface_endpoint_gb"),
+            ),
+        ]
+    items = []
+    if egress == "nat-dedicated":
+        items.append(
+            LineItem(
+                f"NAT gateways (dedicated, one per AZ: {zones})",
+                zones * HOURS_PER_MONTH,
+                "gateway-hours",
+                *prices.quote("nat_gateway_hour"),
+            )
+        )
+    shared = "" if egress == "nat-dedicated" else " (shared NAT: data only)"
+    items.append(
+        LineItem(
+            f"NAT data processed{shared}: uploads, index documents, API calls",
+            s3_gb + api_gb,
+            "GB",
+            *prices.quote("nat_gateway_gb"),
+        )
+    )
+    return items
+
+
+def ec2_cost(
+    settings: Ec2Settings, profile: Profile, prices: Prices, assumptions: Assumptions | None = None
+) -> ModeCost:
+    assumptions = assumptions or Assumptions(egress=default_egress(settings))
     warnings = []
     too_slow, warning = timeout_warning(
         "ec2",
@@ -366,12 +491,16 @@ def ec2_cost(settings: Ec2Settings, profile: Profile, prices: Prices) -> ModeCos
     # a window is empty with probability e^(-files per instance in the window)
     per_window_files = profile.files_per_day / 86_400 / instances * settings.metric_flush_seconds
     flushes = instances * SECONDS_PER_MONTH / settings.metric_flush_seconds * -math.expm1(-per_window_files)
+    savings_plan = assumptions.purchase == "savings-plan"
     items = [
         LineItem(
-            f"EC2 {settings.instance_type} On-Demand",
+            f"EC2 {settings.instance_type} {'Savings Plan' if savings_plan else 'On-Demand'}",
             instances * HOURS_PER_MONTH,
             "instance-hours",
-            *prices.quote("ec2_instance_hour", settings.instance_type),
+            *prices.quote(
+                "ec2_instance_hour_savings_plan" if savings_plan else "ec2_instance_hour",
+                settings.instance_type,
+            ),
         ),
         LineItem(
             f"EBS {settings.root_volume_type} root volumes ({settings.root_volume_gb:g} GB each)",
@@ -386,6 +515,7 @@ def ec2_cost(settings: Ec2Settings, profile: Profile, prices: Prices) -> ModeCos
             "SQS heartbeats (visibility extensions)", heartbeats, "requests", *prices.quote("sqs_request")
         ),
         LineItem("CloudWatch PutMetricData", flushes, "requests", *prices.quote("cloudwatch_api_request")),
+        *egress_items(settings, profile, prices, assumptions.egress),
         *common_items(profile, prices, settings.alarm_metrics, settings.custom_metrics),
     ]
     facts = {
@@ -394,8 +524,14 @@ def ec2_cost(settings: Ec2Settings, profile: Profile, prices: Prices) -> ModeCos
         "busy_fraction": round(busy, 4),
         "slots_needed": round(slots_needed, 3),
         "share_above_timeout": round(too_slow, 6),
+        "egress": assumptions.egress,
     }
     return ModeCost("ec2", items, warnings, facts)
+
+
+def default_egress(settings: Ec2Settings) -> str:
+    """The stack's own choice: its endpoints if it declares them, else the VPC's (shared) NAT path."""
+    return "vpc-endpoints" if settings.network_egress == "vpc-endpoints" else "nat-shared"
 
 
 def ec2_receives_and_deletes(settings: Ec2Settings, profile: Profile, instances: int) -> tuple[float, float]:
@@ -412,7 +548,16 @@ def ec2_receives_and_deletes(settings: Ec2Settings, profile: Profile, instances:
     return files / per_receive * chunks, files / per_delete
 
 
-def lambda_cost(settings: LambdaSettings, profile: Profile, prices: Prices) -> ModeCost:
+def lambda_cost(
+    settings: LambdaSettings, profile: Profile, prices: Prices, assumptions: Assumptions | None = None
+) -> ModeCost:
+    assumptions = assumptions or Assumptions()
+    if assumptions.relative_speed != 1:
+        profile = dataclasses.replace(
+            profile,
+            mean_seconds=profile.mean_seconds / assumptions.relative_speed,
+            p99_seconds=profile.p99_seconds / assumptions.relative_speed,
+        )
     files = profile.files_per_day * DAYS_PER_MONTH
     warnings = []
     derived = share_above(profile, settings.timeout_seconds)
@@ -426,7 +571,7 @@ def lambda_cost(settings: LambdaSettings, profile: Profile, prices: Prices) -> M
             f"({settings.ephemeral_storage_mb} MB): the indexer spools the upload to a temporary file, so "
             "configure ephemeralStorage (up to 10,240 MB; above 512 MB it is billed, not modelled here)"
         )
-    if settings.memory_mb < LAMBDA_ONE_VCPU_MB:
+    if settings.memory_mb < LAMBDA_ONE_VCPU_MB and assumptions.relative_speed == 1:
         warnings.append(
             f"lambda: {settings.memory_mb} MB gives the function {settings.memory_mb / LAMBDA_ONE_VCPU_MB:.2f} "
             f"of a vCPU (one at {LAMBDA_ONE_VCPU_MB} MB): a CPU-bound file takes longer than the profile's "
@@ -454,14 +599,17 @@ def lambda_cost(settings: LambdaSettings, profile: Profile, prices: Prices) -> M
     busy_pollers = min(ESM_IDLE_POLLERS, concurrency_needed)
     idle_polls = (ESM_IDLE_POLLERS - busy_pollers) * SECONDS_PER_MONTH / ESM_WAIT_SECONDS
     chunks = math.ceil(records_per_invocation * S3_EVENT_MESSAGE_KB / SQS_CHUNK_KB)
-    architecture = settings.architecture
+    architecture = assumptions.lambda_architecture or settings.architecture
+    duration_price = (
+        "lambda_gb_second_savings_plan" if assumptions.purchase == "savings-plan" else "lambda_gb_second"
+    )
     items = [
         LineItem("Lambda requests", invocations, "invocations", *prices.quote("lambda_request")),
         LineItem(
             f"Lambda duration ({settings.memory_mb} MB, {architecture})",
             gb_seconds,
             "GB-seconds",
-            *prices.quote("lambda_gb_second", architecture),
+            *prices.quote(duration_price, architecture),
         ),
         LineItem(
             "SQS event source mapping receives and deletes",
@@ -489,13 +637,14 @@ def lambda_cost(settings: LambdaSettings, profile: Profile, prices: Prices) -> M
                 "Lambda duration of timed-out attempts",
                 timeout_gb_seconds,
                 "GB-seconds",
-                *prices.quote("lambda_gb_second", architecture),
+                *prices.quote(duration_price, architecture),
             ),
         )
     facts = {
         "share_above_timeout": None if derived is None else round(derived, 6),
         "concurrency_needed": round(concurrency_needed, 3),
         "records_per_invocation": records_per_invocation,
+        "relative_speed": assumptions.relative_speed,
     }
     return ModeCost("lambda", items, warnings, facts)
 

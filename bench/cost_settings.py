@@ -24,6 +24,7 @@ FUNCTION = "aws:lambda/function:Function"
 EVENT_SOURCE_MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
 QUEUE = "aws:sqs/queue:Queue"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
 
 WORKER_METRICS = (
     contract.PROCESSED,
@@ -73,6 +74,14 @@ class Ec2Settings:
     alarm_metrics: int
     custom_metrics: int
     queue: QueueSettings
+    availability_zones: int = 1
+    """The group's subnets, one per Availability Zone: a dedicated NAT gateway or an interface endpoint
+    is billed in each."""
+    interface_endpoints: int = 0
+    """Interface VPC endpoints the fleet has with workerNetworkEgress=vpc-endpoints (bench.cost counts them
+    on the stack rendered in that mode when the stack itself is nat)."""
+    network_egress: str = "nat"
+    """The stack's own workerNetworkEgress: vpc-endpoints when it declares interface endpoints."""
 
 
 @dataclass(frozen=True)
@@ -147,7 +156,20 @@ def ec2_settings(stack: RenderedStack) -> Ec2Settings:
         alarm_metrics=sum(alarm_metric_count(alarm) for alarm in stack.of_type(ALARM)),
         custom_metrics=len(WORKER_METRICS) * WORKER_DIMENSION_SETS,
         queue=settings_queue,
+        availability_zones=_zone_count(group),
+        interface_endpoints=interface_endpoint_count(stack),
+        network_egress="vpc-endpoints" if interface_endpoint_count(stack) else "nat",
     )
+
+
+def interface_endpoint_count(stack: RenderedStack) -> int:
+    return sum(1 for e in stack.of_type(VPC_ENDPOINT) if e.inputs.get("vpcEndpointType") == "Interface")
+
+
+def _zone_count(group: dict[str, Any]) -> int:
+    """One subnet per Availability Zone (an interface endpoint takes at most one subnet a zone)."""
+    subnets = group.get("vpcZoneIdentifiers")
+    return len(subnets) if isinstance(subnets, list) and subnets else 1
 
 
 def lambda_settings(stack: RenderedStack) -> LambdaSettings:

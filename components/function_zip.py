@@ -28,11 +28,19 @@ FILE_MODE = 0o100644
 """A regular file, rw-r--r--: Lambda needs the files readable by the runtime user, nothing more."""
 SYSTEMD_SUFFIXES = {".service", ".timer", ".socket"}
 """The EC2 host's units: meaningless in Lambda."""
+WHEELHOUSE_DIR = "wheelhouse"
+"""The EC2 instances' wheels (components/host_bootstrap.py): not part of the function."""
 
 
 def function_files(source_dir: Path) -> list[Path]:
-    """The worker bundle's files (no caches, no bytecode) without the systemd units, sorted."""
-    return [path for path in bundle_files(source_dir) if path.suffix not in SYSTEMD_SUFFIXES]
+    """The worker bundle's files (no caches, no bytecode) without the systemd units and the instances'
+    wheelhouse (the runtime has boto3; pypdf is vendored below), sorted."""
+    return [
+        path
+        for path in bundle_files(source_dir)
+        if path.suffix not in SYSTEMD_SUFFIXES
+        and WHEELHOUSE_DIR not in path.relative_to(source_dir).parts[:1]
+    ]
 
 
 VENDORED = ("pypdf",)

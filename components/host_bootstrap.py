@@ -22,6 +22,9 @@ SERVICE = "file-processor"
 INSTALL_DIR = "/opt/file-processor"
 REQUIREMENTS_LOCK = "worker/requirements.lock"
 """The worker's dependencies with their hashes, inside the bundle (so the bundle hash covers them)."""
+WHEELHOUSE = "worker/wheelhouse"
+"""The wheels of every locked dependency, inside the bundle: the instance installs from them alone
+(`pip install --no-index`), so booting needs no package index and no route to the internet."""
 WORKER_READY_HOOK_NAME = "worker-ready"
 DRAIN_HOOK_NAME = "drain-on-termination"
 SHUTDOWN_MARGIN_SECONDS = 60
@@ -60,12 +63,34 @@ def worker_environment(
     }
 
 
+def pip_install_arguments(install_dir: str) -> list[str]:
+    """`pip install` from the bundle's wheelhouse only: every wheel checked against the lock's hashes, no
+    index consulted, nothing built from source, no dependency the lock does not name."""
+    return [
+        "install",
+        "--quiet",
+        "--require-virtualenv",
+        "--no-index",
+        "--find-links",
+        f"{install_dir}/{WHEELHOUSE}",
+        "--require-hashes",
+        "--no-deps",
+        "--only-binary",
+        ":all:",
+        "-r",
+        f"{install_dir}/{REQUIREMENTS_LOCK}",
+    ]
+
+
 def user_data_script(
     environment: dict[str, str], *, bundle_bucket: str, bundle_key: str, bundle_sha256: str
 ) -> str:
-    """cloud-init user data: verify the bundle at its hash, install it and its hash-locked dependencies,
-    write the EnvironmentFile, start the services, and put the instance in service only once the worker
-    runs. Shell variables are lower case, so the only KEY=value lines are the EnvironmentFile's."""
+    """cloud-init user data: verify the bundle at its hash, install it and its hash-locked dependencies
+    from its own wheelhouse, write the EnvironmentFile, start the services, and put the instance in
+    service only once the worker runs. Shell variables are lower case, so the only KEY=value lines are
+    the EnvironmentFile's. Nothing here needs the internet: the bundle comes from S3, python3.11 from
+    Amazon Linux 2023's own repositories (S3 buckets in the region; /usr/bin/python3 is the system's
+    3.9, https://docs.aws.amazon.com/linux/al2023/ug/python.html), the wheels from the bundle."""
     grace = int(environment[contract.SHUTDOWN_GRACE_SECONDS])
     region = shlex.quote(environment[contract.AWS_DEFAULT_REGION])
     group = shlex.quote(environment[contract.AUTOSCALING_GROUP_NAME])
@@ -102,8 +127,7 @@ id {SERVICE} >/dev/null 2>&1 || useradd --system --home-dir {INSTALL_DIR} --shel
 mkdir -p {INSTALL_DIR}
 tar -xzf "$workdir/worker-bundle.tar.gz" -C {INSTALL_DIR}
 python3.11 -m venv {INSTALL_DIR}/venv
-{INSTALL_DIR}/venv/bin/pip install --quiet --require-virtualenv --require-hashes --no-deps --only-binary :all: \\
-  -r {INSTALL_DIR}/{REQUIREMENTS_LOCK}
+{INSTALL_DIR}/venv/bin/pip {shlex.join(pip_install_arguments(INSTALL_DIR))}
 {contract.environment_file_block(environment)}chmod 0640 {contract.ENVIRONMENT_FILE}
 chgrp {SERVICE} {contract.ENVIRONMENT_FILE}
 install -m 0644 {INSTALL_DIR}/worker/{SERVICE}.service /etc/systemd/system/{SERVICE}.service

@@ -28,3 +28,29 @@ def _first(subnet_ids: list[str], settings: FleetSettings) -> str:
             "or tag the workers' subnets"
         )
     return subnet_ids[0]
+
+
+def private_route_tables(
+    settings: FleetSettings, subnet_ids: pulumi.Input[list[str]]
+) -> pulumi.Output[list[str]]:
+    """The private subnets' route tables (privateRouteTableIds, or those explicitly associated with the
+    subnets, looked up at deploy time): where the S3 gateway endpoint adds its prefix-list route."""
+    if settings.private_route_table_ids:
+        return pulumi.Output.from_input(settings.private_route_table_ids)
+    found = pulumi.Output.from_input(subnet_ids).apply(
+        lambda ids: (
+            aws.ec2.get_route_tables_output(
+                filters=[{"name": "association.subnet-id", "values": list(ids)}]
+            ).ids
+        )
+    )
+    return found.apply(lambda ids: _some_route_tables(ids, settings))
+
+
+def _some_route_tables(route_table_ids: list[str], settings: FleetSettings) -> list[str]:
+    if not route_table_ids:
+        raise ValueError(
+            "no route tables are explicitly associated with the private subnets (they use the VPC's main "
+            "route table); set privateRouteTableIds for workerNetworkEgress=vpc-endpoints"
+        )
+    return sorted(route_table_ids)

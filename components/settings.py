@@ -41,6 +41,9 @@ LAMBDA_MAX_BATCHING_WINDOW_SECONDS = 300
 LAMBDA_MIN_CONCURRENCY, LAMBDA_MAX_CONCURRENCY = 2, 1_000
 LAMBDA_FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 COMPUTE_MODES = ("ec2", "lambda")
+EGRESS_MODES = ("nat", "vpc-endpoints")
+"""workerNetworkEgress: a NAT path the VPC provides, or the endpoints the stack declares
+(components/worker_endpoints.py)."""
 
 
 class SettingsError(ValueError):
@@ -208,6 +211,8 @@ class FleetSettings:
     ami_ssm_parameter: str
     private_subnet_ids: list[str]
     private_subnet_tag: str
+    worker_network_egress: str
+    private_route_table_ids: list[str]
     min_workers: int
     desired_workers: int
     max_workers: int
@@ -226,6 +231,10 @@ class FleetSettings:
     def subnet_tag(self) -> tuple[str, str]:
         key, _, value = self.private_subnet_tag.partition("=")
         return key, value
+
+    @property
+    def uses_vpc_endpoints(self) -> bool:
+        return self.worker_network_egress == "vpc-endpoints"
 
     @property
     def canary_percentage(self) -> int:
@@ -259,6 +268,17 @@ class FleetSettings:
             if not re.match(r"^subnet-[0-9a-f]{8,17}$", subnet):
                 raise SettingsError(
                     "privateSubnetIds", subnet, "each entry must be a subnet id (subnet-0123abcd...)"
+                )
+        if self.worker_network_egress not in EGRESS_MODES:
+            raise SettingsError(
+                "workerNetworkEgress", self.worker_network_egress, f"must be one of {', '.join(EGRESS_MODES)}"
+            )
+        for route_table in self.private_route_table_ids:
+            if not re.match(r"^rtb-[0-9a-f]{8,17}$", route_table):
+                raise SettingsError(
+                    "privateRouteTableIds",
+                    route_table,
+                    "each entry must be a route table id (rtb-0123abcd...)",
                 )
 
 

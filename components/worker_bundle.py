@@ -1,5 +1,9 @@
 """The worker's service bundle: `worker/` packed into a reproducible archive named by its hash.
 
+It carries the worker's dependencies too: `worker/wheelhouse/` holds a wheel for every entry of
+`worker/requirements.lock` (`make wheelhouse` refreshes it, hash-checked), so an instance installs them
+with `pip install --no-index` and boots without a package index (components/host_bootstrap.py).
+
 The same source gives byte-for-byte the same archive (sorted entries, fixed timestamps and owners,
 gzip without a timestamp), so its SHA-256 changes exactly when a worker file changes. The launch
 template's user data names that hash, so a worker change is a new launch template version, which

@@ -249,6 +249,17 @@ def subnet(args: dict[str, Any], region: str) -> dict[str, Any]:
     }
 
 
+def route_tables(args: dict[str, Any], region: str) -> dict[str, Any]:
+    """One route table per subnet named in an `association.subnet-id` filter (the private-subnet layout)."""
+    subnet_ids = [
+        value
+        for spec in args.get("filters") or []
+        if spec.get("name") == "association.subnet-id"
+        for value in spec.get("values") or []
+    ]
+    return {"ids": [f"rtb-{digest(subnet_id)}" for subnet_id in subnet_ids or [region]], "id": region}
+
+
 def security_group(args: dict[str, Any], region: str) -> dict[str, Any]:
     group_id = args.get("id") or f"sg-{digest(args)}"
     return {
@@ -376,6 +387,7 @@ _HANDLERS: dict[str, Callable[[dict[str, Any], str], dict[str, Any] | None]] = {
     "ec2/getSubnets": subnets,
     "ec2/getSubnet": subnet,
     "ec2/getSecurityGroup": security_group,
+    "ec2/getRouteTables": route_tables,
     "ssm/getParameter": ssm_parameter,
     "route53/getZone": route53_zone,
     "acm/getCertificate": acm_certificate,

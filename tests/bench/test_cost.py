@@ -15,9 +15,12 @@ import pytest
 
 from bench import cost
 from bench.cost_model import (
+    API_KB_PER_FILE,
     DAYS_PER_MONTH,
     HOURS_PER_MONTH,
+    INDEX_DOCUMENT_KB,
     PRICES_FILE,
+    Assumptions,
     PriceError,
     Prices,
     Profile,
@@ -53,13 +56,22 @@ ROUND_PRICES = {
         "ec2_instance_hour": {"t.test": {"usd": 1.0, "per": 1}},
         "ebs_gb_month": {"gp3": {"usd": 0.1, "per": 1}},
         "lambda_request": {"usd": 1.0, "per": 1_000_000},
-        "lambda_gb_second": {"arm64": {"usd": 0.00001, "per": 1}},
+        "lambda_gb_second": {"arm64": {"usd": 0.00001, "per": 1}, "x86_64": {"usd": 0.0000125, "per": 1}},
         "s3_put_request": {"usd": 0.01, "per": 1000},
         "s3_get_request": {"usd": 0.001, "per": 1000},
         "cloudwatch_alarm_month": {"usd": 0.1, "per": 1},
         "cloudwatch_metric_month": {"usd": 0.3, "per": 1},
         "cloudwatch_api_request": {"usd": 0.01, "per": 1000},
         "cloudwatch_logs_ingested_gb": {"usd": 1.0, "per": 1},
+        "ec2_instance_hour_savings_plan": {"t.test": {"usd": 0.75, "per": 1}},
+        "lambda_gb_second_savings_plan": {
+            "arm64": {"usd": 0.000008, "per": 1},
+            "x86_64": {"usd": 0.00001, "per": 1},
+        },
+        "nat_gateway_hour": {"usd": 0.05, "per": 1},
+        "nat_gateway_gb": {"usd": 0.05, "per": 1},
+        "vpc_interface_endpoint_hour": {"usd": 0.01, "per": 1},
+        "vpc_interface_endpoint_gb": {"usd": 0.01, "per": 1},
     },
 }
 
@@ -659,3 +671,191 @@ def test_timed_out_attempts_are_received_again_and_never_deleted(prices):
     got = items(fleet)
     assert got["SQS worker receives (with messages)"] * 1e6 == pytest.approx(files * (1 + ec2_share))
     assert got["SQS worker deletes (batched)"] * 1e6 == pytest.approx(files * (1 - ec2_share))
+
+
+# --- egress, purchase option, architecture, relative speed: the assumptions the band spans ---------
+
+
+def egress_cost(prices, egress: str, **settings_changes) -> dict[str, float]:
+    settings = dataclasses.replace(ec2_settings(small_stack(with_lambda=False)), **settings_changes)
+    profile = Profile(files_per_day=1_000, mean_size_mb=2, mean_seconds=1, p99_seconds=2)
+    return items(ec2_cost(settings, profile, prices, Assumptions(egress=egress)))
+
+
+def test_a_shared_nat_bills_only_the_data_through_it(prices):
+    got = egress_cost(prices, "nat-shared")
+    files = 1_000 * DAYS_PER_MONTH
+    gigabytes = files * (2 * 1024 + INDEX_DOCUMENT_KB + API_KB_PER_FILE) / 1024**2
+    [(name, usd)] = [(name, usd) for name, usd in got.items() if name.startswith("NAT")]
+    assert "shared" in name and usd == pytest.approx(gigabytes * 0.05)
+
+
+def test_a_dedicated_nat_bills_a_gateway_per_zone_all_month_and_the_data(prices):
+    got = egress_cost(prices, "nat-dedicated", availability_zones=3)
+    assert got["NAT gateways (dedicated, one per AZ: 3)"] == pytest.approx(3 * HOURS_PER_MONTH * 0.05)
+    assert any(name.startswith("NAT data processed:") for name in got)
+
+
+def test_endpoints_bill_each_api_in_each_zone_and_only_the_api_bytes(prices):
+    got = egress_cost(prices, "vpc-endpoints", availability_zones=2, interface_endpoints=6)
+    assert got["VPC interface endpoints (6 APIs x 2 AZs)"] == pytest.approx(12 * HOURS_PER_MONTH * 0.01)
+    files = 1_000 * DAYS_PER_MONTH
+    data = got["VPC endpoint data (API calls; S3 via the free gateway endpoint)"]
+    assert data == pytest.approx(files * API_KB_PER_FILE / 1024**2 * 0.01)  # the uploads are not in it
+    assert not any(name.startswith("NAT") for name in got)
+
+
+def test_lambda_outside_a_vpc_pays_for_no_egress_whatever_the_fleet_uses(prices):
+    settings = lambda_settings(small_stack(with_lambda=True))
+    profile = Profile(files_per_day=1_000, mean_size_mb=2, mean_seconds=1, p99_seconds=2)
+    totals = {
+        egress: lambda_cost(settings, profile, prices, Assumptions(egress=egress)).total_usd
+        for egress in ("nat-shared", "nat-dedicated", "vpc-endpoints")
+    }
+    assert len(set(totals.values())) == 1
+
+
+def test_a_savings_plan_prices_the_instances_and_the_duration_not_the_requests(prices):
+    profile = Profile(files_per_day=86_400, mean_size_mb=1, mean_seconds=1, p99_seconds=2)
+    ec2 = ec2_settings(small_stack(with_lambda=False))
+    lam = lambda_settings(small_stack(with_lambda=True))
+    plan = Assumptions(purchase="savings-plan")
+    assert items(ec2_cost(ec2, profile, prices, plan))["EC2 t.test Savings Plan"] == pytest.approx(730 * 0.75)
+    on_demand, saved = (
+        items(lambda_cost(lam, profile, prices)),
+        items(lambda_cost(lam, profile, prices, plan)),
+    )
+    duration = "Lambda duration (1024 MB, arm64)"
+    assert saved[duration] == pytest.approx(on_demand[duration] * 0.8)
+    assert saved["Lambda requests"] == on_demand["Lambda requests"]
+
+
+def test_a_faster_function_bills_fewer_seconds_and_fewer_files_past_the_timeout(prices):
+    lam = lambda_settings(small_stack(with_lambda=True))  # timeout 60 s
+    profile = Profile(files_per_day=10_000, mean_size_mb=1, mean_seconds=10, p99_seconds=90)
+    same = lambda_cost(lam, profile, prices)
+    twice = lambda_cost(lam, profile, prices, Assumptions(relative_speed=2))
+    assert twice.facts["share_above_timeout"] < same.facts["share_above_timeout"]
+    duration = "Lambda duration (1024 MB, arm64)"
+    assert items(twice)[duration] < items(same)[duration]
+    no_tail = Profile(files_per_day=10_000, mean_size_mb=1, mean_seconds=1, p99_seconds=2)
+    assert items(lambda_cost(lam, no_tail, prices, Assumptions(relative_speed=2)))[duration] == pytest.approx(
+        items(lambda_cost(lam, no_tail, prices))[duration] / 2
+    )
+
+
+def test_the_architecture_assumption_prices_the_other_architecture(prices):
+    lam = lambda_settings(small_stack(with_lambda=True))  # arm64
+    profile = Profile(files_per_day=1_000, mean_size_mb=1, mean_seconds=1, p99_seconds=2)
+    arm = items(lambda_cost(lam, profile, prices))["Lambda duration (1024 MB, arm64)"]
+    x86 = items(lambda_cost(lam, profile, prices, Assumptions(lambda_architecture="x86_64")))
+    assert x86["Lambda duration (1024 MB, x86_64)"] == pytest.approx(arm * 1.25)
+
+
+@pytest.fixture(scope="module")
+def default_result():
+    ec2, lam = cost.read_settings(REPO_ROOT, "production", "lambda")  # with the endpoints counted
+    assert ec2.interface_endpoints == 6 and ec2.network_egress == "nat"
+    return ec2, lam, cost.estimate(ec2, lam, cost.DEFAULT_PROFILE, Prices.load(), 10, 1e6)
+
+
+def test_the_band_holds_the_defaults_point_and_each_end_is_the_break_even_of_its_assumptions(default_result):
+    ec2, lam, result = default_result
+    (low, low_at), (high, high_at) = result["band"]["low"], result["band"]["high"]
+    [default, *_] = result["break_evens"]
+    assert low <= default <= high and low < high
+    assert result["band"]["combinations"] == 3 * 2 * len(result["band"]["tried"]["relative_speed"]) * 2
+    for point, assumptions in ((low, low_at), (high, high_at)):
+        again = cost.estimate(ec2, lam, cost.DEFAULT_PROFILE, Prices.load(), 10, 1e6, assumptions)
+        assert again["break_evens"][0] == pytest.approx(point, rel=0.01)
+
+
+def test_the_band_tries_each_named_alternative(default_result):
+    ec2, lam, result = default_result
+    tried = result["band"]["tried"]
+    assert tried["egress"] == ["nat-shared", "nat-dedicated", "vpc-endpoints"]
+    assert tried["lambda_architecture"] == ["x86_64", "arm64"]
+    assert tried["purchase"] == ["on-demand", "savings-plan"]
+    # the vCPU ratio: 2048 MB is more than one vCPU, so a file gets one; an m6i.large slot gets 2 / 4
+    assert tried["relative_speed"] == [1.0, 2.0]
+
+
+def test_the_default_egress_is_the_stacks_own(production):
+    assert cost_model_default(production) == "nat-shared"
+    endpoints = render_program(
+        REPO_ROOT, "production", {"cis-file-pipeline:workerNetworkEgress": "vpc-endpoints"}
+    )
+    settings = ec2_settings(endpoints)
+    assert (settings.interface_endpoints, settings.availability_zones) == (6, 2)
+    assert cost_model_default(endpoints) == "vpc-endpoints"
+
+
+def cost_model_default(stack) -> str:
+    from bench.cost_model import default_egress
+
+    return default_egress(ec2_settings(stack))
+
+
+def test_the_text_names_the_band_its_ends_and_each_prices_status(tmp_path, capsys):
+    assert cost.main(["--chart", str(tmp_path / "c.svg")]) == 0
+    out = capsys.readouterr().out
+    band = re.search(r"^break-even band: between ([\d,]+) and ([\d,]+) files/day", out, re.M)
+    assert band, out
+    assert re.search(r"^  low end:  egress=\S+, lambda=\S+, relative speed=\S+, purchase=\S+$", out, re.M)
+    assert re.search(r"^  high end: egress=", out, re.M)
+    assert re.search(r"^  default:  egress=nat-shared, .* -> [\d,]+ files/day$", out, re.M)
+    header = next(line for line in out.splitlines() if line.startswith("item "))
+    assert "price " in header  # the status column
+    assert re.search(r"^NAT data processed .* sourced +[\d.]+$", out, re.M)
+    assert re.search(r"^prices: \d+ of \d+ sourced, \d+ assumed$", out, re.M)
+    assert re.search(r"^  sourced  nat_gateway_gb: https://\S+ \(read \d{4}-\d\d-\d\d\)$", out, re.M)
+    assert re.search(r"^  assumed  sqs_request: \S", out, re.M)
+    assert re.search(r"break_even_band=\d+-\d+$", out.strip())
+
+
+def test_json_says_for_each_price_whether_it_is_sourced_or_assumed(tmp_path, capsys):
+    assert cost.main(["--json", "--egress", "vpc-endpoints", "--chart", str(tmp_path / "c.svg")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    for mode in report["modes"].values():
+        for item in mode["items"]:
+            source = item["price_source"]
+            assert source["status"] in {"sourced", "assumed"} and source["note"], item
+            assert (source["source"] or "").startswith("https://") == (source["status"] == "sourced"), item
+    names = [item["item"] for item in report["modes"]["ec2"]["items"]]
+    assert "VPC interface endpoints (6 APIs x 2 AZs)" in names
+    assert report["assumptions"]["egress"] == "vpc-endpoints"
+    band = report["break_even_band"]
+    assert (
+        band["low"]["files_per_day"] <= report["break_even_files_per_day"][0] <= band["high"]["files_per_day"]
+    )
+    assert set(band["low"]["assumptions"]) == {"egress", "lambda_architecture", "relative_speed", "purchase"}
+    assert {price["price"] for price in report["prices_used"]} >= {
+        "vpc_interface_endpoint_hour",
+        "ec2_instance_hour[m6i.large]",
+    }
+
+
+def test_a_price_without_its_status_is_refused(tmp_path, capsys):
+    path = _prices_file(tmp_path, lambda d: d["prices"]["nat_gateway_gb"].pop("status"))
+    assert cost.main(["--prices", path, "--chart", str(tmp_path / "c.svg")]) == 2
+    assert "nat_gateway_gb status is None; give" in capsys.readouterr().err
+
+
+def test_a_program_without_endpoints_leaves_them_out_of_the_band_and_refuses_the_flag(
+    monkeypatch, tmp_path, capsys
+):
+    monkeypatch.setattr(
+        cost, "render_stack", lambda program, stack: small_stack(with_lambda=stack == "lambda")
+    )
+    monkeypatch.setattr(cost.Prices, "load", classmethod(lambda cls, path: cls(ROUND_PRICES)))
+    fast = ["--mean-seconds", "1", "--p99-seconds", "2", "--chart", str(tmp_path / "c.svg")]
+    assert cost.main(["--json", *fast]) == 0
+    assert json.loads(capsys.readouterr().out)["break_even_band_tried"]["egress"] == [
+        "nat-shared",
+        "nat-dedicated",
+    ]
+    assert cost.main(["--egress", "vpc-endpoints", *fast]) == 2
+    assert (
+        "--egress vpc-endpoints: stack production declares no interface VPC endpoints"
+        in capsys.readouterr().err
+    )
