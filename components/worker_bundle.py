@@ -62,8 +62,10 @@ def build_bundle(source_dir: Path) -> bytes:
             info.uid = info.gid = 0
             info.uname = info.gname = "root"
             archive.addfile(info, io.BytesIO(data))
+    # Stored, not deflated: the wheels are zip files already (deflating 18 MB saved 0.1 % and cost
+    # half a second of every render); the result is still a gzip stream that `tar -xzf` reads.
     compressed = io.BytesIO()
-    with gzip.GzipFile(fileobj=compressed, mode="wb", mtime=0, compresslevel=9) as gz:
+    with gzip.GzipFile(fileobj=compressed, mode="wb", mtime=0, compresslevel=0) as gz:
         gz.write(raw.getvalue())
     return compressed.getvalue()
 
