@@ -36,6 +36,7 @@ from preview.json_files import read_json
 from preview.mocks import RecordedResource
 from preview.project import ProjectError, load_project
 from preview.render import ProgramError, RenderedStack, render_program
+from preview.sarif import sarif_log, write_sarif
 from preview.values import contains_unknown, redact, redact_all, secret_texts, shown_properties
 
 EXIT_OK, EXIT_MANDATORY_VIOLATION, EXIT_ERROR = 0, 1, 2
@@ -56,6 +57,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="override a config value for this run, as `pulumi preview -c` (KEY without namespace = project's)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the tree")
+    parser.add_argument(
+        "--sarif",
+        type=Path,
+        metavar="FILE",
+        help="also write the violations as SARIF 2.1.0 (for code scanning; docs/preview.md)",
+    )
     parser.add_argument("--policy-pack", type=Path, default=DEFAULT_POLICY_PACK, help="policy pack directory")
     parser.add_argument(
         "--stack-reference",
@@ -123,7 +130,14 @@ def main(argv: list[str] | None = None) -> int:
         if config_path is None:
             candidate = options.policy_pack / f"config.{options.stack}.json"
             config_path = candidate if candidate.exists() else None
-        result = evaluate(rendered.resources, policies, load_pack_config(config_path, policies))
+        pack_config = load_pack_config(config_path, policies)
+        result = evaluate(rendered.resources, policies, pack_config)
+        if options.sarif is not None:
+            entry_point = load_project(options.program).main
+            document = sarif_log(
+                result, policies, pack_config, rendered.resources, entry_point, stack_secrets(rendered)
+            )
+            write_sarif(options.sarif, document)
     except (ProgramError, ProjectError, PolicyConfigError) as error:
         if options.json:
             print(json.dumps({"error": str(error)}))

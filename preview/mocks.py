@@ -138,6 +138,8 @@ class RecordedResource:
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
     secret_inputs: set[str] = field(default_factory=set)
     secret_outputs: set[str] = field(default_factory=set)
+    source_position: tuple[str, int] | None = None
+    """(file URI, line) of the program code that declared it, as the SDK sends it to the engine."""
 
     @classmethod
     def from_properties(
@@ -366,6 +368,11 @@ class RecordingMonitor(MockMonitor):
             },
             secret_inputs=secret_inputs,
             secret_outputs=(secret_outputs | (secret_keys & set(outputs))) if request.custom else set(),
+            source_position=(
+                (request.sourcePosition.uri, request.sourcePosition.line)
+                if request.HasField("sourcePosition")
+                else None
+            ),
         )
         object_proto = _sync_await(rpc.serialize_properties(wire, {}))
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id or "", object=object_proto)
