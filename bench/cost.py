@@ -39,6 +39,7 @@ from bench.cost_settings import (
     ec2_settings,
     lambda_settings,
 )
+from preview.entrypoint import run_command
 from preview.project import ProjectError, load_project
 from preview.render import ProgramError, RenderedStack, render_program
 
@@ -388,4 +389,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_command(main, "python -m bench.cost")

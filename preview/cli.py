@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections import defaultdict
@@ -22,6 +21,7 @@ from typing import Any
 
 import pulumi
 
+from preview.entrypoint import interrupted
 from preview.gate import (
     DEFAULT_POLICY_PACK,
     REPO_ROOT,
@@ -55,6 +55,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=[],
         metavar="KEY=VALUE",
         help="override a config value for this run, as `pulumi preview -c` (KEY without namespace = project's)",
+    )
+    parser.add_argument(
+        "--allow-missing-stack-file",
+        action="store_true",
+        help="preview a stack that has no Pulumi.<stack>.yaml with the project's defaults (default: an error)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the tree")
     parser.add_argument(
@@ -117,8 +122,13 @@ def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
     started = time.perf_counter()
     try:
+        project = load_project(options.program)
+        if not options.allow_missing_stack_file:
+            project.require_stack_file(
+                options.stack, ", or pass --allow-missing-stack-file to preview the project's defaults"
+            )
         if options.install:
-            print(install_requirements(load_project(options.program)), file=sys.stderr)
+            print(install_requirements(project), file=sys.stderr)
         rendered = render_program(
             options.program,
             options.stack,
@@ -133,12 +143,13 @@ def main(argv: list[str] | None = None) -> int:
         pack_config = load_pack_config(config_path, policies)
         result = evaluate(rendered.resources, policies, pack_config)
         if options.sarif is not None:
-            entry_point = load_project(options.program).main
             document = sarif_log(
-                result, policies, pack_config, rendered.resources, entry_point, stack_secrets(rendered)
+                result, policies, pack_config, rendered.resources, project.main, stack_secrets(rendered)
             )
             write_sarif(options.sarif, document)
     except (ProgramError, ProjectError, PolicyConfigError) as error:
+        if interrupted():  # e.g. a module half imported when Ctrl-C arrived: not the program's fault
+            raise KeyboardInterrupt from None
         if options.json:
             print(json.dumps({"error": str(error)}))
         else:
@@ -293,11 +304,3 @@ def _short(value: Any) -> str:
         return "{" + ",".join(list(value)[:3]) + ("…" if len(value) > 3 else "") + "}"
     text = str(value)
     return text if len(text) <= MAX_VALUE_WIDTH else f"<{len(text)} chars>"
-
-
-def exit_now(exit_code: int) -> None:
-    """Exit without interpreter teardown: everything is printed, and tearing down the SDK's event loops
-    and thousands of provider classes costs a third of a second and can print loop teardown noise."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(exit_code)

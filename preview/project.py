@@ -76,6 +76,23 @@ class PulumiProject:
     def stack_file(self, stack: str) -> Path:
         return (self.stack_config_dir or self.directory) / f"Pulumi.{stack.split('/')[-1]}.yaml"
 
+    def stacks_with_files(self) -> list[str]:
+        """The stacks that have a Pulumi.<stack>.yaml, sorted."""
+        directory = self.stack_config_dir or self.directory
+        return sorted(path.name[len("Pulumi.") : -len(".yaml")] for path in directory.glob("Pulumi.*.yaml"))
+
+    def require_stack_file(self, stack: str, fix: str = "") -> None:
+        """A stack name without its file is a typo far more often than a new stack: offline, the file is
+        the only sign a stack exists, and rendering the project's defaults instead would judge a stack
+        nobody deploys."""
+        stack_file = self.stack_file(stack)
+        if not stack_file.is_file():
+            known = ", ".join(self.stacks_with_files()) or "none"
+            raise ProjectError(
+                f"stack {stack!r}: there is no {stack_file.name} in {stack_file.parent} (stacks with a file: "
+                f"{known}); give --stack one of those or create the file{fix}"
+            )
+
     def stack_config(self, stack: str) -> dict[str, str]:
         """The config the program sees for `stack`: project defaults, then Pulumi.<stack>.yaml values."""
         return self.load_stack(stack).values
