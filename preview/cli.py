@@ -146,7 +146,13 @@ def main(argv: list[str] | None = None) -> int:
             document = sarif_log(
                 result, policies, pack_config, rendered.resources, project.main, stack_secrets(rendered)
             )
-            write_sarif(options.sarif, document)
+            try:
+                write_sarif(options.sarif, document)
+            except OSError as error:
+                raise ProjectError(
+                    f"--sarif {options.sarif}: cannot be written ({error.strerror or error}); give a path in a "
+                    "writable directory, e.g. --sarif build/policy-gate.sarif"
+                ) from None
     except (ProgramError, ProjectError, PolicyConfigError) as error:
         if interrupted():  # e.g. a module half imported when Ctrl-C arrived: not the program's fault
             raise KeyboardInterrupt from None

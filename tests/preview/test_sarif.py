@@ -79,3 +79,13 @@ def test_the_production_stack_has_an_empty_results_list_and_every_rule(tmp_path,
     (run,) = document["runs"]
     assert run["results"] == []
     assert len(run["tool"]["driver"]["rules"]) >= 10
+
+
+def test_a_sarif_path_that_cannot_be_written_is_one_error_line(tmp_path, capsys, monkeypatch):
+    program = write_program(tmp_path / "program", FAILING_PROGRAM)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    assert main(["--program", str(program), "--stack", "dev", "--sarif", str(blocker / "gate.sarif")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --sarif {blocker / 'gate.sarif'}: cannot be written (")
+    assert err.count("\n") == 1
