@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from preview.cli import main as preview_main
 from preview.project import ProjectError, load_project
 from tests.paths import REPO_ROOT
 
@@ -63,3 +64,13 @@ def test_a_project_without_a_config_section_takes_any_key_as_the_cli_does(tmp_pa
 def test_this_repository_names_the_setting_meant():
     with pytest.raises(ProjectError, match=r"did you mean 'visibilityTimeoutSeconds'\?"):
         load_project(REPO_ROOT).load_stack("production", {"cis-file-pipeline:visiblityTimeoutSeconds": "300"})
+
+
+def test_the_command_exits_2_with_one_line_naming_the_key_and_the_nearest_one(capsys):
+    assert preview_main(["-c", "cis-file-pipeline:visiblityTimeoutSeconds=300"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(
+        "error: -c visiblityTimeoutSeconds=300: Stack 'production' uses configuration value"
+    )
+    assert "'visiblityTimeoutSeconds' (did you mean 'visibilityTimeoutSeconds'?)" in err
