@@ -430,8 +430,8 @@ def known_config_keys() -> list[str]:
 
 
 def given_config_keys() -> set[str]:
-    """Every full config key the engine handed the program: set in-process (`set_all_config`, as the
-    mocks and the Automation API do) or in `PULUMI_CONFIG`, as the CLI's Python language host passes it."""
+    """Every full config key handed to the program: set in-process (`set_all_config`, as the offline
+    preview does under mocks) or in `PULUMI_CONFIG`, as the CLI's Python language host passes it."""
     return set(pulumi.runtime.config.CONFIG.get()) | set(pulumi.runtime.get_config_env())
 
 
