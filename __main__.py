@@ -10,12 +10,20 @@ from components.file_event_pipeline import FileEventPipeline
 from components.lambda_consumer import LambdaConsumer, LambdaConsumerArgs
 from components.network import private_route_tables, private_subnets
 from components.pipeline_alarms import PipelineAlarms, PipelineAlarmsArgs
-from components.settings import AlarmSettings, ComputeSettings, FleetSettings, PipelineSettings
+from components.settings import (
+    AlarmSettings,
+    ComputeSettings,
+    FleetSettings,
+    PipelineSettings,
+    given_config_keys,
+    reject_unknown_keys,
+)
 from components.worker_bundle import WorkerBundle, WorkerBundleArgs
 from components.worker_endpoints import WorkerEndpoints, WorkerEndpointsArgs
 from components.worker_fleet import WorkerFleet, WorkerFleetArgs
 
 HERE = Path(__file__).parent
+reject_unknown_keys(given_config_keys(), pulumi.get_project())
 settings = PipelineSettings.from_config()
 compute = ComputeSettings.from_config(settings)
 fleet_settings = FleetSettings.from_config()

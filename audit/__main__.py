@@ -30,6 +30,7 @@ from audit.drift import MANDATORY, find_drift
 from audit.fix import fix_notifications
 from audit.lambda_consumer import function_findings
 from audit.live_state import LiveState, policy_resources, read_live_state
+from preview.entrypoint import finite_number, run_command, whole_number
 from preview.gate import (
     DEFAULT_POLICY_PACK,
     REPO_ROOT,
@@ -50,6 +51,12 @@ class SetupError(Exception):
     """The audit cannot run as asked; the message is the one line the operator sees."""
 
 
+MAX_TIMEOUT_SECONDS = 300
+"""Longer than any AWS read answers in; a larger --timeout only hides an endpoint that is down."""
+MAX_WATCH_SECONDS = 86_400
+MAX_WATCH_ROUNDS = 1_000_000
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m audit", description=__doc__.splitlines()[0])
     parser.add_argument("--stack", default="production", help="a stack with a Pulumi.<stack>.yaml")
@@ -60,17 +67,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--region", help="default: the stack's aws:region, else AWS_DEFAULT_REGION")
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=finite_number(0, MAX_TIMEOUT_SECONDS, low_exclusive=True),
         default=DEFAULT_TIMEOUT_SECONDS,
         metavar="SECONDS",
-        help=f"connect and read timeout of each AWS call (default {DEFAULT_TIMEOUT_SECONDS:g})",
+        help=f"connect and read timeout of each AWS call (above 0, at most {MAX_TIMEOUT_SECONDS}; default "
+        f"{DEFAULT_TIMEOUT_SECONDS:g})",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument(
-        "--watch", type=float, metavar="SECONDS", help="repeat every SECONDS, showing the trend"
+        "--watch",
+        type=finite_number(0, MAX_WATCH_SECONDS, low_exclusive=True),
+        metavar="SECONDS",
+        help=f"repeat every SECONDS (above 0, at most {MAX_WATCH_SECONDS}), showing the trend",
     )
     parser.add_argument(
-        "--count", type=int, default=0, help="with --watch: stop after this many rounds (0: until Ctrl-C)"
+        "--count",
+        type=whole_number(0, MAX_WATCH_ROUNDS),
+        default=0,
+        help="with --watch: stop after this many rounds (0: until Ctrl-C)",
     )
     parser.add_argument(
         "--fix-notifications",
@@ -373,4 +387,4 @@ def watch(auditor: Auditor, options: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_command(main, "python -m audit")

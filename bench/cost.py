@@ -54,6 +54,7 @@ from bench.cost_settings import (
     interface_endpoint_count,
     lambda_settings,
 )
+from preview.entrypoint import run_command
 from preview.project import ProjectError, load_project
 from preview.render import ProgramError, RenderedStack, render_program
 
@@ -589,4 +590,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_command(main, "python -m bench.cost")

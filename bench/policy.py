@@ -6,11 +6,13 @@ readable: `seconds_10k=<float> ratio_10k_1k=<float>`. Linear work gives a ratio 
 
 from __future__ import annotations
 
+import argparse
 import base64
 import gc
 import json
 import time
 
+from preview.entrypoint import run_command
 from preview.gate import evaluate, load_policies
 from preview.mocks import RecordedResource
 
@@ -210,5 +212,13 @@ def main(repeats: int = 5) -> None:
     print(f"seconds_10k={best[10_000]:.4f} ratio_10k_1k={best[10_000] / best[1_000]:.2f}")
 
 
-if __name__ == "__main__":
+def cli(argv: list[str] | None = None) -> None:
+    """`python -m bench.policy`: no options; --help describes it without running it."""
+    argparse.ArgumentParser(prog="python -m bench.policy", description=__doc__.splitlines()[0]).parse_args(
+        argv
+    )
     main()
+
+
+if __name__ == "__main__":
+    run_command(cli, "python -m bench.policy")

@@ -32,6 +32,7 @@ from typing import Any
 
 import boto3
 
+from preview.entrypoint import finite_number, run_command, whole_number
 from sandbox.local_aws import (
     LocalPipeline,
     clients,
@@ -256,15 +257,33 @@ class _RepeatingReader:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=500, help="small files per consumer (default 500)")
-    parser.add_argument("--latency-ms", type=float, default=15.0, help="added before every AWS request")
+    parser = argparse.ArgumentParser(prog="python -m bench.worker", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--lead", type=int, default=LEAD, help="messages fed ahead of the deletes (the queue's depth)"
+        "--files",
+        type=whole_number(1, 100_000),
+        default=500,
+        help="small files per consumer (1..100000, default 500)",
     )
-    parser.add_argument("--concurrency", type=int, default=4, help="the worker's slots (production: 4)")
     parser.add_argument(
-        "--large-file-mb", type=int, default=1024, help="the file whose indexing RSS is measured"
+        "--latency-ms",
+        type=finite_number(0, 10_000),
+        default=15.0,
+        help="added before every AWS request (0..10000, default 15)",
+    )
+    parser.add_argument(
+        "--lead",
+        type=whole_number(1, 10_000),
+        default=LEAD,
+        help=f"messages fed ahead of the deletes, the queue's depth (1..10000, default {LEAD})",
+    )
+    parser.add_argument(
+        "--concurrency", type=whole_number(1, 64), default=4, help="the worker's slots (1..64; production: 4)"
+    )
+    parser.add_argument(
+        "--large-file-mb",
+        type=whole_number(1, 4096),
+        default=1024,
+        help="the file whose indexing RSS is measured (1..4096, default 1024)",
     )
     options = parser.parse_args(argv)
     latency = options.latency_ms / 1000
@@ -306,4 +325,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main, "python -m bench.worker")

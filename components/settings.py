@@ -9,8 +9,10 @@ project and stack (`DERIVED_NAMES`).
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 
 import pulumi
@@ -53,6 +55,10 @@ class SettingsError(ValueError):
         self.key = key
         self.value = value
         super().__init__(f"invalid setting {key}={value!r}: {allowed}")
+
+
+class UnknownSettingError(ValueError):
+    """A config key in the project's namespace that the program does not read (a typo, most often)."""
 
 
 NOT_IN_CONFIG = {"config": False}
@@ -427,6 +433,50 @@ class AlarmSettings:
         for email in self.alarm_emails:
             if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
                 raise SettingsError("alarmEmails", email, "each entry must be an e-mail address")
+
+
+SETTINGS_CLASSES: tuple[type, ...] = (PipelineSettings, ComputeSettings, FleetSettings, AlarmSettings)
+"""Every object the program reads config into: together their fields are every key the program knows."""
+
+
+def known_config_keys() -> list[str]:
+    """The camelCase keys the program reads, sorted (each one declared in Pulumi.yaml's config schema)."""
+    return sorted(
+        _config_key(setting.name)
+        for cls in SETTINGS_CLASSES
+        for setting in fields(cls)
+        if setting.metadata.get("config", True) is not False
+    )
+
+
+def given_config_keys() -> set[str]:
+    """Every full config key handed to the program: set in-process (`set_all_config`, as the offline
+    preview does under mocks) or in `PULUMI_CONFIG`, as the CLI's Python language host passes it."""
+    return set(pulumi.runtime.config.CONFIG.get()) | set(pulumi.runtime.get_config_env())
+
+
+def reject_unknown_keys(given: Iterable[str], project: str) -> None:
+    """A key in the project's namespace that no setting reads is a typo or a setting of another version:
+    it would silently keep the default, so it is an error naming the nearest known key. The Pulumi CLI
+    refuses such a key too when Pulumi.yaml declares a config schema ("Stack uses configuration value
+    which is not defined by the project configuration",
+    https://www.pulumi.com/docs/iac/concepts/projects/project-file/); this check also holds where the
+    program runs without the CLI, and says which key was meant. Keys of other namespaces (`aws:region`)
+    belong to providers and are not the program's to judge."""
+    known = known_config_keys()
+    prefix = f"{project}:"
+    unknown = sorted(key[len(prefix) :] for key in given if key.startswith(prefix))
+    unknown = [key for key in unknown if key not in known]
+    if not unknown:
+        return
+    hints = []
+    for key in unknown:
+        nearest = difflib.get_close_matches(key, known, n=1)
+        hints.append(f"{prefix}{key}" + (f" (did you mean {nearest[0]}?)" if nearest else ""))
+    raise UnknownSettingError(
+        f"unknown setting {', '.join(hints)}: the program reads no such key and would silently keep the "
+        "default; every setting is declared in Pulumi.yaml's config schema (docs/configuration.md)"
+    )
 
 
 def _read_fields(cls: type, config: pulumi.Config) -> dict[str, object]:

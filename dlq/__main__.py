@@ -33,12 +33,9 @@ from dlq.queues import (
     scan_visibility_seconds,
     sqs_client,
 )
+from preview.entrypoint import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, run_command
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
-EXIT_INTERRUPTED = 130
-"""128 + SIGINT, what a shell reports for Ctrl-C."""
-EXIT_BROKEN_PIPE = 141
-"""128 + SIGPIPE: the output's reader stopped reading (`| head`); every message held was handed back."""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -365,4 +362,4 @@ COMMANDS = {
 }
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_command(main, "python -m dlq")

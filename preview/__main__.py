@@ -8,12 +8,18 @@ freeing almost nothing (peak memory is the same either way).
 
 import gc
 
+from preview.entrypoint import run_command
+
 
 def run() -> None:
     gc.disable()
-    from preview.cli import exit_now, main  # noqa: PLC0415 - imported after the collector is off
+    run_command(_main, "python -m preview", fast_exit=True)
 
-    exit_now(main())
+
+def _main() -> int:
+    from preview.cli import main  # noqa: PLC0415 - imported after the collector is off, under Ctrl-C handling
+
+    return main()
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections import defaultdict
@@ -22,6 +21,7 @@ from typing import Any
 
 import pulumi
 
+from preview.entrypoint import interrupted
 from preview.gate import (
     DEFAULT_POLICY_PACK,
     REPO_ROOT,
@@ -36,6 +36,7 @@ from preview.json_files import read_json
 from preview.mocks import RecordedResource
 from preview.project import ProjectError, load_project
 from preview.render import ProgramError, RenderedStack, render_program
+from preview.sarif import sarif_log, write_sarif
 from preview.values import contains_unknown, redact, redact_all, secret_texts, shown_properties
 
 EXIT_OK, EXIT_MANDATORY_VIOLATION, EXIT_ERROR = 0, 1, 2
@@ -55,7 +56,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="override a config value for this run, as `pulumi preview -c` (KEY without namespace = project's)",
     )
+    parser.add_argument(
+        "--allow-missing-stack-file",
+        action="store_true",
+        help="preview a stack that has no Pulumi.<stack>.yaml with the project's defaults (default: an error)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the tree")
+    parser.add_argument(
+        "--sarif",
+        type=Path,
+        metavar="FILE",
+        help="also write the violations as SARIF 2.1.0 (for code scanning; docs/preview.md)",
+    )
     parser.add_argument("--policy-pack", type=Path, default=DEFAULT_POLICY_PACK, help="policy pack directory")
     parser.add_argument(
         "--stack-reference",
@@ -110,8 +122,13 @@ def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
     started = time.perf_counter()
     try:
+        project = load_project(options.program)
+        if not options.allow_missing_stack_file:
+            project.require_stack_file(
+                options.stack, ", or pass --allow-missing-stack-file to preview the project's defaults"
+            )
         if options.install:
-            print(install_requirements(load_project(options.program)), file=sys.stderr)
+            print(install_requirements(project), file=sys.stderr)
         rendered = render_program(
             options.program,
             options.stack,
@@ -123,8 +140,22 @@ def main(argv: list[str] | None = None) -> int:
         if config_path is None:
             candidate = options.policy_pack / f"config.{options.stack}.json"
             config_path = candidate if candidate.exists() else None
-        result = evaluate(rendered.resources, policies, load_pack_config(config_path, policies))
+        pack_config = load_pack_config(config_path, policies)
+        result = evaluate(rendered.resources, policies, pack_config)
+        if options.sarif is not None:
+            document = sarif_log(
+                result, policies, pack_config, rendered.resources, project.main, stack_secrets(rendered)
+            )
+            try:
+                write_sarif(options.sarif, document)
+            except OSError as error:
+                raise ProjectError(
+                    f"--sarif {options.sarif}: cannot be written ({error.strerror or error}); give a path in a "
+                    "writable directory, e.g. --sarif build/policy-gate.sarif"
+                ) from None
     except (ProgramError, ProjectError, PolicyConfigError) as error:
+        if interrupted():  # e.g. a module half imported when Ctrl-C arrived: not the program's fault
+            raise KeyboardInterrupt from None
         if options.json:
             print(json.dumps({"error": str(error)}))
         else:
@@ -298,11 +329,3 @@ def _short(value: Any) -> str:
         return "{" + ",".join(list(value)[:3]) + ("…" if len(value) > 3 else "") + "}"
     text = str(value)
     return text if len(text) <= MAX_VALUE_WIDTH else f"<{len(text)} chars>"
-
-
-def exit_now(exit_code: int) -> None:
-    """Exit without interpreter teardown: everything is printed, and tearing down the SDK's event loops
-    and thousands of provider classes costs a third of a second and can print loop teardown noise."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(exit_code)

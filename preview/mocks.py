@@ -142,6 +142,8 @@ class RecordedResource:
     secret_outputs: set[str] = field(default_factory=set)
     unknown_from: dict[str, str] = field(default_factory=dict)
     """Property paths unknown because an `apply` callback failed on plausible values: path -> why."""
+    source_position: tuple[str, int] | None = None
+    """(file URI, line) of the program code that declared it, as the SDK sends it to the engine."""
 
     @classmethod
     def from_properties(
@@ -391,6 +393,11 @@ class RecordingMonitor(MockMonitor):
             secret_inputs=secret_inputs,
             secret_outputs=(secret_outputs | (secret_keys & set(outputs))) if request.custom else set(),
             unknown_from=failed_paths,
+            source_position=(
+                (request.sourcePosition.uri, request.sourcePosition.line)
+                if request.HasField("sourcePosition")
+                else None
+            ),
         )
         object_proto = _sync_await(rpc.serialize_properties(wire, {}))
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id or "", object=object_proto)

@@ -10,6 +10,7 @@ provide have to be passed with `-c`. https://www.pulumi.com/docs/iac/concepts/pr
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass, field
@@ -75,6 +76,23 @@ class PulumiProject:
     def stack_file(self, stack: str) -> Path:
         return (self.stack_config_dir or self.directory) / f"Pulumi.{stack.split('/')[-1]}.yaml"
 
+    def stacks_with_files(self) -> list[str]:
+        """The stacks that have a Pulumi.<stack>.yaml, sorted."""
+        directory = self.stack_config_dir or self.directory
+        return sorted(path.name[len("Pulumi.") : -len(".yaml")] for path in directory.glob("Pulumi.*.yaml"))
+
+    def require_stack_file(self, stack: str, fix: str = "") -> None:
+        """A stack name without its file is a typo far more often than a new stack: offline, the file is
+        the only sign a stack exists, and rendering the project's defaults instead would judge a stack
+        nobody deploys."""
+        stack_file = self.stack_file(stack)
+        if not stack_file.is_file():
+            known = ", ".join(self.stacks_with_files()) or "none"
+            raise ProjectError(
+                f"stack {stack!r}: there is no {stack_file.name} in {stack_file.parent} (stacks with a file: "
+                f"{known}); give --stack one of those or create the file{fix}"
+            )
+
     def stack_config(self, stack: str) -> dict[str, str]:
         """The config the program sees for `stack`: project defaults, then Pulumi.<stack>.yaml values."""
         return self.load_stack(stack).values
@@ -113,6 +131,7 @@ class PulumiProject:
         for key in overrides:
             secure.discard(key)
         values.update(overrides)
+        self._check_keys_declared(stack, stack_file, root, [*raw_stack, *secure], overrides)
         self._check_against_declarations(stack, stack_file, root, values, secure, environments, overrides)
         return StackConfig(
             stack=stack,
@@ -120,6 +139,46 @@ class PulumiProject:
             secure_keys=secure,
             environments=environments,
             file=stack_file if stack_file.exists() else None,
+        )
+
+    def _check_keys_declared(
+        self,
+        stack: str,
+        stack_file: Path,
+        root: yaml.Node | None,
+        stack_keys: list[str],
+        overrides: dict[str, str],
+    ) -> None:
+        """As the CLI: once Pulumi.yaml has a config section, every key of the project's own namespace that
+        the stack file or `-c` sets must be declared there ("Stack 'dev' uses configuration value 'x' which
+        is not defined by the project configuration"); other namespaces belong to providers and are not
+        checked. Beyond the CLI, each key names the nearest declared one."""
+        if not (self.declarations or self.config_defaults):
+            return
+        defined = {_short(self.name, key) for key in (*self.declarations, *self.config_defaults)}
+        given = [(key, "stack") for key in stack_keys] + [(key, "-c") for key in overrides]
+        undefined = [
+            (short, source)
+            for key, source in given
+            if key.startswith(f"{self.name}:") and (short := _short(self.name, key)) not in defined
+        ]
+        if not undefined:
+            return
+        short, source = undefined[0]
+        where = (
+            f"-c {short}={overrides[self.full_key(short)]}"
+            if source == "-c"
+            else f"{stack_file}:{_line(root, 'config', (short, self.full_key(short)))}"
+        )
+        names = []
+        for key, _ in undefined:
+            nearest = difflib.get_close_matches(key, sorted(defined), n=1)
+            names.append(f"'{key}'" + (f" (did you mean '{nearest[0]}'?)" if nearest else ""))
+        plural = len(names) > 1
+        raise ProjectError(
+            f"{where}: Stack '{stack.split('/')[-1]}' uses configuration value{'s' if plural else ''} "
+            f"{', '.join(names)} which {'are' if plural else 'is'} not defined by the project configuration: "
+            f"declare {'them' if plural else 'it'} under config: in {self.project_file.name}, or fix the name"
         )
 
     def _check_against_declarations(

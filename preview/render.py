@@ -304,8 +304,9 @@ def _with_environment_hint(message: str, stack_config: StackConfig) -> str:
 
 @contextlib.contextmanager
 def _no_stack_traces() -> Iterator[None]:
-    """Skip the SDK's per-resource stack trace (`traceback.extract_stack`, reading source lines), which
-    it sends for the CLI's source positions and the recording monitor never reads: a fifth of a pass."""
+    """Replace the SDK's per-resource stack trace (`traceback.extract_stack`, reading every source line:
+    a fifth of a pass) by its first frame alone, found without reading source: the declaring file and
+    line, which is all the engine (and the SARIF report) reads of it."""
     # Absent from older SDKs, which a program's own virtualenv may hold.
     original = getattr(sdk_resource, "_get_stack_trace", None)
     if original is None:
@@ -313,7 +314,27 @@ def _no_stack_traces() -> Iterator[None]:
         return
     from pulumi.runtime.proto import source_pb2  # noqa: PLC0415 - only in SDKs that send stack traces
 
-    sdk_resource._get_stack_trace = source_pb2.StackTrace  # noqa: SLF001 - an empty trace: no source position
+    def declaring_frame_only() -> source_pb2.StackTrace:
+        # The SDK's rule: the caller of the third `__init__` up the stack (Resource, Custom/Component,
+        # the concrete class) is the user's code.
+        frame, inits = sys._getframe(1), 0  # noqa: SLF001
+        while frame is not None:
+            if frame.f_code.co_name == "__init__":
+                inits += 1
+                if inits == 3:
+                    break
+            frame = frame.f_back
+        caller = frame.f_back if frame is not None else None
+        if caller is None or not caller.f_code.co_filename:
+            return source_pb2.StackTrace()
+        try:
+            uri = Path(caller.f_code.co_filename).as_uri()
+        except ValueError:  # a relative or synthetic file name: no position, as the SDK does
+            return source_pb2.StackTrace()
+        position = source_pb2.SourcePosition(uri=uri, line=caller.f_lineno)
+        return source_pb2.StackTrace(frames=[source_pb2.StackFrame(pc=position)])
+
+    sdk_resource._get_stack_trace = declaring_frame_only  # noqa: SLF001
     try:
         yield
     finally:

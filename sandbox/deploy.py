@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from preview.entrypoint import run_command
 from preview.project import ProjectError, load_project
 from preview.render import DEFAULT_REGION, ProgramError, render_program
 from sandbox.data_plane import deploy, deployed_outputs
@@ -163,4 +164,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_command(main, "python -m sandbox.deploy")

@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from preview.entrypoint import finite_number, run_command, whole_number
 from preview.render import ProgramError, RenderedStack, render_program
 from sandbox import drill_facts, drill_verdicts, variants
 from sandbox.data_plane import DataPlane, deploy, scaled_seconds
@@ -459,17 +460,33 @@ def _read_logs(logs: list[Path]) -> list[dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox.drill", description=__doc__.splitlines()[0])
-    parser.add_argument("--burst", type=int, default=300, help="small files uploaded at once (default 300)")
-    parser.add_argument("--workers", type=int, default=3, help="worker processes (default 3)")
     parser.add_argument(
-        "--scale", type=float, default=DEFAULT_SCALE, help="factor for time values (default 6/900)"
+        "--burst",
+        type=whole_number(1, 10_000),
+        default=300,
+        help="small files uploaded at once (1..10000, default 300)",
     )
     parser.add_argument(
-        "--time-limit", type=float, default=180, help="seconds before a run is stopped (default 180)"
+        "--workers", type=whole_number(1, 64), default=3, help="worker processes (1..64, default 3)"
+    )
+    parser.add_argument(
+        "--scale",
+        type=finite_number(0, 1, low_exclusive=True),
+        default=DEFAULT_SCALE,
+        help="factor for time values (above 0, at most 1; default 6/900)",
+    )
+    parser.add_argument(
+        "--time-limit",
+        type=finite_number(0, 3600, low_exclusive=True),
+        default=180,
+        help="seconds before a run is stopped (above 0, at most 3600; default 180)",
     )
     parser.add_argument("--replay-incident", action="store_true", help="also run the pre-fix configuration")
     parser.add_argument(
-        "--incident-seconds", type=float, default=20, help="how long the incident replay runs (default 20)"
+        "--incident-seconds",
+        type=finite_number(0, 3600, low_exclusive=True),
+        default=20,
+        help="how long the incident replay runs (above 0, at most 3600; default 20)",
     )
     parser.add_argument("--worker-module", default="worker", help="module the workers run (default: worker)")
     parser.add_argument("--output", type=Path, default=REPO_ROOT / "build" / "drill", help="logs and chart")
@@ -571,4 +588,4 @@ def _shown(path: Path) -> Path:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_command(main, "python -m sandbox.drill")

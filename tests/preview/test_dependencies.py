@@ -116,6 +116,7 @@ def test_remediate_fails_the_gate(tmp_path: Path):
     program = tmp_path / "program"
     program.mkdir()
     (program / "Pulumi.yaml").write_text("name: lonely\nruntime: python\n")
+    (program / "Pulumi.dev.yaml").write_text("config: {}\n")
     (program / "__main__.py").write_text(
         textwrap.dedent('import pulumi_aws as aws\naws.sqs.Queue("q", name="q")\n')
     )
