@@ -156,7 +156,9 @@ def check_index_bucket(s3: Any, config: WorkerConfig) -> None:
         if code in DENIED_CODES:
             raise ConfigurationError(
                 f"INDEX_BUCKET={config.index_bucket}: the worker may not write s3://{config.index_bucket}/{key} "
-                "(AccessDenied): grant s3:PutObject on the index prefix"
+                f"({code}): either the role lacks s3:PutObject on the index prefix or the bucket policy "
+                "denies the request (a TLS-only policy denies every plain-HTTP endpoint; see "
+                "docs/local-walkthrough.md)"
             ) from None
         raise ConfigurationError(
             f"INDEX_BUCKET={config.index_bucket}: cannot write a test object ({type(error).__name__}: {error})"
