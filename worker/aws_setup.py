@@ -81,14 +81,16 @@ def _configured_region(environ: MutableMapping[str, str]) -> str | None:
 
 
 def use_local_placeholders(
-    region: str | None = None, environ: MutableMapping[str, str] | None = None
+    region: str | None = None,
+    environ: MutableMapping[str, str] | None = None,
+    endpoint: str | None = None,
 ) -> str | None:
-    """On a loopback AWS_ENDPOINT_URL, fill in placeholder credentials and a region where none are
-    configured (in `environ`, default os.environ, so every boto3 session sees them); returns the one
-    line to tell the user, or None when nothing was filled in or the endpoint is not loopback.
-    `region`: the deployment's region, used when none is configured."""
+    """On a loopback AWS_ENDPOINT_URL (or `endpoint`), fill in placeholder credentials and a region
+    where none are configured (in `environ`, default os.environ, so every boto3 session sees them);
+    returns the one line to tell the user, or None when nothing was filled in or the endpoint is not
+    loopback. `region`: the deployment's region, used when none is configured."""
     environ = os.environ if environ is None else environ
-    endpoint = environ.get(ENDPOINT_VARIABLE)
+    endpoint = endpoint or environ.get(ENDPOINT_VARIABLE)
     if not is_loopback_url(endpoint):
         return None
     filled = []
@@ -100,9 +102,7 @@ def use_local_placeholders(
         filled.append(f"region {environ['AWS_DEFAULT_REGION']}")
     if not filled:
         return None
-    return (
-        f"note: {ENDPOINT_VARIABLE}={endpoint} is a local AWS: using local placeholder {' and '.join(filled)}"
-    )
+    return f"note: {endpoint} is a local AWS: using local placeholder {' and '.join(filled)}"
 
 
 def require_aws_settings(region: str | None = None, environ: MutableMapping[str, str] | None = None) -> None:
