@@ -109,7 +109,8 @@ def test_the_local_walkthrough_without_credentials(tmp_path):
         assert len(outcomes.get("processed", [])) == UPLOADS, outcomes
         assert outcomes.get("permanent_failure") == [CORRUPT], outcomes
         index = urllib.request.urlopen(
-            f"{endpoint}/{outputs['indexBucketName']}?list-type=2&prefix={variables['INDEX_PREFIX']}", timeout=30
+            f"{endpoint}/{outputs['indexBucketName']}?list-type=2&prefix={variables['INDEX_PREFIX']}",
+            timeout=30,
         ).read()
         assert index.count(b"<Key>") >= UPLOADS
 
@@ -129,7 +130,14 @@ def test_the_local_walkthrough_without_credentials(tmp_path):
         assert exported.returncode == 0, exported.stderr
         assert CORRUPT in export.read_text()
         purged = run(
-            environment, "dlq", "purge", "--export", str(export), "--yes", "--stack-outputs", str(outputs_file)
+            environment,
+            "dlq",
+            "purge",
+            "--export",
+            str(export),
+            "--yes",
+            "--stack-outputs",
+            str(outputs_file),
         )
         assert purged.returncode == 0, purged.stderr
 
