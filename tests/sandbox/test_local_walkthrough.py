@@ -22,6 +22,9 @@ from tests.paths import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 
+DOCS_ENDPOINT = "http://127.0.0.1:5917"
+"""The endpoint the documented runs used (docs/local-walkthrough.md, docs/drill.md)."""
+
 UPLOADS = 30
 CORRUPT = "uploads/broken-scan.pdf"
 
@@ -45,6 +48,31 @@ def run(environment: dict[str, str], *arguments: str, timeout: float = 300) -> s
     )
 
 
+WALKTHROUGH = REPO_ROOT / "docs" / "local-walkthrough.md"
+DRILL = REPO_ROOT / "docs" / "drill.md"
+
+
+def documented_block(page: Path, command: str) -> str:
+    """What a page shows after the first line starting with `command`, up to the next command or fence."""
+    lines = page.read_text(encoding="utf-8").splitlines()
+    start = next(n for n, line in enumerate(lines) if line.startswith(command))
+    shown = []
+    for line in lines[start + 1 :]:
+        if line.startswith(("$ ", "```")):
+            break
+        shown.append(line)
+    return "\n".join(shown)
+
+
+def as_documented(text: str, endpoint: str) -> str:
+    return text.replace(endpoint, DOCS_ENDPOINT).rstrip("\n")
+
+
+def without_hashes(outputs: dict) -> dict:
+    """The outputs without the worker bundle's hashes (they change with every edit of worker/)."""
+    return {key: value for key, value in outputs.items() if not key.endswith("Sha256")}
+
+
 def put(url: str, body: bytes) -> int:
     """A plain-HTTP PUT, as curl would send it (no signature, no credentials)."""
     request = urllib.request.Request(url, data=body, method="PUT")
@@ -62,6 +90,14 @@ def test_the_local_walkthrough_without_credentials(tmp_path):
         assert deployed.returncode == 0, deployed.stderr
         outputs = json.loads(deployed.stdout)
         assert outputs["workerGroupName"] and "plain-HTTP uploads" in deployed.stderr
+        documented = documented_block(WALKTHROUGH, "$ python -m sandbox.deploy --endpoint")
+        assert documented == as_documented(deployed.stderr, endpoint), "docs/local-walkthrough.md step 1"
+        drill_json = json.loads(
+            documented_block(DRILL, "$ python -m sandbox.deploy --endpoint").splitlines()[-1]
+        )
+        assert without_hashes(drill_json) == without_hashes(
+            json.loads(as_documented(deployed.stdout, endpoint))
+        )
         outputs_file = tmp_path / "outputs.json"
         outputs_file.write_text(deployed.stdout)
         audited_env = {**environment, "AWS_ENDPOINT_URL": endpoint}
@@ -75,6 +111,9 @@ def test_the_local_walkthrough_without_credentials(tmp_path):
         worker_env = run(environment, "sandbox.deploy", "--endpoint", endpoint, "--worker-env")
         assert worker_env.returncode == 0, worker_env.stderr
         variables = dict(line.split("=", 1) for line in worker_env.stdout.splitlines())
+        assert documented_block(
+            WALKTHROUGH, "$ python -m sandbox.deploy --endpoint http://127.0.0.1:5917 --worker-env"
+        ) == (as_documented(worker_env.stdout, endpoint)), "docs/local-walkthrough.md step 3"
         assert variables["QUEUE_URL"] == outputs["queueUrl"] and variables["AWS_ENDPOINT_URL"] == endpoint
 
         # 4. 30 uploads and one corrupt PDF over plain HTTP
