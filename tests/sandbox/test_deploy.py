@@ -15,9 +15,9 @@ import pytest
 from sandbox.data_plane import deploy, plain_http_policy
 from sandbox.deploy import main
 from sandbox.local_aws import REGION, client, clients, moto_server
-from worker.aws_setup import PLAIN_HTTP_TAG
 from tests.paths import REPO_ROOT
 from worker import contract
+from worker.aws_setup import PLAIN_HTTP_TAG
 
 pytestmark = pytest.mark.slow  # moto server, and one run as a subprocess
 
