@@ -24,7 +24,14 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from audit.baseline import read_baseline, success_checks
-from audit.connect import DEFAULT_TIMEOUT_SECONDS, Clients, EndpointError, connect
+from audit.connect import (
+    DEFAULT_TIMEOUT_SECONDS,
+    Clients,
+    EndpointError,
+    check_endpoint,
+    connect,
+    endpoint_overrides,
+)
 from audit.consumers import declared_consumers, with_live_function
 from audit.declared import DeclaredStack, declared_stack
 from audit.drift import MANDATORY, Finding, find_drift
@@ -151,6 +158,8 @@ class Auditor:
         config = project.stack_config(options.stack)
         self.stack_name = options.stack
         self.region = region = stack_region(options, config)
+        for variable, url in endpoint_overrides().items():  # a malformed endpoint is named first
+            check_endpoint(variable, url)
         placeholders = use_local_placeholders(region)
         if placeholders:
             print(placeholders, file=sys.stderr)
