@@ -1,7 +1,7 @@
 """A dead letter as an operator sees it: which files it names, why it died, when, and how often it was tried.
 
-The worker dead-letters a message with the message attributes `ErrorType` and `Reason` (DESIGN
-contract 7); a message SQS moved by itself after `maxReceiveCount` receives carries none and gets a
+The worker dead-letters a message with the message attributes `ErrorType` and `Reason`
+(docs/dlq.md); a message SQS moved by itself after `maxReceiveCount` receives carries none and gets a
 group of its own. Bodies are S3 event notifications, direct, inside an SNS notification or in
 EventBridge's shape; anything else is still shown, with no key.
 """

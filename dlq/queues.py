@@ -28,6 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError,
 
 from dlq.letters import DeadLetter
 from worker.aws_setup import AwsSetupError, is_loopback_url, require_aws_settings, use_local_placeholders
+from worker.contract import SQS_MAX_VISIBILITY_SECONDS
 
 CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=30, retries={"mode": "standard", "max_attempts": 3})
 """Short connect timeout (a wrong endpoint fails in seconds); reads outlast the 1 s long polls."""
@@ -36,11 +37,10 @@ RECEIVE_WAIT_SECONDS = 1
 """Long polling: an empty answer means the queue has nothing visible, not "this server had none"."""
 SCAN_VISIBILITY_SECONDS = 30
 SCAN_MESSAGES_PER_SECOND = 100
+"""A conservative reading rate: the visibility grows with the queue so a long scan keeps its messages."""
 MOVE_MESSAGES_PER_SECOND = 10
 """A conservative one-at-a-time moving rate (three calls and three fsyncs a message)."""
 STALE_RECEIVES = 3
-SQS_MAX_VISIBILITY_SECONDS = 43_200
-"""A conservative reading rate: the visibility grows with the queue so a long scan keeps its messages."""
 MISSING_QUEUE = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
 NO_PERMISSION = {
     "AccessDenied",

@@ -469,7 +469,7 @@ def deployed_outputs(stack: RenderedStack, plane: DataPlane) -> tuple[dict[str, 
 
 
 def declared_worker_environment(stack: RenderedStack) -> dict[str, str]:
-    """The EnvironmentFile the launch template's user data writes (DESIGN contract 2)."""
+    """The EnvironmentFile the launch template's user data writes (docs/worker.md)."""
     for template in stack.of_type("aws:ec2/launchTemplate:LaunchTemplate"):
         environment = contract.environment_from_user_data(template.inputs.get("userData") or "")
         if environment:

@@ -63,7 +63,7 @@ def main() -> int:
     except (ConfigurationError, AwsSetupError) as error:
         log.error("configuration error: %s", error, extra={"error": "ConfigurationError"})
         return EXIT_CONFIGURATION
-    except Exception as error:  # noqa: BLE001 - contract 2: one JSON line, never a traceback
+    except Exception as error:  # noqa: BLE001 - docs/worker.md: one JSON line, never a traceback
         log.error(
             "start-up failed: %s: %s", type(error).__name__, error, extra={"error": type(error).__name__}
         )
