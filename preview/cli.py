@@ -184,6 +184,8 @@ def print_report(
     children: dict[str | None, list[RecordedResource]] = defaultdict(list)
     for resource in rendered.resources:
         children[resource.parent].append(resource)
+    for siblings in children.values():  # registration order varies from run to run (async); this does not
+        siblings.sort(key=lambda resource: (resource.type, resource.name))
     secrets = stack_secrets(rendered)
     shown_outputs = redact_all(shown_properties(rendered.outputs, rendered.secret_outputs), secrets)
     for root in children[None]:
