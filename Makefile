@@ -54,7 +54,6 @@ dlq: $(VENV)/.installed  ## dead-letter triage: make dlq ARGS="summary"
 
 docs: $(VENV)/.installed  ## regenerate docs/reference/ and the import-contract blocks from the code
 	$(PY) docs/generate.py
-	$(PY) -m tests.program.doc_tables --write
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache
