@@ -267,3 +267,30 @@ def test_the_workers_environment_is_the_declared_environment_file(production):
         contract.AWS_DEFAULT_REGION,
     }
     assert {key: environment[key] for key in unchanged} == {key: declared[key] for key in unchanged}
+
+
+def test_a_redeploy_deletes_the_alarms_and_hooks_the_stack_no_longer_declares(production):
+    """Converging: what an earlier deploy of the stack created and the stack dropped is deleted."""
+    import dataclasses
+
+    with moto_server() as url:
+        s3, sqs, cloudwatch = clients(url, REGION)
+        ec2, autoscaling = client(url, "ec2", REGION), client(url, "autoscaling", REGION)
+        deploy(production, s3, sqs, cloudwatch, REGION, ec2=ec2, autoscaling=autoscaling)
+        alarms = production.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+        hooks = production.of_type("aws:autoscaling/lifecycleHook:LifecycleHook")
+        drain_hook = next(hook for hook in hooks if hook.inputs["name"] == "drain-on-termination")
+        dropped = {alarms[-1].urn, drain_hook.urn}
+        smaller = dataclasses.replace(
+            production,
+            resources=[resource for resource in production.resources if resource.urn not in dropped],
+        )
+        deploy(smaller, s3, sqs, cloudwatch, REGION, ec2=ec2, autoscaling=autoscaling)
+        live_alarms = {alarm["AlarmName"] for alarm in cloudwatch.describe_alarms()["MetricAlarms"]}
+        group = drain_hook.inputs["autoscalingGroupName"]
+        live_hooks = {
+            hook["LifecycleHookName"]
+            for hook in autoscaling.describe_lifecycle_hooks(AutoScalingGroupName=group)["LifecycleHooks"]
+        }
+    assert live_alarms == {alarm.inputs["name"] for alarm in alarms[:-1]}
+    assert live_hooks == {"worker-ready"}
