@@ -63,7 +63,6 @@ wheelhouse: $(VENV)/.installed  ## refresh worker/wheelhouse from worker/require
 
 docs: $(VENV)/.installed  ## regenerate docs/reference/ and the import-contract blocks from the code
 	$(PY) docs/generate.py
-	$(PY) -m tests.program.doc_tables --write
 
 clean:  ## remove the virtualenv and the tools' caches
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache

@@ -6,7 +6,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.compute_outputs import fleet_outputs, function_outputs
-from components.file_event_pipeline import FileEventPipeline
+from components.file_event_pipeline import FileEventPipeline, FileEventPipelineArgs
 from components.lambda_consumer import LambdaConsumer, LambdaConsumerArgs
 from components.network import private_route_tables, private_subnets
 from components.pipeline_alarms import PipelineAlarms, PipelineAlarmsArgs
@@ -31,7 +31,7 @@ alarm_settings = AlarmSettings.from_config()
 region = aws.get_region_output().region
 account_id = aws.get_caller_identity_output().account_id
 
-pipeline = FileEventPipeline("file-pipeline", settings)
+pipeline = FileEventPipeline("file-pipeline", FileEventPipelineArgs(settings=settings))
 alarms = PipelineAlarms(
     "alarms",
     PipelineAlarmsArgs(

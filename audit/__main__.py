@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from dataclasses import asdict
@@ -23,13 +24,21 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from audit.baseline import read_baseline, success_checks
-from audit.connect import DEFAULT_TIMEOUT_SECONDS, Clients, EndpointError, connect
+from audit.connect import (
+    DEFAULT_TIMEOUT_SECONDS,
+    Clients,
+    EndpointError,
+    check_endpoint,
+    connect,
+    endpoint_overrides,
+)
 from audit.consumers import declared_consumers, with_live_function
 from audit.declared import DeclaredStack, declared_stack
-from audit.drift import MANDATORY, find_drift
+from audit.drift import MANDATORY, Finding, find_drift
 from audit.fix import fix_notifications
 from audit.lambda_consumer import function_findings
 from audit.live_state import LiveState, policy_resources, read_live_state
+from audit.local_deviations import restore_left_out
 from preview.entrypoint import finite_number, run_command, whole_number
 from preview.gate import (
     DEFAULT_POLICY_PACK,
@@ -41,6 +50,7 @@ from preview.gate import (
 )
 from preview.project import ProjectError, load_project
 from preview.render import ProgramError, render_program
+from worker.aws_setup import AwsSetupError, is_loopback_url, require_aws_settings, use_local_placeholders
 from worker.success_criteria import Verdict
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
@@ -102,10 +112,34 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+REGION_SHAPE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+"""An AWS region code: `ap-northeast-1`, `us-gov-west-1` (https://docs.aws.amazon.com/general/latest/gr/rande.html)."""
+
+
+def check_region(region: str) -> str:
+    """`region` when it is a region botocore knows, else SetupError (a bad region otherwise surfaces as
+    an invalid endpoint, or as a local AWS's HTML error page)."""
+    import boto3
+
+    if not REGION_SHAPE.match(region):
+        raise SetupError(f"--region {region!r} is not an AWS region code (expected e.g. ap-northeast-1)")
+    session = boto3.session.Session()
+    known = {
+        name
+        for partition in session.get_available_partitions()
+        for name in session.get_available_regions("sqs", partition_name=partition)
+    }
+    if region not in known:
+        raise SetupError(
+            f"--region {region}: no such AWS region (botocore knows {len(known)}, e.g. ap-northeast-1)"
+        )
+    return region
+
+
 def stack_region(options: argparse.Namespace, config: dict[str, str]) -> str:
-    return (
-        options.region or config.get("aws:region") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
-    )
+    if options.region:
+        return check_region(options.region)
+    return config.get("aws:region") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
 
 
 def policy_config_path(options: argparse.Namespace) -> Path:
@@ -138,11 +172,22 @@ class Auditor:
         config = project.stack_config(options.stack)
         self.stack_name = options.stack
         self.region = region = stack_region(options, config)
+        for variable, url in endpoint_overrides().items():  # a malformed endpoint is named first
+            check_endpoint(variable, url)
+        placeholders = use_local_placeholders(region)
+        if placeholders:
+            print(placeholders, file=sys.stderr)
+        else:
+            try:
+                require_aws_settings(region)
+            except AwsSetupError as error:
+                raise SetupError(str(error)) from None
         self.clients: Clients = connect(region, options.timeout)
         self.declared: DeclaredStack = declared_stack(
             render_program(options.program, options.stack), config.get("aws:region") or region
         )
         self.notes: list[str] = []
+        self.local_findings: list[Finding] = []
         environment_region = os.environ.get("AWS_DEFAULT_REGION")
         if environment_region and environment_region != region:
             self.notes.append(f"AWS_DEFAULT_REGION is {environment_region}; the audit reads {region}")
@@ -173,6 +218,11 @@ class Auditor:
             work_queue=self.declared.work_queue,
         )
         live.notes[:0] = self.notes
+        self.local_findings = (
+            restore_left_out(self.clients.s3, self.declared, live)
+            if is_loopback_url(self.clients.endpoint_url)
+            else []
+        )
         return live
 
     def _live_names(self, live: LiveState) -> dict[str, str]:
@@ -192,8 +242,10 @@ class Auditor:
             declared_consumers(self.declared.consumers, self._live_names(live)), live.function
         )
         gate = evaluate(judged, self.policies, self.policy_config)
-        findings = find_drift(self.declared, live) + function_findings(
-            self.declared, live.function, self.region
+        findings = (
+            self.local_findings
+            + find_drift(self.declared, live)
+            + function_findings(self.declared, live.function, self.region)
         )
         baseline = read_baseline(self.declared, live, self.clients.cloudwatch)
         checks = success_checks(baseline, self.declared)

@@ -14,7 +14,7 @@ from audit.live_state import LiveState
 from worker import contract, success_criteria
 from worker.success_criteria import CheckResult
 
-WORKER_METRICS = (contract.PROCESSED, contract.FAILED, contract.DEAD_LETTERED, contract.DELETE_FAILED)
+WORKER_METRICS = contract.SUCCESS_METRICS
 LAG_METRIC = "ApproximateAgeOfOldestMessage"
 """AWS/SQS publishes it per queue (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html)."""
 

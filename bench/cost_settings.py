@@ -2,7 +2,7 @@
 
 Each mode's settings come from the resources the program declares for it: the Auto Scaling Group,
 launch template and its user data (the worker's EnvironmentFile) in ec2 mode; the Lambda function
-and its SQS event source mapping in lambda mode (issue 18's contract: LAMBDA_CONTRACT.md). The
+and its SQS event source mapping in lambda mode (docs/cost.md). The
 queue, the alarms and the worker's metric names are read the same way for both.
 """
 
@@ -26,19 +26,7 @@ QUEUE = "aws:sqs/queue:Queue"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
 
-WORKER_METRICS = (
-    contract.PROCESSED,
-    contract.FAILED,
-    contract.DEAD_LETTERED,
-    contract.DELETE_FAILED,
-    contract.RELEASED,
-    contract.TEST_EVENTS,
-    contract.DUPLICATES,
-    contract.OBJECTS_GONE,
-    contract.DURATION,
-)
-"""The metric names the worker (and the Lambda handler, in EMF) publishes, one dimension set each
-(`QueueName`, worker/consumer.py): one custom metric per name."""
+WORKER_METRICS = contract.PUBLISHED_METRICS
 WORKER_DIMENSION_SETS = 1
 LAMBDA_DEFAULT_ARCHITECTURE = "x86_64"
 """What Lambda uses when `architectures` is not set (CreateFunction, Architectures)."""

@@ -8,6 +8,7 @@ queue policy that admits only this bucket of this account.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
@@ -46,6 +47,13 @@ def s3_send_policy(queue_arn: str, bucket_arn: str, account_id: str) -> str:
     )
 
 
+@dataclass
+class FileEventPipelineArgs:
+    settings: PipelineSettings
+    """The stack's validated pipeline settings (components/settings.py), taken as they are: bucket and
+    queue names, visibility, retention, maxReceiveCount, the upload prefix."""
+
+
 class FileEventPipeline(pulumi.ComponentResource):
     """Upload bucket, index bucket, work queue, DLQ, queue policy and the single bucket notification."""
 
@@ -56,10 +64,10 @@ class FileEventPipeline(pulumi.ComponentResource):
     notification: aws.s3.BucketNotification
 
     def __init__(
-        self, name: str, settings: PipelineSettings, opts: pulumi.ResourceOptions | None = None
+        self, name: str, args: FileEventPipelineArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        """`settings` are the stack's validated settings (components/settings.py), taken as they are."""
         super().__init__("cis:pipeline:FileEventPipeline", name, None, opts)
+        settings = args.settings
         child = pulumi.ResourceOptions(parent=self)
 
         self.upload_bucket = PrivateBucket(

@@ -45,7 +45,7 @@ def worker_environment(
     index_bucket: str,
     region: str,
 ) -> dict[str, str]:
-    """The worker's EnvironmentFile (DESIGN contract 2), from the same settings as the queue."""
+    """The worker's EnvironmentFile (docs/worker.md), from the same settings as the queue."""
     return {
         contract.QUEUE_URL: queue_url,
         contract.DLQ_URL: dlq_url,

@@ -29,9 +29,11 @@ from dlq.queues import (
     move_visibility_seconds,
     name_of,
     open_queues,
+    region_of_arn,
     resolve_urls,
     scan_visibility_seconds,
     sqs_client,
+    stack_outputs,
 )
 from preview.entrypoint import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, run_command
 
@@ -74,7 +76,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     redrive.add_argument(
         "--ledger",
         type=Path,
-        help="where a one-at-a-time move records its steps (default: dlq-redrive-<dlq name>.ledger)",
+        help="where a one-at-a-time move records its steps (default: "
+        "$XDG_STATE_HOME or ~/.local/state, cis-file-pipeline/dlq-redrive-<dlq name>.ledger)",
     )
     purge = commands.add_parser("purge", parents=[common, filters], help="delete what was exported")
     purge.add_argument(
@@ -99,7 +102,12 @@ def main(argv: list[str] | None = None, sqs: Any = None) -> int:
         dlq_url, queue_url = resolve_urls(
             options.dlq_url, options.queue_url, options.stack_outputs, options.stack
         )
-        queues = open_queues(sqs or sqs_client(dlq_url, queue_url), dlq_url, queue_url)
+        region_hint = (
+            region_of_arn(stack_outputs(options.stack_outputs, None).get("dlqArn"))
+            if options.stack_outputs
+            else None
+        )
+        queues = open_queues(sqs or sqs_client(dlq_url, queue_url, region_hint), dlq_url, queue_url)
         return COMMANDS[options.command](queues, options)
     except DlqError as error:
         print(f"dlq: {error}", file=sys.stderr)
@@ -139,6 +147,11 @@ def summary_command(queues: Queues, options: argparse.Namespace) -> int:
         print("by reason:")
         for group in report["byReason"]:
             print(f"  {group['count']:>6}  {group['errorType']}: {_short(group['reason'], 90)}")
+            if group["keys"]:
+                more = group["count"] - len(group["keys"])
+                print(
+                    f"          e.g. {', '.join(group['keys'])}" + (f" and {more} more" if more > 0 else "")
+                )
         print("by key prefix:")
         for prefix, count in report["byPrefix"].items():
             print(f"  {count:>6}  {prefix}")
@@ -198,7 +211,12 @@ def redrive_command(queues: Queues, options: argparse.Namespace) -> int:
     target = f"{name_of(queues.dlq_url)} -> {name_of(queue_url)}"
     if not options.yes:
         chosen = moving.select(read(queues), options.reason, options.prefix, options.max)
-        how = "with StartMessageMoveTask" if everything else "one at a time (send, then delete)"
+        if not everything:
+            how = "one at a time (send, then delete)"
+        elif moving.move_task_available(queues):
+            how = "with StartMessageMoveTask"
+        else:
+            how = "one at a time (send, then delete): this endpoint has no StartMessageMoveTask"
         rate = f" at {options.rate} msg/s" if options.rate else ""
         print(f"dry run: would move {len(chosen)} message(s) {target} {how}{rate}; add --yes to move")
         for group, count in _count_groups(chosen).items():
@@ -222,7 +240,16 @@ def redrive_command(queues: Queues, options: argparse.Namespace) -> int:
             if task.failure_reason:
                 print(f"dlq: {task.failure_reason}", file=sys.stderr)
             return EXIT_OK if task.status == "COMPLETED" else EXIT_FAILED
-    ledger = moving.Ledger(options.ledger or Path(f"dlq-redrive-{name_of(queues.dlq_url)}.ledger"))
+    if options.ledger is None:
+        options.ledger = moving.default_ledger_path(name_of(queues.dlq_url))
+        try:
+            options.ledger.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise DlqError(
+                f"cannot create the state directory {options.ledger.parent} ({error.strerror}): "
+                "pass --ledger FILE, or set XDG_STATE_HOME to a writable directory"
+            ) from None
+    ledger = moving.Ledger(options.ledger)
     total = queues.dlq_depth if everything else None  # a filtered move does not know its total
     try:
         result = moving.move_one_at_a_time(

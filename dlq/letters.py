@@ -1,7 +1,7 @@
 """A dead letter as an operator sees it: which files it names, why it died, when, and how often it was tried.
 
-The worker dead-letters a message with the message attributes `ErrorType` and `Reason` (DESIGN
-contract 7); a message SQS moved by itself after `maxReceiveCount` receives carries none and gets a
+The worker dead-letters a message with the message attributes `ErrorType` and `Reason`
+(docs/dlq.md); a message SQS moved by itself after `maxReceiveCount` receives carries none and gets a
 group of its own. Bodies are S3 event notifications, direct, inside an SNS notification or in
 EventBridge's shape; anything else is still shown, with no key.
 """
@@ -206,14 +206,22 @@ def age_bucket(age_seconds: float) -> str:
     return next(label for limit, label in AGE_BUCKETS if age_seconds < limit)
 
 
+EXAMPLE_KEYS = 3
+"""Object keys named per reason in a summary: enough to recognise the files, short enough to read."""
+
+
 def summarize(letters: list[DeadLetter], now: float | None = None) -> dict[str, Any]:
     """Counts by (error type, reason), by key prefix and by age, with the oldest and newest."""
     now = time.time() if now is None else now
     by_reason: dict[tuple[str, str], int] = {}
+    examples: dict[tuple[str, str], list[str]] = {}
     by_prefix: dict[str, int] = {}
     by_age = {label: 0 for _, label in AGE_BUCKETS}
     for letter in letters:
         by_reason[letter.group] = by_reason.get(letter.group, 0) + 1
+        keys = examples.setdefault(letter.group, [])
+        if letter.objects and len(keys) < EXAMPLE_KEYS and letter.key not in keys:
+            keys.append(letter.key)
         prefix = prefix_of(letter.key) if letter.objects else "(not an S3 event)"
         by_prefix[prefix] = by_prefix.get(prefix, 0) + 1
         by_age[age_bucket(max(0.0, now - letter.sent_at))] += 1
@@ -223,8 +231,13 @@ def summarize(letters: list[DeadLetter], now: float | None = None) -> dict[str, 
         "oldest": iso(sent[0]) if sent else None,
         "newest": iso(sent[-1]) if sent else None,
         "byReason": [
-            {"errorType": error_type, "reason": reason, "count": count}
-            for (error_type, reason), count in sorted(by_reason.items(), key=lambda item: -item[1])
+            {
+                "errorType": error_type,
+                "reason": reason,
+                "count": count,
+                "keys": sorted(examples[error_type, reason]),
+            }
+            for (error_type, reason), count in sorted(by_reason.items(), key=lambda item: (-item[1], item[0]))
         ],
         "byPrefix": dict(sorted(by_prefix.items(), key=lambda item: -item[1])),
         "byAge": {label: count for label, count in by_age.items() if count},

@@ -292,6 +292,34 @@ def _active_task(sqs: Any, dlq_arn: str) -> dict[str, Any] | None:
     return next((t for t in tasks if t.get("Status") in ("RUNNING", "CANCELLING")), None)
 
 
+def move_task_available(queues: Queues) -> bool:
+    """Whether the endpoint answers ListMessageMoveTasks for this DLQ, asked without moving anything: an
+    endpoint that does not know the move-task API (moto 5.2) answers neither it nor StartMessageMoveTask,
+    so a dry run can name the method the real run will use."""
+    try:
+        queues.sqs.list_message_move_tasks(SourceArn=queues.dlq_arn, MaxResults=1)
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return not (code in MOVE_TASK_MISSING or status >= 500)
+    except BotoCoreError:  # e.g. an answer that is not an AWS response
+        return False
+    return True
+
+
+STATE_DIRECTORY = "cis-file-pipeline"
+
+
+def default_ledger_path(dlq_name: str, environ: dict[str, str] | None = None) -> Path:
+    """Where a one-at-a-time move records its steps unless --ledger says: the user's state directory
+    ($XDG_STATE_HOME, else ~/.local/state; the XDG Base Directory spec), never the working tree."""
+    environ = dict(os.environ if environ is None else environ)
+    base = (
+        Path(environ["XDG_STATE_HOME"]) if environ.get("XDG_STATE_HOME") else Path.home() / ".local" / "state"
+    )
+    return base / STATE_DIRECTORY / f"dlq-redrive-{dlq_name}.ledger"
+
+
 class MoveTaskUnavailable(Exception):
     """The endpoint does not offer StartMessageMoveTask (moto 5.2 answers HTTP 500)."""
 

@@ -20,12 +20,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
 
 from dlq.letters import DeadLetter
+from worker.aws_setup import AwsSetupError, is_loopback_url, require_aws_settings, use_local_placeholders
+from worker.contract import SQS_MAX_VISIBILITY_SECONDS
 
 CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=30, retries={"mode": "standard", "max_attempts": 3})
 """Short connect timeout (a wrong endpoint fails in seconds); reads outlast the 1 s long polls."""
@@ -34,11 +37,10 @@ RECEIVE_WAIT_SECONDS = 1
 """Long polling: an empty answer means the queue has nothing visible, not "this server had none"."""
 SCAN_VISIBILITY_SECONDS = 30
 SCAN_MESSAGES_PER_SECOND = 100
+"""A conservative reading rate: the visibility grows with the queue so a long scan keeps its messages."""
 MOVE_MESSAGES_PER_SECOND = 10
 """A conservative one-at-a-time moving rate (three calls and three fsyncs a message)."""
 STALE_RECEIVES = 3
-SQS_MAX_VISIBILITY_SECONDS = 43_200
-"""A conservative reading rate: the visibility grows with the queue so a long scan keeps its messages."""
 MISSING_QUEUE = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
 NO_PERMISSION = {
     "AccessDenied",
@@ -68,12 +70,29 @@ def region_of(url: str | None) -> str | None:
     return (match.group(1) or match.group(2)) if match else None
 
 
-def sqs_client(dlq_url: str, queue_url: str | None = None) -> Any:
+def local_endpoint_of(url: str | None) -> str | None:
+    """`scheme://host:port` of a loopback queue URL (a local AWS names its queues under its own address)."""
+    if not is_loopback_url(url):
+        return None
+    parts = urlsplit(str(url))
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def region_of_arn(arn: Any) -> str | None:
+    """The region an SQS ARN names (`arn:aws:sqs:REGION:ACCOUNT:NAME`), else None."""
+    parts = str(arn or "").split(":")
+    return parts[3] if len(parts) >= 6 and parts[2] == "sqs" and parts[3] else None
+
+
+def sqs_client(dlq_url: str, queue_url: str | None = None, region_hint: str | None = None) -> Any:
     """boto3's SQS client (AWS, or moto through AWS_ENDPOINT_URL), with timeouts. The region an AWS queue
     URL names wins over AWS_REGION/AWS_DEFAULT_REGION: the JSON protocol sends every call to the client's
     regional endpoint, whatever the URL says, so a DLQ of another region would read as "does not exist".
     A DLQ lives in the same account and region as its source queue:
     https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html
+    A loopback DLQ URL (a local AWS) is its own endpoint when AWS_ENDPOINT_URL is not set; there, local
+    placeholders stand in for missing credentials and region (`region_hint`: the region of the stack
+    outputs' ARNs, where the local AWS keeps the queues).
     """
     dlq_region, queue_region = region_of(dlq_url), region_of(queue_url)
     if dlq_region and queue_region and dlq_region != queue_region:
@@ -81,11 +100,24 @@ def sqs_client(dlq_url: str, queue_url: str | None = None) -> Any:
             f"--dlq-url is in {dlq_region} but --queue-url is in {queue_region}: a DLQ is in its source "
             "queue's region; pass the two URLs of one pipeline"
         )
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_SQS") or os.environ.get("AWS_ENDPOINT_URL")
+    explicit = {}
+    if not endpoint and local_endpoint_of(dlq_url):
+        endpoint = local_endpoint_of(dlq_url)
+        explicit["endpoint_url"] = endpoint
     region = dlq_region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    placeholders = use_local_placeholders(region or region_hint, endpoint=endpoint)
+    if placeholders:
+        print(placeholders, file=sys.stderr)
+        region = region or os.environ.get("AWS_DEFAULT_REGION")
+    else:
+        try:
+            require_aws_settings(region)
+        except AwsSetupError as error:
+            raise DlqError(str(error)) from None
     try:
-        return boto3.session.Session(region_name=region).client("sqs", config=CLIENT_CONFIG)
+        return boto3.session.Session(region_name=region).client("sqs", config=CLIENT_CONFIG, **explicit)
     except ValueError as error:  # botocore: "Invalid endpoint: ..." for a malformed AWS_ENDPOINT_URL
-        endpoint = os.environ.get("AWS_ENDPOINT_URL_SQS") or os.environ.get("AWS_ENDPOINT_URL")
         raise DlqError(
             f"AWS_ENDPOINT_URL={endpoint!r} is not a usable endpoint ({error}): set it to "
             "http(s)://HOST:PORT (e.g. moto server's), or unset it to use AWS"

@@ -5,7 +5,9 @@ Generated from the code itself:
 - docs/reference/policies.md from the policy pack (`pipeline_policies.POLICIES`) and its configs;
 - docs/reference/alarms.md from the CloudWatch alarms of the production stack, rendered offline;
 - the import contract (pyproject.toml's `[tool.importlinter]`) inside README.md and
-  docs/architecture.md, between `<!-- generated:imports -->` markers.
+  docs/architecture.md, between `<!-- generated:imports -->` markers;
+- docs/monitoring.md's alarm table (both compute modes) from the alarm specs, between
+  `<!-- generated:alarms -->` markers.
 
     .venv/bin/python docs/generate.py           # rewrite the pages (what `make docs` runs)
     .venv/bin/python docs/generate.py --check   # exit 1 and name the stale pages; write nothing
@@ -418,6 +420,42 @@ def imports_architecture_block(root: Path = REPO_ROOT) -> str:
     return "\n".join(lines) + "\n"
 
 
+def alarms_monitoring_block(root: Path = REPO_ROOT) -> str:
+    """docs/monitoring.md's table: every alarm of either compute mode, from the alarm specs with placeholders."""
+    from components.pipeline_alarms import FunctionConsumer, alarm_specs
+    from components.settings import AlarmSettings, _config_key
+
+    schema = yaml.safe_load((root / "Pulumi.yaml").read_text(encoding="utf-8"))["config"]
+    defaults = {name: schema[_config_key(name)]["default"] for name in AlarmSettings.__dataclass_fields__}
+    settings = AlarmSettings(**defaults)
+    function = FunctionConsumer("<function>", schema["lambdaTimeoutSeconds"]["default"])
+    ec2 = alarm_specs(settings, "<queue>", "<dlq>", "<group>", "<namespace>")
+    lambda_mode = alarm_specs(settings, "<queue>", "<dlq>", None, "<namespace>", function)
+    in_ec2, in_lambda = {spec.key for spec in ec2}, {spec.key for spec in lambda_mode}
+    rows = [
+        "| Alarm | Compute | Watches | Fires when | Rolls back a refresh (ec2) | What to do (ec2 wording) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for spec in ec2 + [spec for spec in lambda_mode if spec.key not in in_ec2]:
+        mode = (
+            "both"
+            if spec.key in in_ec2 and spec.key in in_lambda
+            else ("ec2" if spec.key in in_ec2 else "lambda")
+        )
+        if spec.metric:
+            watches = f"{spec.metric['namespace']} {spec.metric['metric_name']} ({spec.metric['stat']}, {spec.metric['period']} s)"
+        else:
+            (expression,) = [query for query in spec.queries if query.get("return_data")]
+            watches = f"`{expression['expression']}`"
+        operator = {"GreaterThanThreshold": ">", "LessThanThreshold": "<"}[spec.comparison]
+        fires = f"{operator} {spec.threshold:g} for {spec.evaluation_periods} period(s)"
+        rows.append(
+            f"| `<prefix>-{spec.key}` | {mode} | {cell(watches)} | {fires} | {'yes' if spec.rollout else ''} | "
+            f"{cell(spec.description)} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
 def fill_blocks(text: str, blocks: dict[str, str]) -> str:
     def replace(match: re.Match[str]) -> str:
         name = match.group("name")
@@ -442,6 +480,7 @@ def pages(rendered: RenderedStack | None = None, root: Path = REPO_ROOT) -> dict
     for path, block_set in (
         (root / "README.md", blocks),
         (root / "docs" / "architecture.md", {"imports": imports_architecture_block(root)}),
+        (root / "docs" / "monitoring.md", {"alarms": alarms_monitoring_block(root)}),
     ):
         if path.exists():
             expected[path] = fill_blocks(path.read_text(encoding="utf-8"), block_set)

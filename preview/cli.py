@@ -232,6 +232,8 @@ def print_report(
     shown = rendered.shown  # the tree and outputs as `pulumi preview` knows them
     for resource in shown.resources:
         children[resource.parent].append(resource)
+    for siblings in children.values():  # registration order varies from run to run (async); this does not
+        siblings.sort(key=lambda resource: (resource.type, resource.name))
     secrets = stack_secrets(rendered)
     shown_outputs = redact_all(shown_properties(shown.outputs, shown.secret_outputs), secrets)
     for root in children[None]:

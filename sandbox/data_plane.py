@@ -16,6 +16,7 @@ with QueueNameExists (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/A
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,7 @@ from preview.mocks import RecordedResource
 from preview.render import RenderedStack
 from preview.values import is_unknown
 from worker import contract
+from worker.aws_setup import PLAIN_HTTP_TAG
 
 PUBLIC_ACCESS_BLOCK_SETTINGS = (
     "BlockPublicAcls",
@@ -32,6 +34,9 @@ PUBLIC_ACCESS_BLOCK_SETTINGS = (
     "BlockPublicPolicy",
     "RestrictPublicBuckets",
 )
+
+
+QUEUE_EXISTS_CODES = ("QueueAlreadyExists", "QueueNameExists")
 
 
 @dataclass
@@ -50,6 +55,10 @@ class DataPlane:
     """URNs of the resources created (or found unchanged) at the endpoint."""
     local_values: dict[str, str] = field(default_factory=dict)
     """A value the mocks computed (queue URL or ARN) -> the same value at the endpoint."""
+    notified_queues: set[str] = field(default_factory=set)
+    """ARNs of the queues a notification was written for in this deploy (S3 sent each an s3:TestEvent)."""
+    left_out_statements: dict[str, list[str]] = field(default_factory=dict)
+    """Bucket -> the Sids of its policy's TLS-only statements left out for a plain-HTTP endpoint."""
 
 
 def scaled_seconds(value: float, scale: float) -> int:
@@ -66,14 +75,17 @@ def deploy(
     ec2: Any = None,
     autoscaling: Any = None,
     bucket_policies: bool = True,
+    plain_http: bool = False,
 ) -> DataPlane:
-    """Create the stack's data plane; with `ec2` and `autoscaling` clients also its Auto Scaling Group.
+    """Create (or converge) the stack's data plane; with `ec2` and `autoscaling` clients also its
+    launch template, Auto Scaling group and lifecycle hooks.
 
-    `bucket_policies=False` leaves out the bucket policies: moto enforces their TLS-only deny, and a
-    local endpoint is plain HTTP, so uploads through it would be refused.
+    `bucket_policies=False` leaves out (and removes) the bucket policies. `plain_http=True` deploys
+    them without their TLS-only statements, tagging the bucket with PLAIN_HTTP_TAG so the audit can
+    tell this declared local deviation from drift (see `plain_http_policy`).
     """
     plane = DataPlane(region=region)
-    _buckets(stack, s3, plane, bucket_policies)
+    _buckets(stack, s3, plane, bucket_policies, plain_http)
     mock_arns = _queues(stack, sqs, plane, scale)
     _queue_policies(stack, sqs, plane, mock_arns)
     _notifications(stack, s3, plane, mock_arns)
@@ -84,7 +96,9 @@ def deploy(
     return plane
 
 
-def _buckets(stack: RenderedStack, s3: Any, plane: DataPlane, bucket_policies: bool) -> None:
+def _buckets(
+    stack: RenderedStack, s3: Any, plane: DataPlane, bucket_policies: bool, plain_http: bool
+) -> None:
     location = (
         {}
         if plane.region == "us-east-1"
@@ -111,9 +125,66 @@ def _buckets(stack: RenderedStack, s3: Any, plane: DataPlane, bucket_policies: b
         }
         s3.put_public_access_block(Bucket=block.inputs["bucket"], PublicAccessBlockConfiguration=settings)
         plane.deployed.add(block.urn)
-    for policy in stack.of_type("aws:s3/bucketPolicy:BucketPolicy") if bucket_policies else []:
-        s3.put_bucket_policy(Bucket=policy.inputs["bucket"], Policy=policy.inputs["policy"])
+    for policy in stack.of_type("aws:s3/bucketPolicy:BucketPolicy"):
+        bucket = policy.inputs["bucket"]
+        if not bucket_policies:  # converge: a policy deployed before and no longer wanted goes
+            s3.delete_bucket_policy(Bucket=bucket)
+            _untag_left_out(s3, bucket)
+            continue
+        document, left_out = (
+            plain_http_policy(policy.inputs["policy"]) if plain_http else (policy.inputs["policy"], [])
+        )
+        if left_out:
+            plane.left_out_statements[bucket] = left_out
+            s3.put_bucket_tagging(
+                Bucket=bucket, Tagging={"TagSet": [{"Key": PLAIN_HTTP_TAG, "Value": " ".join(left_out)}]}
+            )
+        else:
+            _untag_left_out(s3, bucket)
+        if json.loads(document).get("Statement"):
+            s3.put_bucket_policy(Bucket=bucket, Policy=document)
+        else:
+            s3.delete_bucket_policy(Bucket=bucket)
         plane.deployed.add(policy.urn)
+
+
+def plain_http_policy(document: str) -> tuple[str, list[str]]:
+    """(the policy without its statements conditioned on aws:SecureTransport, their Sids).
+
+    moto 5.2 evaluates a bucket policy's Deny without its Condition when the request supplies no value
+    for the condition key, and it supplies none for aws:SecureTransport: a TLS-only Deny refuses every
+    object request, over HTTP and HTTPS alike (moto/iam/policy_conditions.py, `verify_condition`). On
+    AWS the same statement refuses only plain-HTTP requests
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/security-best-practices.html).
+    """
+    policy = json.loads(document)
+    statements = policy.get("Statement", [])
+    if isinstance(statements, dict):
+        statements = [statements]
+    kept, left_out = [], []
+    for position, statement in enumerate(statements):
+        conditions = statement.get("Condition") or {}
+        if any("aws:SecureTransport" in keys for keys in conditions.values() if isinstance(keys, dict)):
+            left_out.append(str(statement.get("Sid") or f"statement-{position}"))
+        else:
+            kept.append(statement)
+    if not left_out:
+        return document, []
+    policy["Statement"] = kept
+    return json.dumps(policy), left_out
+
+
+def _untag_left_out(s3: Any, bucket: str) -> None:
+    try:
+        tags = s3.get_bucket_tagging(Bucket=bucket)["TagSet"]
+    except ClientError:  # NoSuchTagSet
+        return
+    if any(tag["Key"] == PLAIN_HTTP_TAG for tag in tags):
+        kept = [tag for tag in tags if tag["Key"] != PLAIN_HTTP_TAG]
+        if kept:
+            s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": kept})
+        else:
+            s3.delete_bucket_tagging(Bucket=bucket)
 
 
 def _queues(stack: RenderedStack, sqs: Any, plane: DataPlane, scale: float) -> dict[str, str]:
@@ -146,7 +217,13 @@ def _queues(stack: RenderedStack, sqs: Any, plane: DataPlane, scale: float) -> d
             redrive["deadLetterTargetArn"] = mock_to_local[redrive["deadLetterTargetArn"]]
             attributes["RedrivePolicy"] = json.dumps(redrive)
         name = queue.outputs["name"]
-        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        try:
+            url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        except ClientError as error:  # a changed re-deploy: converge the queue's attributes instead
+            if error.response.get("Error", {}).get("Code") not in QUEUE_EXISTS_CODES:
+                raise
+            url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+            sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": "", **attributes})
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         plane.queue_urls[name], plane.queue_arns[name] = url, arn
         mock_to_local[queue.outputs["arn"]] = arn
@@ -184,50 +261,124 @@ def _notifications(stack: RenderedStack, s3: Any, plane: DataPlane, mock_to_loca
             if rules:
                 configuration["Filter"] = {"Key": {"FilterRules": rules}}
             configurations.append(configuration)
-        s3.put_bucket_notification_configuration(
-            Bucket=notification.inputs["bucket"],
-            NotificationConfiguration={"QueueConfigurations": configurations},
-        )
+        bucket = notification.inputs["bucket"]
+        live = s3.get_bucket_notification_configuration(Bucket=bucket).get("QueueConfigurations", [])
+        if _canonical(live) != _canonical(configurations):  # each write makes S3 send an s3:TestEvent
+            s3.put_bucket_notification_configuration(
+                Bucket=bucket, NotificationConfiguration={"QueueConfigurations": configurations}
+            )
+            plane.notified_queues.update(configuration["QueueArn"] for configuration in configurations)
         plane.deployed.add(notification.urn)
 
 
+def _canonical(configurations: list[dict[str, Any]]) -> list[str]:
+    """Notification configurations comparable across a write and a read (order and Ids aside)."""
+    shown = []
+    for configuration in configurations:
+        kept = {key: value for key, value in configuration.items() if key != "Id"}
+        rules = kept.get("Filter", {}).get("Key", {}).get("FilterRules", [])
+        if rules:
+            kept["Filter"] = sorted((rule["Name"].lower(), rule["Value"]) for rule in rules)
+        shown.append(json.dumps(kept, sort_keys=True))
+    return sorted(shown)
+
+
 def _fleet(stack: RenderedStack, ec2: Any, autoscaling: Any, plane: DataPlane) -> None:
-    """The workers' group with its launch template (the local AMI and subnets stand in for the real ones)."""
+    """The workers' launch template, Auto Scaling group and lifecycle hooks (the local AMI and default
+    subnets stand in for the real ones). A re-deploy adds a template version and updates the group."""
+    templates = stack.of_type("aws:ec2/launchTemplate:LaunchTemplate")
+    groups = stack.of_type("aws:autoscaling/group:Group")
+    if not templates or not groups:
+        return
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     subnets = [subnet["SubnetId"] for subnet in ec2.describe_subnets()["Subnets"]][:2]
-    for template, group in zip(
-        stack.of_type("aws:ec2/launchTemplate:LaunchTemplate"),
-        stack.of_type("aws:autoscaling/group:Group"),
-        strict=False,
-    ):
+    template_ids = {}
+    for template in templates:
         metadata = template.inputs.get("metadataOptions", {})
-        name = template.name
-        created = ec2.create_launch_template(
-            LaunchTemplateName=name,
-            LaunchTemplateData={
-                "ImageId": image,
-                "InstanceType": template.inputs["instanceType"],
-                "UserData": template.inputs["userData"],
-                "MetadataOptions": {"HttpTokens": metadata.get("httpTokens", "optional")},
-            },
-        )
-        autoscaling.create_auto_scaling_group(
-            AutoScalingGroupName=group.inputs["name"],
-            MinSize=int(group.inputs["minSize"]),
-            MaxSize=int(group.inputs["maxSize"]),
-            DesiredCapacity=int(group.inputs.get("desiredCapacity", group.inputs["minSize"])),
-            LaunchTemplate={"LaunchTemplateName": name, "Version": "$Latest"},
-            VPCZoneIdentifier=",".join(subnets),
-        )
-        plane.local_values[template.outputs["id"]] = created["LaunchTemplate"]["LaunchTemplateId"]
-        plane.deployed.update((template.urn, group.urn))
+        data = {
+            "ImageId": image,
+            "InstanceType": template.inputs["instanceType"],
+            "UserData": template.inputs["userData"],
+            "MetadataOptions": {"HttpTokens": metadata.get("httpTokens", "optional")},
+        }
+        name = template.outputs.get("name") or template.name
+        existing = ec2.describe_launch_templates(
+            Filters=[{"Name": "launch-template-name", "Values": [name]}]
+        )["LaunchTemplates"]
+        if existing:
+            template_id = existing[0]["LaunchTemplateId"]
+            version = ec2.create_launch_template_version(
+                LaunchTemplateId=template_id, LaunchTemplateData=data
+            )
+            ec2.modify_launch_template(
+                LaunchTemplateId=template_id,
+                DefaultVersion=str(version["LaunchTemplateVersion"]["VersionNumber"]),
+            )
+        else:
+            template_id = ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData=data)[
+                "LaunchTemplate"
+            ]["LaunchTemplateId"]
+        template_ids[template.outputs["id"]] = template_id
+        plane.local_values[template.outputs["id"]] = template_id
+        plane.deployed.add(template.urn)
+    hooks = stack.of_type("aws:autoscaling/lifecycleHook:LifecycleHook")
+    for group in groups:
+        inputs = group.inputs
+        declared_template = (inputs.get("launchTemplate") or {}).get("id")
+        template_id = template_ids.get(declared_template, next(iter(template_ids.values())))
+        sizes = {
+            "MinSize": int(inputs["minSize"]),
+            "MaxSize": int(inputs["maxSize"]),
+            "DesiredCapacity": int(inputs.get("desiredCapacity", inputs["minSize"])),
+            "LaunchTemplate": {"LaunchTemplateId": template_id, "Version": "$Default"},
+            "VPCZoneIdentifier": ",".join(subnets),
+        }
+        name = inputs["name"]
+        if autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]:
+            autoscaling.update_auto_scaling_group(AutoScalingGroupName=name, **sizes)
+        else:
+            autoscaling.create_auto_scaling_group(AutoScalingGroupName=name, **sizes)
+        declared_hooks = [hook for hook in hooks if hook.inputs["autoscalingGroupName"] == name]
+        for hook in declared_hooks:
+            autoscaling.put_lifecycle_hook(
+                AutoScalingGroupName=name,
+                LifecycleHookName=hook.inputs["name"],
+                LifecycleTransition=hook.inputs["lifecycleTransition"],
+                HeartbeatTimeout=int(hook.inputs.get("heartbeatTimeout", 3600)),
+                DefaultResult=hook.inputs.get("defaultResult", "ABANDON"),
+            )
+            plane.deployed.add(hook.urn)
+        kept = {hook.inputs["name"] for hook in declared_hooks} | {
+            hook["name"] for hook in inputs.get("initialLifecycleHooks") or []
+        }
+        for live in autoscaling.describe_lifecycle_hooks(AutoScalingGroupName=name)["LifecycleHooks"]:
+            if live["LifecycleHookName"] not in kept:
+                autoscaling.delete_lifecycle_hook(
+                    AutoScalingGroupName=name, LifecycleHookName=live["LifecycleHookName"]
+                )
+        plane.deployed.add(group.urn)
 
 
 def _alarms(stack: RenderedStack, cloudwatch: Any, plane: DataPlane) -> None:
-    for alarm in stack.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"):
+    """PutMetricAlarm replaces an alarm of the same name; alarms under the stack's common name prefix
+    that the stack no longer declares are deleted (a converged re-deploy)."""
+    declared = stack.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    for alarm in declared:
         cloudwatch.put_metric_alarm(**alarm_parameters(alarm))
         plane.alarms.append(alarm.inputs["name"])
         plane.deployed.add(alarm.urn)
+    prefix = os.path.commonprefix(plane.alarms) if len(plane.alarms) > 1 else ""
+    prefix = prefix[: prefix.rfind("-") + 1]
+    if not prefix:
+        return
+    live = [
+        alarm["AlarmName"]
+        for page in cloudwatch.get_paginator("describe_alarms").paginate(AlarmNamePrefix=prefix)
+        for alarm in page.get("MetricAlarms", [])
+    ]
+    stale = [name for name in live if name not in plane.alarms]
+    if stale:
+        cloudwatch.delete_alarms(AlarmNames=stale)
 
 
 def alarm_parameters(alarm: RecordedResource) -> dict[str, Any]:
@@ -318,7 +469,7 @@ def deployed_outputs(stack: RenderedStack, plane: DataPlane) -> tuple[dict[str, 
 
 
 def declared_worker_environment(stack: RenderedStack) -> dict[str, str]:
-    """The EnvironmentFile the launch template's user data writes (DESIGN contract 2)."""
+    """The EnvironmentFile the launch template's user data writes (docs/worker.md)."""
     for template in stack.of_type("aws:ec2/launchTemplate:LaunchTemplate"):
         environment = contract.environment_from_user_data(template.inputs.get("userData") or "")
         if environment:
@@ -366,4 +517,18 @@ def _worker_environment(stack: RenderedStack, plane: DataPlane, scale: float) ->
             environment[key] = str(scaled_seconds(declared, scale))
             plane.scaled[key] = (declared, scaled_seconds(declared, scale))
     environment[contract.AWS_DEFAULT_REGION] = plane.region
+    return environment
+
+
+def worker_environment_at(stack: RenderedStack, sqs: Any) -> dict[str, str]:
+    """The declared worker environment with the queues' URLs as the endpoint has them (GetQueueUrl by
+    the declared names; a ClientError when the stack is not deployed there). {} when none is declared."""
+    environment = declared_worker_environment(stack) or declared_function_environment(stack)
+    names = {queue.outputs["url"]: queue.outputs["name"] for queue in stack.of_type("aws:sqs/queue:Queue")}
+    for key in (contract.QUEUE_URL, contract.DLQ_URL):
+        if key in environment:
+            name = names.get(environment[key])
+            if name is None:
+                raise ValueError(f"the declared {key} {environment[key]} is no queue of this stack")
+            environment[key] = sqs.get_queue_url(QueueName=name)["QueueUrl"]
     return environment

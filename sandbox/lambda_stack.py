@@ -1,7 +1,7 @@
 """The lambda-mode settings the drill's emulated run follows, read from the rendered lambda stack.
 
 The lambda stack (`Pulumi.lambda.yaml`: compute lambda, a visibility of 6x the function timeout,
-maxReceiveCount 5; issue 18) declares an `aws:lambda/function:Function`
+maxReceiveCount 5; docs/architecture.md) declares an `aws:lambda/function:Function`
 and an `aws:lambda/eventSourceMapping:EventSourceMapping` on the work queue; their inputs (engine
 camelCase names, numbers as floats under the mocks) give the batch size, batching window, maximum
 concurrency and function timeout, and the queue the mapping reads gives the visibility timeout.
@@ -44,7 +44,7 @@ def lambda_settings(stack: RenderedStack) -> LambdaSettings:
         raise LambdaStackError(
             f"the stack {stack.stack!r} as rendered declares no {EVENT_SOURCE_MAPPING}: the lambda run "
             f"needs a stack in the program's lambda mode ({PROJECT}:compute: lambda, as Pulumi.lambda.yaml sets "
-            "it; issue 18); run the drill with "
+            "it); run the drill with "
             "--compute ec2, or give the lambda run's settings with --lambda-settings"
         )
     if len(mappings) > 1:

@@ -127,7 +127,7 @@ class LocalPipeline:
     def worker_environment(
         self, endpoint_url: str, processing_timeout_seconds: float, **extra: str
     ) -> dict[str, str]:
-        """The worker's EnvironmentFile, as the launch template writes it (contract 2)."""
+        """The worker's EnvironmentFile, as the launch template writes it (docs/worker.md)."""
         return {
             **os.environ,
             **local_environment(endpoint_url),

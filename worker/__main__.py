@@ -12,6 +12,7 @@ import signal
 import sys
 from typing import Any
 
+from worker.aws_setup import AwsSetupError, require_aws_settings, use_local_placeholders
 from worker.child import load_processor
 from worker.config import WorkerConfig, boto_config
 from worker.errors import ConfigurationError
@@ -44,6 +45,11 @@ def main() -> int:
 
         from worker.consumer import Consumer
 
+        placeholders = use_local_placeholders()
+        if placeholders:
+            log.info(placeholders)
+        else:
+            require_aws_settings()
         config = WorkerConfig.from_environ()
         load_processor(config.file_processor)  # fail here, not in every child
         session = boto3.session.Session()
@@ -54,10 +60,10 @@ def main() -> int:
             processor=config.file_processor,
             s3=session.client("s3", config=boto_config()),
         )
-    except ConfigurationError as error:
+    except (ConfigurationError, AwsSetupError) as error:
         log.error("configuration error: %s", error, extra={"error": "ConfigurationError"})
         return EXIT_CONFIGURATION
-    except Exception as error:  # noqa: BLE001 - contract 2: one JSON line, never a traceback
+    except Exception as error:  # noqa: BLE001 - docs/worker.md: one JSON line, never a traceback
         log.error(
             "start-up failed: %s: %s", type(error).__name__, error, extra={"error": type(error).__name__}
         )

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from worker.contract import SQS_MAX_VISIBILITY_SECONDS
 from worker.errors import ConfigurationError
 
 DEFAULT_PROCESSOR = "worker.indexer:index_file"
-SQS_MAX_VISIBILITY_SECONDS = 43_200
 """SQS keeps a received message invisible for at most 12 hours from its receive, heartbeat or not
 (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html)."""
 

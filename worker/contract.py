@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-# --- environment (DESIGN contract 2) ---------------------------------------------------------------
+# --- environment (docs/worker.md) ------------------------------------------------------------------
 QUEUE_URL = "QUEUE_URL"
 DLQ_URL = "DLQ_URL"
 PROCESSING_TIMEOUT_SECONDS = "PROCESSING_TIMEOUT_SECONDS"
@@ -47,8 +47,26 @@ TEST_EVENTS = "TestEventsDeleted"
 DUPLICATES = "DuplicateMessagesDeleted"
 OBJECTS_GONE = "ObjectsGoneDeleted"
 DURATION = "ProcessingDuration"
+SUCCESS_METRICS = (PROCESSED, FAILED, DEAD_LETTERED, DELETE_FAILED)
+"""The counts the incident plan's success checks read (audit, drill)."""
+PUBLISHED_METRICS = (
+    PROCESSED,
+    FAILED,
+    DEAD_LETTERED,
+    DELETE_FAILED,
+    RELEASED,
+    TEST_EVENTS,
+    DUPLICATES,
+    OBJECTS_GONE,
+    DURATION,
+)
+"""Every metric the worker (and the Lambda handler, in EMF) publishes, one dimension set each."""
 
 # --- SQS limits the worker and the stack both respect ---------------------------------------------
+SQS_MAX_VISIBILITY_SECONDS = 43_200
+"""12 hours: SQS's longest visibility timeout, and the longest a received message stays invisible,
+counted from its receive (ChangeMessageVisibility,
+https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibility.html)."""
 MAX_MESSAGE_RETENTION_SECONDS = 1_209_600
 """14 days, SQS's maximum retention (CreateQueue, MessageRetentionPeriod)."""
 

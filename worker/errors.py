@@ -1,4 +1,4 @@
-"""The exceptions of the processor contract (DESIGN.md, contract 3) and how every other exception is
+"""The exceptions of the processor contract (docs/worker.md) and how every other exception is
 classified: permanent (dead-letter at once), transient (retry with backoff), fatal to the worker.
 
 S3 error codes: https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeList

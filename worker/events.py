@@ -28,7 +28,7 @@ from urllib.parse import unquote_plus
 
 @dataclass(frozen=True)
 class S3ObjectEvent:
-    """One object event: what a processor receives (contract 3)."""
+    """One object event: what a processor receives (docs/worker.md)."""
 
     bucket: str
     key: str

@@ -3,7 +3,7 @@
 The EC2 worker (worker/consumer.py, a processor call in a child process per record) and the Lambda
 handler (worker/lambda_handler.py, an in-process call per record) differ only in how one record is
 processed; the body's shapes, the records handled one by one, how a call's end becomes an outcome
-and how the records' verdicts make the message's are here, once (DESIGN contract 4).
+and how the records' verdicts make the message's are here, once (docs/worker.md, Outcomes).
 """
 
 from __future__ import annotations

@@ -228,5 +228,5 @@ def default_indexer() -> Indexer:
 
 
 def index_file(event: S3ObjectEvent) -> None:
-    """The default FILE_PROCESSOR (contract 3)."""
+    """The default FILE_PROCESSOR (docs/worker.md)."""
     default_indexer().index(event)

@@ -16,9 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from worker.contract import SQS_MAX_VISIBILITY_SECONDS
+
 log = logging.getLogger("worker.heartbeat")
 
-SQS_MAX_VISIBILITY_SECONDS = 43_200  # the 12-hour cap, counted from the receive
 CHANGE_VISIBILITY_BATCH_SIZE = 10
 
 

@@ -1,4 +1,4 @@
-"""What happens to a message, as a value: every message ends in exactly one outcome (contract 4).
+"""What happens to a message, as a value: every message ends in exactly one outcome (docs/worker.md, Outcomes).
 
 Processing produces a `Verdict` per record; `combine` makes the message's verdict, and
 `MessageActions` (EC2) or the Lambda handler turns it into a delete, a release, or a copy to the
@@ -113,7 +113,7 @@ def sqs_text(value: str) -> str:
 def dead_letter_attributes(
     verdict: Verdict, message_id: str, receive_count: int, source_queue: str
 ) -> dict[str, dict[str, str]]:
-    """The SendMessage `MessageAttributes` of a dead letter (DESIGN contract 7: ErrorType and Reason;
+    """The SendMessage `MessageAttributes` of a dead letter (docs/dlq.md: ErrorType and Reason;
     the dlq tools read the rest). `source_queue` is the work queue's name."""
     attributes = {
         "ErrorType": verdict.error_type or verdict.outcome.label,

@@ -1,7 +1,7 @@
 """Start-up checks: the worker refuses to run on settings that would lose, loop or duplicate work.
 
 Each failure is a `ConfigurationError` naming what is wrong and the fix; `python -m worker` prints it
-as one JSON line and exits 2 (contract 2). Checked, in order:
+as one JSON line and exits 2 (docs/worker.md). Checked, in order:
 - the queue exists (GetQueueAttributes) and has a redrive policy (or ALLOW_NO_REDRIVE_POLICY=true,
   with a loud warning): its `deadLetterTargetArn` is the one DLQ, its `maxReceiveCount` the last
   receive, its `VisibilityTimeout` what the heartbeat keeps up;
@@ -62,7 +62,7 @@ def same_queue(url_a: str, url_b: str) -> bool:
 
 
 def read_queue_settings(sqs: Any, queue_url: str) -> QueueSettings:
-    """The queue's own visibility timeout, maxReceiveCount and DLQ (contract 2: no second copy)."""
+    """The queue's own visibility timeout, maxReceiveCount and DLQ (docs/worker.md: no second copy)."""
     try:
         attributes = sqs.get_queue_attributes(
             QueueUrl=queue_url, AttributeNames=["VisibilityTimeout", "RedrivePolicy"]
@@ -156,7 +156,9 @@ def check_index_bucket(s3: Any, config: WorkerConfig) -> None:
         if code in DENIED_CODES:
             raise ConfigurationError(
                 f"INDEX_BUCKET={config.index_bucket}: the worker may not write s3://{config.index_bucket}/{key} "
-                "(AccessDenied): grant s3:PutObject on the index prefix"
+                f"({code}): either the role lacks s3:PutObject on the index prefix or the bucket policy "
+                "denies the request (a TLS-only policy denies every plain-HTTP endpoint; see "
+                "docs/local-walkthrough.md)"
             ) from None
         raise ConfigurationError(
             f"INDEX_BUCKET={config.index_bucket}: cannot write a test object ({type(error).__name__}: {error})"

@@ -1,5 +1,5 @@
 """`python -m bench.worker` at a tiny scale: it runs both consumers with the latency injected and ends
-with the machine-readable line of contract 6."""
+with the machine-readable line docs/benchmarks.md describes."""
 
 from __future__ import annotations
 

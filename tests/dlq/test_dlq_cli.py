@@ -133,6 +133,11 @@ def test_redrive_of_everything_falls_back_to_one_at_a_time_where_the_move_task_i
 ):
     _, sqs, _ = aws
     pipeline, ids = seeded
+    assert main(["redrive", "--ledger", str(tmp_path / "ledger"), *urls(pipeline)]) == 0
+    dry_run = capsys.readouterr().out
+    assert "one at a time" in dry_run and "this endpoint has no StartMessageMoveTask" in dry_run, (
+        "the dry run must name the method the real run will use"
+    )
     assert main(["redrive", "--yes", "--ledger", str(tmp_path / "ledger"), *urls(pipeline)]) == 0
     captured = capsys.readouterr()
     assert "StartMessageMoveTask is not available" in captured.err and "moved 5 message(s)" in captured.out

@@ -182,3 +182,14 @@ def test_blocks_are_replaced_between_their_markers_only(generate):
     text = "intro\n<!-- generated:imports -->\nold\n<!-- end generated:imports -->\nkept\n<!-- generated:other -->\nx\n"
     filled = generate.fill_blocks(text, {"imports": "new\n"})
     assert filled == text.replace("old\n", "new\n")
+
+
+def test_one_generator_writes_every_generated_table(generate, production):
+    """docs/generate.py is the only generator: it owns monitoring.md's alarm table too, with one marker syntax."""
+    expected = generate.pages(production)
+    monitoring = expected[REPO_ROOT / "docs" / "monitoring.md"]
+    assert "<!-- generated:alarms -->\n| Alarm | Compute |" in monitoring
+    assert "| `<prefix>-function-errors` | lambda |" in monitoring
+    assert "| `<prefix>-dlq-has-messages` | both |" in monitoring
+    for page in [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").rglob("*.md"))]:
+        assert ":start -->" not in page.read_text(encoding="utf-8"), f"{page.name}: a second marker syntax"

@@ -90,3 +90,29 @@ def test_readme_preview_sample_matches_the_rendered_stack(production):
     assert re.search(r"^Policies: (\d+) evaluated", sample, re.M).group(1) == str(
         len(pipeline_policies.POLICIES)
     )
+
+
+def test_readme_preview_sample_is_a_real_run(capsys):
+    """Every line the README shows is the real run's line (cut lines end in " …"), in the real order;
+    only the checkout's path and the elapsed time may differ."""
+    from preview.cli import main as preview_main
+
+    assert preview_main(["--stack", "production"]) == 0
+    real = [
+        re.sub(r"\(\d+\.\d+ s\)$", "(N s)", line.replace(f"{REPO_ROOT}/", ""))
+        for line in capsys.readouterr().out.splitlines()
+    ]
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    sample = next(block for block in code_blocks(readme) if "Previewing stack" in block)
+    position = 0
+    for line in sample.splitlines():
+        line = re.sub(r"\(\d+\.\d+ s\)$", "(N s)", line)
+        if re.match(r"^ \+\s+[│├└─ ]*… |^\s+…$", line):  # an abridgement the README says it makes
+            continue
+        prefix = line[: -len(" …")] if line.endswith(" …") else None
+        for index in range(position, len(real)):
+            if real[index] == line or (prefix is not None and real[index].startswith(prefix)):
+                position = index + 1
+                break
+        else:
+            raise AssertionError(f"README preview line not in the real run (or out of order): {line!r}")

@@ -1,4 +1,4 @@
-"""Lambda mode (issue 18), rendered under Pulumi's mocks: only the function's compute, its mapping,
+"""Lambda mode, rendered under Pulumi's mocks: only the function's compute, its mapping,
 its package, its role and its alarms; and the same stack outputs as ec2 mode."""
 
 from __future__ import annotations

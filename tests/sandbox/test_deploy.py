@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.data_plane import deploy
+from sandbox.data_plane import deploy, plain_http_policy
 from sandbox.deploy import main
-from sandbox.local_aws import REGION, clients, moto_server
+from sandbox.local_aws import REGION, client, clients, moto_server
 from tests.paths import REPO_ROOT
 from worker import contract
+from worker.aws_setup import PLAIN_HTTP_TAG
 
 pytestmark = pytest.mark.slow  # moto server, and one run as a subprocess
 
@@ -86,9 +87,79 @@ def test_production_outputs_are_the_rendered_names_at_the_endpoint(endpoint, pro
     assert {a["AlarmName"] for a in cloudwatch.describe_alarms()["MetricAlarms"]} >= set(
         outputs["alarmNames"]
     )
-    # Outputs naming what is not deployed locally are left out, and said so.
-    assert "workerGroupName" not in outputs and "alarmTopicArn" not in outputs
-    assert "workerGroupName" in err
+    # The workers' group and its hooks are deployed; what is not (the alarm topic) is left out, and said so.
+    autoscaling = client(endpoint, "autoscaling", REGION)
+    (group,) = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[outputs["workerGroupName"]])[
+        "AutoScalingGroups"
+    ]
+    assert group["LaunchTemplate"]["LaunchTemplateId"] == outputs["workerLaunchTemplateId"]
+    hooks = autoscaling.describe_lifecycle_hooks(AutoScalingGroupName=outputs["workerGroupName"])
+    assert {hook["LifecycleHookName"] for hook in hooks["LifecycleHooks"]} == {
+        hook.inputs["name"] for hook in production.of_type("aws:autoscaling/lifecycleHook:LifecycleHook")
+    }
+    assert "alarmTopicArn" not in outputs and "alarmTopicArn" in err
+    # Uploads over the plain-HTTP endpoint are accepted, and the s3:TestEvent is gone.
+    assert "plain-HTTP uploads" in err and "DenyInsecureTransport" in err
+    s3.put_object(Bucket=outputs["bucketName"], Key="uploads/plain-http.txt", Body=b"accepted")
+    assert (
+        sqs.get_queue_attributes(
+            QueueUrl=outputs["queueUrl"], AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]["ApproximateNumberOfMessages"]
+        == "1"
+    )
+    message = sqs.receive_message(QueueUrl=outputs["queueUrl"], WaitTimeSeconds=1)["Messages"][0]
+    assert "plain-http.txt" in message["Body"]
+    sqs.delete_message(QueueUrl=outputs["queueUrl"], ReceiptHandle=message["ReceiptHandle"])
+
+
+def test_a_redeploy_without_bucket_policies_removes_them_and_the_default_puts_them_back(endpoint, capsys):
+    code, outputs, _ = deploy_json(capsys, "--endpoint", endpoint)
+    assert code == 0
+    s3, _, _ = clients(endpoint, REGION)
+    assert s3.get_bucket_tagging(Bucket=outputs["bucketName"])["TagSet"]
+    code, _, err = deploy_json(capsys, "--endpoint", endpoint, "--no-bucket-policies")
+    assert code == 0 and "bucket policies removed" in err
+    with pytest.raises(s3.exceptions.ClientError, match="NoSuchTagSet"):
+        s3.get_bucket_tagging(Bucket=outputs["bucketName"])
+    code, _, _ = deploy_json(capsys, "--endpoint", endpoint)
+    assert code == 0
+    tags = s3.get_bucket_tagging(Bucket=outputs["bucketName"])["TagSet"]
+    assert tags == [{"Key": PLAIN_HTTP_TAG, "Value": "DenyInsecureTransport"}]
+
+
+def test_worker_env_prints_the_deployed_environment_file(endpoint, production, capsys):
+    assert main(["--endpoint", endpoint]) == 0
+    capsys.readouterr()
+    assert main(["--endpoint", endpoint, "--worker-env"]) == 0
+    printed = contract.read_environment_file(capsys.readouterr().out)
+    (template,) = production.of_type("aws:ec2/launchTemplate:LaunchTemplate")
+    declared = contract.environment_from_user_data(template.inputs["userData"])
+    assert printed.keys() == declared.keys() | {"AWS_ENDPOINT_URL"}
+    assert printed["AWS_ENDPOINT_URL"] == endpoint
+    assert printed[contract.QUEUE_URL].startswith(endpoint + "/")
+    assert printed[contract.METRIC_NAMESPACE] == declared[contract.METRIC_NAMESPACE]
+
+
+def test_plain_http_policy_leaves_out_only_the_tls_only_statements():
+    tls = {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": "*",
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    other = {
+        "Sid": "DenyDelete",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:DeleteBucket",
+        "Resource": "*",
+    }
+    document, left_out = plain_http_policy(json.dumps({"Version": "2012-10-17", "Statement": [tls, other]}))
+    assert left_out == ["DenyInsecureTransport"] and json.loads(document)["Statement"] == [other]
+    unchanged = json.dumps({"Statement": [other]})
+    assert plain_http_policy(unchanged) == (unchanged, [])
 
 
 def test_a_redeploy_changes_nothing(endpoint, capsys):
@@ -113,10 +184,14 @@ def test_another_teams_program_and_a_changed_redeploy(tmp_path, capsys):
         assert sqs.get_queue_attributes(QueueUrl=outputs["jobsQueue"], AttributeNames=["VisibilityTimeout"])[
             "Attributes"
         ] == {"VisibilityTimeout": "60"}
-        code, _, err = deploy_json(capsys, "--endpoint", url, "--program", str(program), "--stack", "wider")
-    assert code == 2
-    assert "already holds a queue of that name with other attributes" in err
-    assert "Traceback" not in err and err.count("\n") == 1
+        code, again, err = deploy_json(
+            capsys, "--endpoint", url, "--program", str(program), "--stack", "wider"
+        )
+        assert code == 0, err
+        assert again == outputs  # converged in place: the same queue, its visibility changed
+        assert sqs.get_queue_attributes(QueueUrl=outputs["jobsQueue"], AttributeNames=["VisibilityTimeout"])[
+            "Attributes"
+        ] == {"VisibilityTimeout": "120"}
 
 
 def free_port() -> int:
@@ -192,3 +267,30 @@ def test_the_workers_environment_is_the_declared_environment_file(production):
         contract.AWS_DEFAULT_REGION,
     }
     assert {key: environment[key] for key in unchanged} == {key: declared[key] for key in unchanged}
+
+
+def test_a_redeploy_deletes_the_alarms_and_hooks_the_stack_no_longer_declares(production):
+    """Converging: what an earlier deploy of the stack created and the stack dropped is deleted."""
+    import dataclasses
+
+    with moto_server() as url:
+        s3, sqs, cloudwatch = clients(url, REGION)
+        ec2, autoscaling = client(url, "ec2", REGION), client(url, "autoscaling", REGION)
+        deploy(production, s3, sqs, cloudwatch, REGION, ec2=ec2, autoscaling=autoscaling)
+        alarms = production.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+        hooks = production.of_type("aws:autoscaling/lifecycleHook:LifecycleHook")
+        drain_hook = next(hook for hook in hooks if hook.inputs["name"] == "drain-on-termination")
+        dropped = {alarms[-1].urn, drain_hook.urn}
+        smaller = dataclasses.replace(
+            production,
+            resources=[resource for resource in production.resources if resource.urn not in dropped],
+        )
+        deploy(smaller, s3, sqs, cloudwatch, REGION, ec2=ec2, autoscaling=autoscaling)
+        live_alarms = {alarm["AlarmName"] for alarm in cloudwatch.describe_alarms()["MetricAlarms"]}
+        group = drain_hook.inputs["autoscalingGroupName"]
+        live_hooks = {
+            hook["LifecycleHookName"]
+            for hook in autoscaling.describe_lifecycle_hooks(AutoScalingGroupName=group)["LifecycleHooks"]
+        }
+    assert live_alarms == {alarm.inputs["name"] for alarm in alarms[:-1]}
+    assert live_hooks == {"worker-ready"}

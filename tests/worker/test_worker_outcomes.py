@@ -1,4 +1,4 @@
-"""Every message outcome of contract 4, against moto server over HTTP, with Japanese file names."""
+"""Every message outcome (docs/worker.md, Outcomes), against moto server over HTTP, with Japanese file names."""
 
 from __future__ import annotations
 
