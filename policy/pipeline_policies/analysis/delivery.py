@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .iam import action_matches
-from .stack_index import Destination, Queue, StackIndex, _text
+from .model import Destination, Queue, StackIndex, _text
 from .values import as_list, is_unknown, json_document, peek
 
 # S3 event types as EventBridge names them (detail-type) and as notifications name them.

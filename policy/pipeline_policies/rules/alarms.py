@@ -12,74 +12,22 @@ https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Create_Composite_
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs, StackValidationPolicy
+from pulumi_policy import EnforcementLevel, StackValidationPolicy
 
-from .iam import action_matches
-from .stack_index import KMS_ALIAS, KMS_KEY, KMS_KEY_POLICY, Lookup, StackIndex, _text, index_stack
-from .values import as_list, elements, is_unknown, json_document, known, peek, statements
+from ..analysis.kms import key_policies, key_policy_lets_service_use, keys
+from ..analysis.model import StackIndex, _text
+from ..analysis.values import UNKNOWN, elements, is_unknown, json_document, known, peek
+from .common import Finding, Settings, stack_validator
 
 SNS_KMS_DOC = (
     "https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services"
 )
 CLOUDWATCH = "cloudwatch.amazonaws.com"
-KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
 ALARM_ACTION_KEYS = ("alarmActions", "okActions", "insufficientDataActions")
 AWS_MANAGED_SNS_KEY = "alias/aws/sns"
-
-
-def _names_cloudwatch(principal: Any) -> bool:
-    if principal == "*":
-        return True
-    if isinstance(principal, dict):
-        return principal.get("AWS") == "*" or CLOUDWATCH in [
-            str(p) for p in as_list(principal.get("Service"))
-        ]
-    return False
-
-
-def key_policy_lets_cloudwatch_publish(document: Any) -> bool:
-    """Whether a key policy allows cloudwatch.amazonaws.com both KMS actions SNS needs (no Deny of them)."""
-    allowed = dict.fromkeys(KEY_ACTIONS, False)
-    for statement in statements(document):
-        if not _names_cloudwatch(statement.get("Principal")):
-            continue
-        actions = [str(a) for a in as_list(statement.get("Action"))]
-        for needed in KEY_ACTIONS:
-            if any(action_matches(pattern, needed) for pattern in actions):
-                if statement.get("Effect") == "Deny":
-                    return False
-                if statement.get("Effect") == "Allow":
-                    allowed[needed] = True
-    return all(allowed.values())
-
-
-def _keys(index: StackIndex) -> Lookup:
-    cached = index.memo.get("kms_keys")
-    if cached is not None:
-        return cached
-    keys = Lookup()
-    for key in index.by_type.get(KMS_KEY, []):
-        props = key.props
-        keys.add(key, key.urn, peek(props, "arn"), peek(props, "keyId"), peek(props, "id"))
-    for alias in index.by_type.get(KMS_ALIAS, []):
-        key = keys.find(alias, "targetKeyId", peek(alias.props, "targetKeyId"))
-        if key is not None:
-            keys.add(key, alias.urn, peek(alias.props, "name"), peek(alias.props, "arn"))
-    index.memo["kms_keys"] = keys
-    return keys
-
-
-def _key_policies(index: StackIndex, key: Any) -> list[Any]:
-    documents = [peek(key.props, "policy")]
-    documents += [
-        peek(resource.props, "policy")
-        for resource in index.attached(
-            KMS_KEY_POLICY, [peek(key.props, "keyId"), peek(key.props, "arn")], key.urn, "keyId"
-        )
-    ]
-    return [document for document in documents if document not in (None, "")]
 
 
 def alarm_topic_findings(index: StackIndex) -> list[tuple[bool, str, str]]:
@@ -114,7 +62,7 @@ def alarm_topic_findings(index: StackIndex) -> list[tuple[bool, str, str]]:
                 )
             )
             continue
-        key = _keys(index).find(resource, "kmsMasterKeyId", key_ref)
+        key = keys(index).find(resource, "kmsMasterKeyId", key_ref)
         if key is None:
             if not is_unknown(key_ref):
                 findings.append(
@@ -127,10 +75,12 @@ def alarm_topic_findings(index: StackIndex) -> list[tuple[bool, str, str]]:
                     )
                 )
             continue
-        documents = _key_policies(index, key)
+        documents = key_policies(index, key)
         if any(is_unknown(document) for document in documents):
             known(documents[0], "policy")
-        if not any(key_policy_lets_cloudwatch_publish(json_document(document)) for document in documents):
+        if not any(
+            key_policy_lets_service_use(json_document(document), CLOUDWATCH) for document in documents
+        ):
             findings.append(
                 (
                     True,
@@ -144,11 +94,11 @@ def alarm_topic_findings(index: StackIndex) -> list[tuple[bool, str, str]]:
     return findings
 
 
-def _check_alarms_reach_someone(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+def _alarms_reach_someone(index: StackIndex, settings: Settings) -> Iterator[Finding]:
     """CloudWatch needs kms:Decrypt and kms:GenerateDataKey* on an encrypted topic's key (sns-key-management)."""
-    for decided, message, urn in alarm_topic_findings(index_stack(args.resources)):
+    for decided, message, urn in alarm_topic_findings(index):
         if decided:
-            report_violation(message, urn)
+            yield (message, urn)
 
 
 alarms_reach_someone = StackValidationPolicy(
@@ -158,11 +108,58 @@ alarms_reach_someone = StackValidationPolicy(
     "cloudwatch.amazonaws.com kms:Decrypt and kms:GenerateDataKey*. Fix: a customer-managed key with that "
     "statement, or no encryption.",
     enforcement_level=EnforcementLevel.MANDATORY,
-    validate=_check_alarms_reach_someone,
+    validate=stack_validator(_alarms_reach_someone),
     remediation_steps="Create an aws.kms.Key whose policy allows the account root kms:* and Principal "
     '{"Service": "cloudwatch.amazonaws.com"} kms:Decrypt and kms:GenerateDataKey*; set the topic\'s '
     "kmsMasterKeyId to it.",
     url=SNS_KMS_DOC,
 )
 
-ALARM_POLICIES = [alarms_reach_someone]
+# --- the dead-letter queue is alarmed --------------------------------------------------------------
+
+DLQ_METRIC = "ApproximateNumberOfMessagesVisible"
+
+
+def _alarmed_queue_names(alarms: list[Any]) -> set[Any]:
+    names: set[Any] = set()
+    for alarm in alarms:
+        metrics = [alarm.props]
+        # A metric inside metric math counts only when the alarm judges it directly (returnData), not
+        # through an expression such as DIFF(), which would miss a single message stuck in the DLQ.
+        metrics += [
+            peek(query, "metric") or {}
+            for query in elements(peek(alarm.props, "metricQueries"))
+            if peek(query, "returnData") is True
+        ]
+        for metric in metrics:
+            if peek(metric, "metricName") == DLQ_METRIC and peek(metric, "namespace") == "AWS/SQS":
+                queue_name = peek(peek(metric, "dimensions") or {}, "QueueName")
+                names.add(UNKNOWN if is_unknown(queue_name) else str(queue_name))
+    return names
+
+
+def _dlq_alarmed(index: StackIndex, settings: Settings) -> Iterator[Finding]:
+    """SQS metrics per queue (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/
+    sqs-available-cloudwatch-metrics.html)."""
+    alarmed = _alarmed_queue_names(index.alarms)
+    for dlq in index.dead_letter_queues:
+        if str(dlq.name) not in alarmed and UNKNOWN not in alarmed:
+            yield (
+                f"dead-letter queue {dlq.label} has no CloudWatch alarm on {DLQ_METRIC}: failed files would pile "
+                "up unseen. Add an aws.cloudwatch.MetricAlarm (namespace AWS/SQS, QueueName dimension) > 0.",
+                dlq.resource.urn,
+            )
+
+
+dlq_is_alarmed = StackValidationPolicy(
+    name="dlq-is-alarmed",
+    description="Each dead-letter queue has a CloudWatch alarm on ApproximateNumberOfMessagesVisible. Fix: add an "
+    "aws.cloudwatch.MetricAlarm on it (namespace AWS/SQS, QueueName dimension, > 0).",
+    enforcement_level=EnforcementLevel.ADVISORY,
+    validate=stack_validator(_dlq_alarmed),
+    remediation_steps="Add an aws.cloudwatch.MetricAlarm on AWS/SQS ApproximateNumberOfMessagesVisible with the "
+    "DLQ's QueueName dimension, threshold 0, comparison GreaterThanThreshold.",
+    url="https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html",
+)
+
+ALARM_POLICIES = [alarms_reach_someone, dlq_is_alarmed]

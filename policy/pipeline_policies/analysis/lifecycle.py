@@ -1,0 +1,96 @@
+"""A message's life in numbers: how long it stays invisible, how long it is kept, how long its consumers
+may hold it. One module, so every rule does the same arithmetic with the same AWS defaults.
+
+Visibility: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html
+Lambda's visibility formula: https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .access import receivers_of
+from .model import Queue, StackIndex
+from .types import (
+    LAMBDA_DEFAULT_TIMEOUT_SECONDS,
+    SQS_DEFAULT_RETENTION_SECONDS,
+    SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS,
+)
+from .values import as_number, known, peek
+
+LAMBDA_VISIBILITY_FACTOR = 6
+
+
+def function_timeout(function: Any) -> float:
+    timeout = as_number(peek(function.props, "timeout"))
+    return LAMBDA_DEFAULT_TIMEOUT_SECONDS if timeout is None else timeout
+
+
+def visibility_seconds(queue: Queue) -> float:
+    """The queue's visibility timeout (SQS's default when unset); raises while it is not known yet."""
+    visibility = as_number(known(queue.prop("visibilityTimeoutSeconds"), "visibilityTimeoutSeconds"))
+    return SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS if visibility is None else visibility
+
+
+def retention_seconds(queue: Queue) -> float:
+    value = as_number(queue.prop("messageRetentionSeconds"))
+    return SQS_DEFAULT_RETENTION_SECONDS if value is None else value
+
+
+def processing_requirements(
+    index: StackIndex, queue: Queue, max_processing: float
+) -> list[tuple[float, str]]:
+    """(seconds the visibility must cover, who needs it) for each consumer of the queue."""
+    needs: list[tuple[float, str]] = []
+    seen_roles: set[int] = set()
+    for worker in queue.workers:
+        timeout = as_number(worker.environment.get("PROCESSING_TIMEOUT_SECONDS"))
+        if timeout is None:
+            needs.append(
+                (
+                    max_processing,
+                    f"workers of {worker.resource.name} (no PROCESSING_TIMEOUT_SECONDS: "
+                    f"maxProcessingSeconds {max_processing:g} s)",
+                )
+            )
+        else:
+            needs.append(
+                (timeout, f"workers of {worker.resource.name} (PROCESSING_TIMEOUT_SECONDS={timeout:g})")
+            )
+        if worker.role is not None:
+            seen_roles.add(id(worker.role))
+    for consumer in queue.lambda_consumers:
+        needs.append(
+            (
+                LAMBDA_VISIBILITY_FACTOR * consumer.timeout_seconds,
+                f"Lambda {consumer.function.name} (timeout {consumer.timeout_seconds:g} s; AWS asks for "
+                f"{LAMBDA_VISIBILITY_FACTOR}x the function timeout)",
+            )
+        )
+        if consumer.role is not None:
+            seen_roles.add(id(consumer.role))
+    for access in receivers_of(index, queue):
+        if id(access.role) in seen_roles:
+            continue
+        seen_roles.add(id(access.role))
+        functions = access.role.lambda_functions
+        if functions and not access.role.workers:
+            # A Lambda execution role receives only inside an invocation, which ends at the function's
+            # timeout (https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html).
+            timeout, name = max((function_timeout(function), function.name) for function in functions)
+            needs.append(
+                (
+                    timeout,
+                    f"Lambda {name} ({access.role.label} may receive from it; an invocation ends at the "
+                    f"function's timeout, {timeout:g} s)",
+                )
+            )
+            continue
+        needs.append(
+            (
+                max_processing,
+                f"{access.role.label}, allowed to receive (processing not in the stack: "
+                f"maxProcessingSeconds {max_processing:g} s)",
+            )
+        )
+    return needs

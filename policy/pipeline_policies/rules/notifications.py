@@ -1,0 +1,140 @@
+"""Rules on how uploads become messages: each bucket event reaches a queue by exactly one path, and the
+workers' output never raises a new event."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from pulumi_policy import EnforcementLevel, StackValidationPolicy
+
+from ..analysis.delivery import delivery_paths, filters_overlap, paths_overlap, rules_matching_bucket
+from ..analysis.model import StackIndex
+from ..analysis.values import is_unknown
+from .common import Finding, Settings, stack_validator
+
+S3_NOTIFICATION_DOC = (
+    "https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-how-to-filtering.html"
+)
+
+
+def _one_notification_per_bucket(index: StackIndex, settings: Settings) -> Iterator[Finding]:
+    """S3 rejects overlapping destinations and each notification configuration replaces the last
+    (notification-how-to-filtering.html); EventBridge delivers once per matching rule and target
+    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rules.html)."""
+    by_bucket: dict[str, list[Any]] = {}
+    for notification in index.notifications:
+        bucket = notification.bucket
+        by_bucket.setdefault(notification.bucket_key, []).append(notification)
+        for position, first in enumerate(notification.destinations):
+            for second in notification.destinations[position + 1 :]:
+                if filters_overlap(first, second):
+                    yield (
+                        f"bucket {bucket}: two destinations ({first.kind} {first.target} and {second.kind} "
+                        f"{second.target}) take the same event types under overlapping filters "
+                        f"(prefix {first.prefix!r}/{second.prefix!r}, suffix {first.suffix!r}/{second.suffix!r}). "
+                        "S3 rejects this configuration at deploy time ('Configurations overlap'), and a "
+                        "configuration applied around it would deliver every matching upload twice. Keep one "
+                        "destination per event, or make the prefix/suffix filters disjoint.",
+                        notification.resource.urn,
+                    )
+        if (
+            notification.eventbridge
+            and notification.destinations
+            and not rules_matching_bucket(index, notification.bucket_key)
+        ):
+            yield (
+                f"bucket {bucket}: EventBridge delivery is enabled beside {len(notification.destinations)} direct "
+                "destination(s), and no EventBridge rule in this stack uses it. S3 then sends every event to the "
+                "default event bus as well, where each matching rule (of any stack) delivers it once more: a "
+                "second path for every upload. Remove `eventbridge`, or declare here the rule that needs it.",
+                notification.resource.urn,
+            )
+    for notifications in by_bucket.values():
+        for extra in notifications[1:]:
+            yield (
+                f"bucket {extra.bucket} has {len(notifications)} BucketNotification resources "
+                f"({', '.join(n.resource.name for n in notifications)}). Each one is a "
+                "PutBucketNotificationConfiguration that replaces the bucket's whole configuration, so the last "
+                "one applied silently removes the others and every update flips them. Declare all destinations "
+                "in a single aws.s3.BucketNotification.",
+                extra.resource.urn,
+            )
+    for paths in delivery_paths(index).values():
+        reported: set[tuple[int, int]] = set()
+        for position, first in enumerate(paths):
+            for second in paths[position + 1 :]:
+                if "eventbridge" not in (first.kind, second.kind) or not paths_overlap(first, second):
+                    continue
+                key = (id(first), id(second))
+                if key in reported:
+                    continue
+                reported.add(key)
+                yield (
+                    f"bucket {first.bucket_label}: an upload matching both '{first.route}' and '{second.route}' "
+                    f"reaches queue {first.queue.label} twice (EventBridge delivers once per matching rule and "
+                    "target, beside any direct notification), so every such file is processed twice. Keep one "
+                    "path from the bucket to the queue, or make their event patterns disjoint.",
+                    second.urn,
+                )
+
+
+one_notification_per_bucket = StackValidationPolicy(
+    name="one-notification-per-bucket",
+    description="Each bucket event reaches a queue by exactly one path: one BucketNotification per bucket, "
+    "destinations whose filters S3 accepts (no overlap for the same event type), no EventBridge rule "
+    "duplicating a direct destination or another rule (the duplicate-notification incident). Fix: one "
+    "aws.s3.BucketNotification per bucket with disjoint filters, and one route per queue.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=stack_validator(_one_notification_per_bucket),
+    remediation_steps="Declare every destination of a bucket in one aws.s3.BucketNotification with disjoint "
+    "prefix/suffix filters per event type; route each event to a queue either directly, through SNS, or through "
+    "one EventBridge rule, never two of these.",
+    url=S3_NOTIFICATION_DOC,
+)
+
+# --- no recursive trigger ---------------------------------------------------------------------------
+
+
+def _no_recursive_trigger(index: StackIndex, settings: Settings) -> Iterator[Finding]:
+    """An object written under a watched prefix raises another event
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventNotifications.html)."""
+    outputs_by_bucket: dict[str, list[tuple[Any, str]]] = {}
+    for worker in index.workers:
+        output_bucket = worker.environment.get("INDEX_BUCKET")
+        if output_bucket:
+            bucket = index.bucket_lookup.get(output_bucket)
+            key = bucket.urn if bucket is not None else output_bucket
+            outputs_by_bucket.setdefault(key, []).append((worker, worker.environment.get("INDEX_PREFIX", "")))
+    for notification in index.notifications:
+        for destination in notification.destinations:
+            if not any(
+                str(event).lower().startswith("s3:objectcreated") or is_unknown(event) or event == "s3:*"
+                for event in destination.events
+            ):
+                continue
+            for worker, output_prefix in outputs_by_bucket.get(notification.bucket_key, []):
+                if destination.prefix.startswith(output_prefix) or output_prefix.startswith(
+                    destination.prefix
+                ):
+                    yield (
+                        f"bucket {notification.bucket}: the notification on prefix {destination.prefix!r} also "
+                        f"matches where the workers of {worker.resource.name} write (INDEX_PREFIX "
+                        f"{output_prefix!r}), so S3 raises a new event for each document they write and the "
+                        "pipeline feeds itself. Write the output to another bucket or a prefix outside the "
+                        "watched one.",
+                        notification.resource.urn,
+                    )
+
+
+no_recursive_trigger = StackValidationPolicy(
+    name="no-recursive-trigger",
+    description="A bucket notification's filter does not match where the workers write their output. Fix: "
+    "write the output to another bucket or outside the watched prefix.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=stack_validator(_no_recursive_trigger),
+    remediation_steps="Point INDEX_BUCKET/INDEX_PREFIX outside every prefix a notification of that bucket watches.",
+    url="https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventNotifications.html",
+)
+
+NOTIFICATION_POLICIES = [one_notification_per_bucket, no_recursive_trigger]
