@@ -149,6 +149,8 @@ def _index_queues(index: StackIndex) -> None:
             queue.redrive_policy = inline
             queue.redrive_source_urn = resource.urn
         queue.allows_redrive = _allows_redrive(peek(props, "redriveAllowPolicy"))
+        if peek(props, "redriveAllowPolicy") not in (None, ""):
+            queue.redrive_allow.append(peek(props, "redriveAllowPolicy"))
         index.queues.append(queue)
         index.queue_lookup.add(queue, resource.urn, queue.arn, queue.url, queue.name, peek(props, "id"))
 
@@ -160,16 +162,19 @@ def _index_queues(index: StackIndex) -> None:
             queue.redrive_source_urn = resource.urn
     for queue in index.queues:
         queue.access_policy = _access_policy(queue.prop("policy"))
+        queue.access_policy_unknown = is_unknown(queue.prop("policy"))
     for resource in index.by_type.get(QUEUE_POLICY, []):
         queue = index.queue_lookup.find(resource, "queueUrl", peek(resource.props, "queueUrl"))
         if queue is not None:
             queue.access_policy += _access_policy(peek(resource.props, "policy"))
+            queue.access_policy_unknown |= is_unknown(peek(resource.props, "policy"))
     for resource in index.by_type.get(REDRIVE_ALLOW_POLICY, []):
         queue = index.queue_lookup.find(resource, "queueUrl", peek(resource.props, "queueUrl"))
         if queue is not None:
             queue.allows_redrive = queue.allows_redrive or _allows_redrive(
                 peek(resource.props, "redriveAllowPolicy", UNKNOWN)
             )
+            queue.redrive_allow.append(peek(resource.props, "redriveAllowPolicy", UNKNOWN))
     for queue in index.queues:
         if queue.redrive_policy is None:
             continue

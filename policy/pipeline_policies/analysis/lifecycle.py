@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from .access import receivers_of
-from .model import Queue, StackIndex
+from .model import LambdaConsumer, Queue, StackIndex
 from .types import (
     LAMBDA_DEFAULT_TIMEOUT_SECONDS,
     SQS_DEFAULT_RETENTION_SECONDS,
     SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS,
 )
-from .values import as_number, known, peek
+from .values import as_number, is_unknown, known, peek
 
 LAMBDA_VISIBILITY_FACTOR = 6
 
@@ -35,6 +35,29 @@ def visibility_seconds(queue: Queue) -> float:
 def retention_seconds(queue: Queue) -> float:
     value = as_number(queue.prop("messageRetentionSeconds"))
     return SQS_DEFAULT_RETENTION_SECONDS if value is None else value
+
+
+def seconds_to_dead_letter(queue: Queue, max_receive_count: float) -> float | None:
+    """The least time a message that always fails spends in its queue before SQS moves it to the DLQ: its
+    delay, then maxReceiveCount receives each hidden for the visibility timeout (a consumer's backoff is
+    capped at it). None while the visibility or delay is not known yet.
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html"""
+    visibility, delay = queue.prop("visibilityTimeoutSeconds"), queue.prop("delaySeconds")
+    if is_unknown(visibility) or is_unknown(delay):
+        return None
+    visibility_seconds_ = as_number(visibility)
+    visibility_seconds_ = (
+        SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS if visibility_seconds_ is None else visibility_seconds_
+    )
+    return (as_number(delay) or 0) + max_receive_count * visibility_seconds_
+
+
+def lambda_visibility_seconds(consumer: LambdaConsumer) -> float:
+    """AWS's formula for an SQS event source: six times the function timeout, plus the mapping's batching
+    window (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html)."""
+    window = peek(consumer.mapping.props, "maximumBatchingWindowInSeconds")
+    window_seconds = 0.0 if is_unknown(window) else (as_number(window) or 0.0)
+    return LAMBDA_VISIBILITY_FACTOR * consumer.timeout_seconds + window_seconds
 
 
 def processing_requirements(
@@ -60,11 +83,14 @@ def processing_requirements(
         if worker.role is not None:
             seen_roles.add(id(worker.role))
     for consumer in queue.lambda_consumers:
+        required = lambda_visibility_seconds(consumer)
+        window = required - LAMBDA_VISIBILITY_FACTOR * consumer.timeout_seconds
         needs.append(
             (
-                LAMBDA_VISIBILITY_FACTOR * consumer.timeout_seconds,
+                required,
                 f"Lambda {consumer.function.name} (timeout {consumer.timeout_seconds:g} s; AWS asks for "
-                f"{LAMBDA_VISIBILITY_FACTOR}x the function timeout)",
+                f"{LAMBDA_VISIBILITY_FACTOR}x the function timeout"
+                + (f" plus the mapping's {window:g} s batching window)" if window else ")"),
             )
         )
         if consumer.role is not None:

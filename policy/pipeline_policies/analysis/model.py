@@ -73,6 +73,8 @@ class Queue:
     redrive_sources: list[Queue] = field(default_factory=list)
     allows_redrive: bool = False
     """A redrive allow policy (inline or resource) lets some source use this queue as its DLQ."""
+    redrive_allow: list[Any] = field(default_factory=list)
+    """Its redrive allow policy documents as declared (inline, aws.sqs.RedriveAllowPolicy): raw values."""
     feeds: list[str] = field(default_factory=list)
     """What delivers messages into the queue (notifications, subscriptions, rules), as readable labels."""
     workers: list[WorkerDeclaration] = field(default_factory=list)
@@ -81,6 +83,8 @@ class Queue:
     """Some principal of the stack is allowed sqs:ReceiveMessage on it (set by the consumer analysis)."""
     access_policy: list[Any] = field(default_factory=list)
     """Statements of its resource-based policy (the queue's `policy` or a QueuePolicy resource)."""
+    access_policy_unknown: bool = False
+    """Some part of its resource-based policy is not known yet (preview)."""
     failure_destination_of: list[LambdaConsumer] = field(default_factory=list)
     """Lambda consumers whose on-failure destination it is: meant as their dead-letter queue."""
 

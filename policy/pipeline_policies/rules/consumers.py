@@ -7,9 +7,10 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, StackValidationPolicy
 
-from ..analysis.access import access_table
-from ..analysis.model import StackIndex
-from ..analysis.values import UNKNOWN, is_unknown, known, peek
+from ..analysis.access import access_table, receivers_of
+from ..analysis.model import StackIndex, _text
+from ..analysis.types import AUTOSCALING_GROUP, INSTANCE
+from ..analysis.values import UNKNOWN, as_number, is_unknown, known, peek
 from .common import Finding, Settings, stack_validator
 
 IAM_EVALUATION_DOC = (
@@ -100,4 +101,72 @@ consumer_can_delete = StackValidationPolicy(
     url=IAM_EVALUATION_DOC,
 )
 
-CONSUMER_POLICIES = [consumer_can_delete]
+
+# --- a consumer that can exist -------------------------------------------------------------------------
+
+ASG_CAPACITY_DOC = "https://docs.aws.amazon.com/autoscaling/ec2/userguide/asg-capacity-limits.html"
+
+
+def _groups_launching(index: StackIndex, launcher: Any) -> list[Any]:
+    """The Auto Scaling groups of the stack that launch from this launch template or configuration."""
+    names = [peek(launcher.props, key) for key in ("id", "name", "arn")]
+    groups = []
+    for group in index.by_type.get(AUTOSCALING_GROUP, []):
+        props = group.props
+        specs = [peek(props, "launchTemplate") or {}]
+        mixed = peek(peek(props, "mixedInstancesPolicy") or {}, "launchTemplate") or {}
+        specs.append(peek(mixed, "launchTemplateSpecification") or {})
+        references = [peek(props, "launchConfiguration")]
+        references += [peek(spec, key) for spec in specs for key in ("id", "name")]
+        dependencies = {
+            getattr(d, "urn", d)
+            for key in ("launchTemplate", "mixedInstancesPolicy", "launchConfiguration")
+            for d in (group.property_dependencies or {}).get(key, [])
+        }
+        if launcher.urn in dependencies or any(_text(r) and r in names for r in references):
+            groups.append(group)
+    return groups
+
+
+def _consumer_can_run(index: StackIndex, settings: Settings) -> Iterator[Finding]:
+    """A work queue whose only consumers are fleets capped at zero instances is never read: every message
+    waits until its retention ends (asg-capacity-limits.html: an Auto Scaling group never exceeds its
+    maximum size)."""
+    for queue in index.work_queues:
+        if not queue.workers or queue.lambda_consumers:
+            continue
+        worker_roles = {id(worker.role) for worker in queue.workers if worker.role is not None}
+        if any(id(access.role) not in worker_roles for access in receivers_of(index, queue)):
+            continue  # another principal may consume it
+        stopped = []
+        for worker in queue.workers:
+            if worker.resource.resource_type == INSTANCE:
+                break
+            groups = _groups_launching(index, worker.resource)
+            sizes = [peek(group.props, "maxSize") for group in groups]
+            if not groups or any(is_unknown(size) or (as_number(size) or 0) > 0 for size in sizes):
+                break
+            stopped += groups
+        else:
+            names = ", ".join(group.name for group in stopped)
+            yield (
+                f"queue {queue.label} is consumed only by workers launched from "
+                f"{', '.join(worker.resource.name for worker in queue.workers)}, whose Auto Scaling group(s) "
+                f"{names} have maxSize 0: no instance can ever run, so nothing receives from the queue and every "
+                "message waits until its retention ends, then is deleted unprocessed (no receive, so no "
+                "dead-letter queue either). Set maxSize (and desiredCapacity) to at least 1.",
+                queue.resource.urn,
+            )
+
+
+consumer_can_run = StackValidationPolicy(
+    name="consumer-can-run",
+    description="A work queue whose consumers are EC2 workers has at least one that can run: an Auto Scaling "
+    "group launching them with maxSize > 0, a lone instance, or another consumer. Fix: raise maxSize.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=stack_validator(_consumer_can_run),
+    remediation_steps="Set the Auto Scaling group's max_size (and desired_capacity) to at least 1.",
+    url=ASG_CAPACITY_DOC,
+)
+
+CONSUMER_POLICIES = [consumer_can_delete, consumer_can_run]

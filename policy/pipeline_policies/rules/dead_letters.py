@@ -6,8 +6,9 @@ from collections.abc import Iterator
 
 from pulumi_policy import EnforcementLevel, StackValidationPolicy
 
+from ..analysis.constraints import violations
 from ..analysis.index import redrive_target
-from ..analysis.lifecycle import retention_seconds
+from ..analysis.lifecycle import retention_seconds, seconds_to_dead_letter
 from ..analysis.model import Queue, StackIndex
 from ..analysis.types import SQS_DEFAULT_RETENTION_SECONDS, SQS_MAX_RETENTION_SECONDS
 from ..analysis.values import as_number, is_unknown, json_document, peek
@@ -60,6 +61,9 @@ def _dead_letter_queue(index: StackIndex, settings: Settings) -> Iterator[Findin
     Lambda's on-failure destinations serve Kinesis, DynamoDB and Kafka mappings and asynchronous
     invocations only (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html,
     https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-lambda-eventsourcemapping-onfailure.html)."""
+    redrive_constraints: dict[int, list] = {}
+    for row, edge, message in violations(index, "dead-letters"):
+        redrive_constraints.setdefault(id(edge.source.model), []).append((row, edge, message))
     low = as_number(settings("minMaxReceiveCount"))
     high = as_number(settings("maxMaxReceiveCount"))
     for queue in index.work_queues:
@@ -121,14 +125,24 @@ def _dead_letter_queue(index: StackIndex, settings: Settings) -> Iterator[Findin
             )
         if dlq is None:
             continue
-        if dlq.fifo != queue.fifo:
-            kinds = ("FIFO", "standard") if queue.fifo else ("standard", "FIFO")
-            yield (
-                f"queue {queue.label} is a {kinds[0]} queue but its dead-letter queue {dlq.label} is {kinds[1]}: "
-                "SQS requires a DLQ of the same type and rejects the redrive policy. Make both FIFO or both "
-                "standard.",
-                urn,
-            )
+        for _row, _edge, message in redrive_constraints.get(id(queue), []):
+            yield (message, urn)
+        if count_number is not None and not is_unknown(count):
+            needed = seconds_to_dead_letter(queue, count_number)
+            source_retention = retention_seconds(queue)
+            if (
+                needed is not None
+                and not is_unknown(queue.prop("messageRetentionSeconds"))
+                and source_retention < needed
+            ):
+                yield (
+                    f"queue {queue.label} keeps a message {source_retention:g} s (messageRetentionSeconds), but a "
+                    f"message that keeps failing is moved to {dlq.label} only after maxReceiveCount {count_number:g} "
+                    f"receives of visibilityTimeoutSeconds each (plus any delay): {needed:g} s. SQS deletes it when "
+                    "its retention ends, so it expires before it is dead-lettered and is lost unseen. Raise "
+                    f"messageRetentionSeconds above {needed:g}, or lower maxReceiveCount or the visibility timeout.",
+                    urn,
+                )
         if is_unknown(dlq.prop("messageRetentionSeconds")) or is_unknown(
             queue.prop("messageRetentionSeconds")
         ):

@@ -8,9 +8,16 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, StackValidationPolicy
 
-from ..analysis.delivery import delivery_paths, filters_overlap, paths_overlap, rules_matching_bucket
+from ..analysis.constraints import S3_DESTINATIONS_PAGE, violations
+from ..analysis.delivery import (
+    ALL_EVENTS,
+    delivery_paths,
+    filters_overlap,
+    paths_overlap,
+    rules_matching_bucket,
+)
 from ..analysis.model import StackIndex
-from ..analysis.values import is_unknown
+from ..analysis.values import is_unknown, peek
 from .common import Finding, Settings, stack_validator
 
 S3_NOTIFICATION_DOC = (
@@ -96,40 +103,81 @@ one_notification_per_bucket = StackValidationPolicy(
 # --- no recursive trigger ---------------------------------------------------------------------------
 
 
-def _no_recursive_trigger(index: StackIndex, settings: Settings) -> Iterator[Finding]:
-    """An object written under a watched prefix raises another event
-    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventNotifications.html)."""
-    outputs_by_bucket: dict[str, list[tuple[Any, str]]] = {}
-    for worker in index.workers:
-        output_bucket = worker.environment.get("INDEX_BUCKET")
-        if output_bucket:
+def _writers(index: StackIndex) -> dict[str, list[tuple[str, str]]]:
+    """Where each consumer writes its output, by bucket: (who, prefix) from a worker's user data or a Lambda
+    consumer's environment (INDEX_BUCKET, INDEX_PREFIX)."""
+    environments = [
+        (f"the workers of {worker.resource.name}", worker.environment) for worker in index.workers
+    ]
+    for consumer in index.lambda_consumers:
+        variables = peek(peek(consumer.function.props, "environment") or {}, "variables")
+        if isinstance(variables, dict):
+            environments.append((f"Lambda {consumer.function.name}", variables))
+    by_bucket: dict[str, list[tuple[str, str]]] = {}
+    for who, environment in environments:
+        output_bucket = environment.get("INDEX_BUCKET")
+        if isinstance(output_bucket, str) and output_bucket and not is_unknown(output_bucket):
             bucket = index.bucket_lookup.get(output_bucket)
             key = bucket.urn if bucket is not None else output_bucket
-            outputs_by_bucket.setdefault(key, []).append((worker, worker.environment.get("INDEX_PREFIX", "")))
+            prefix = environment.get("INDEX_PREFIX", "")
+            by_bucket.setdefault(key, []).append((who, prefix if isinstance(prefix, str) else ""))
+    return by_bucket
+
+
+def _announces_creation(events: list[Any]) -> bool:
+    return any(
+        str(event).lower().startswith("s3:objectcreated")
+        or is_unknown(event)
+        or event in ("s3:*", ALL_EVENTS)
+        for event in events
+    )
+
+
+def _no_recursive_trigger(index: StackIndex, settings: Settings) -> Iterator[Finding]:
+    """An object written under a watched prefix raises another event
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventNotifications.html), by a notification or,
+    with EventBridge delivery on, by every rule matching it
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventBridge.html)."""
+    writers = _writers(index)
     for notification in index.notifications:
         for destination in notification.destinations:
-            if not any(
-                str(event).lower().startswith("s3:objectcreated") or is_unknown(event) or event == "s3:*"
-                for event in destination.events
-            ):
+            if not _announces_creation(destination.events):
                 continue
-            for worker, output_prefix in outputs_by_bucket.get(notification.bucket_key, []):
+            for who, output_prefix in writers.get(notification.bucket_key, []):
                 if destination.prefix.startswith(output_prefix) or output_prefix.startswith(
                     destination.prefix
                 ):
                     yield (
                         f"bucket {notification.bucket}: the notification on prefix {destination.prefix!r} also "
-                        f"matches where the workers of {worker.resource.name} write (INDEX_PREFIX "
+                        f"matches where {who} write (INDEX_PREFIX "
                         f"{output_prefix!r}), so S3 raises a new event for each document they write and the "
                         "pipeline feeds itself. Write the output to another bucket or a prefix outside the "
                         "watched one.",
                         notification.resource.urn,
                     )
+    for paths in delivery_paths(index).values():
+        for path in paths:
+            if path.kind != "eventbridge" or not _announces_creation(path.events):
+                continue
+            for who, output_prefix in writers.get(path.bucket_key, []):
+                if any(
+                    prefix.startswith(output_prefix) or output_prefix.startswith(prefix)
+                    for prefix, _ in path.filters
+                ):
+                    yield (
+                        f"bucket {path.bucket_label}: '{path.route}' matches objects created where {who} write "
+                        f"(INDEX_PREFIX {output_prefix!r}) and delivers them to queue {path.queue.label}: with "
+                        "EventBridge delivery on, each document they write raises a new event and the pipeline "
+                        "feeds itself. Narrow the rule's object key pattern, or write the output to another bucket "
+                        "or outside the matched prefix.",
+                        path.urn,
+                    )
 
 
 no_recursive_trigger = StackValidationPolicy(
     name="no-recursive-trigger",
-    description="A bucket notification's filter does not match where the workers write their output. Fix: "
+    description="No path from a bucket to a queue (a notification, an EventBridge rule) matches objects created "
+    "where the consumers (workers, Lambda) write their output. Fix: "
     "write the output to another bucket or outside the watched prefix.",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=stack_validator(_no_recursive_trigger),
@@ -137,4 +185,23 @@ no_recursive_trigger = StackValidationPolicy(
     url="https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventNotifications.html",
 )
 
-NOTIFICATION_POLICIES = [one_notification_per_bucket, no_recursive_trigger]
+
+def _delivery_constraints(index: StackIndex, settings: Settings) -> Iterator[Finding]:
+    """The rows of `analysis/constraints.py` about notifications, each citing its AWS page."""
+    for row, edge, message in violations(index, "notifications"):
+        yield (f"{message} ({row.aws_page})", edge.urn)
+
+
+aws_delivery_constraints = StackValidationPolicy(
+    name="aws-delivery-constraints",
+    description="Every delivery hop obeys AWS's documented constraints: S3 notifies only standard queues and "
+    "topics, SNS delivers to a FIFO queue only from a FIFO topic, an EventBridge rule on S3 events fires only "
+    "for a bucket with EventBridge delivery on. Fix: the destination type or the bucket setting the message names.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=stack_validator(_delivery_constraints),
+    remediation_steps="Use standard queues and topics as S3 destinations, FIFO topics for FIFO queues, and set "
+    "eventbridge=True on the aws.s3.BucketNotification of a bucket an EventBridge rule matches.",
+    url=S3_DESTINATIONS_PAGE,
+)
+
+NOTIFICATION_POLICIES = [one_notification_per_bucket, no_recursive_trigger, aws_delivery_constraints]

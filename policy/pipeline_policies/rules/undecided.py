@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pulumi_policy import EnforcementLevel, StackValidationPolicy
 
 from ..analysis.access import access_table
+from ..analysis.authorisation import authorise
 from ..analysis.lifecycle import processing_requirements
 from ..analysis.model import StackIndex
 from ..analysis.types import SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS
@@ -14,6 +15,7 @@ from ..analysis.values import as_number, is_unknown, peek
 from .alarms import alarm_topic_findings
 from .common import Finding, Settings, schema, stack_validator
 from .consumers import IAM_EVALUATION_DOC, _principal, consumer_findings
+from .delivery import service_edges
 
 
 def undecided_notes(index: StackIndex, max_processing: float) -> list[tuple[str, str]]:
@@ -28,6 +30,10 @@ def undecided_notes(index: StackIndex, max_processing: float) -> list[tuple[str,
                 )
             )
     notes += [(message, urn) for decided, message, urn in alarm_topic_findings(index) if not decided]
+    for edge in service_edges(index):
+        decision = authorise(index, edge)
+        if decision.allowed is None and decision.kind != "not-known-yet":
+            notes.append((f"{edge.describe()} ({edge.service}): {decision.reason}. {decision.fix}", edge.urn))
     reported: set[int] = set()
     for access in access_table(index):
         role = access.role
