@@ -45,6 +45,7 @@ SQS_KMS = (
     "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html"
     "#compatibility-with-aws-services"
 )
+S3_EVENTBRIDGE_BUS = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventBridge.html"
 EB_SQS_PERMISSIONS = "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html"
 IAM_LOGIC = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html"
 IAM_SERVICE_KEY = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalisawsservice"
@@ -308,6 +309,15 @@ def eventbridge(
     return fill(EVENTBRIDGE, EVENTBRIDGE_ON=on, EB_PRINCIPAL=principal, KEY_FILTER=key_filter)
 
 
+def on_custom_bus(program: str) -> str:
+    """The same rule and target on a custom event bus instead of the default one."""
+    return program.replace(
+        'created = aws.cloudwatch.EventRule("uploads-created", ',
+        'bus = aws.cloudwatch.EventBus("pipeline", name="acme-pipeline")\n'
+        'created = aws.cloudwatch.EventRule("uploads-created", event_bus_name=bus.name, ',
+    ).replace("rule=created.name, ", "rule=created.name, event_bus_name=bus.name, ")
+
+
 def workers(
     processing: int = 600,
     index_prefix: str = "index/",
@@ -425,6 +435,23 @@ aws.sqs.RedriveAllowPolicy("jobs-dlq", queue_url=dlq.id, redrive_allow_policy=qu
         "3 x 600 s = 1800 s << 1 day retention; the DLQ keeps 14 days > 1 day",
         SQS_DLQ,
     ),
+    "Lambda consumer with a batching window, visibility 6x timeout plus the window": DocsProgram(
+        stack(queues(visibility=390), s3_to_queue(), lambda_consumer(timeout=60, window=30)),
+        "passes",
+        "390 s covers 6 x 60 s plus the 30 s batching window, whichever formula is applied",
+        LAMBDA_SQS,
+    ),
+    "fleet parked at max 0 while an enabled Lambda mapping consumes": DocsProgram(
+        stack(
+            queues(visibility=360),
+            s3_to_queue(),
+            workers(processing=300, size=(0, 0, 0)),
+            lambda_consumer(60),
+        ),
+        "passes",
+        "the queue still has a consumer that runs: the Lambda mapping",
+        LAMBDA_ESM,
+    ),
     # ===================== 1. delivery authorised on every hop =====================
     "S3 -> SQS with no queue policy": DocsProgram(
         stack(queues(), fill(S3_NOTIFY_QUEUE, FILTER=', filter_prefix="incoming/"'), workers()),
@@ -537,6 +564,23 @@ aws.sqs.QueuePolicy("jobs-perimeter", queue_url=queue.id, policy=pulumi.Output.a
         "EventBridge is the sender; the key policy must grant events.amazonaws.com",
         SQS_KMS,
     ),
+    "S3 -> SNS encrypted with a customer key that grants only SNS": DocsProgram(
+        stack(
+            queue_key("sns.amazonaws.com"),
+            queues(),
+            sns_fan_out(topic_encryption=", kms_master_key_id=queue_key.arn"),
+            workers(),
+        ),
+        "blocks",
+        "S3 publishes to the topic and needs kms:GenerateDataKey* and kms:Decrypt on its key",
+        SNS_KMS,
+    ),
+    "S3 -> EventBridge rule on a custom event bus": DocsProgram(
+        stack(queues(), on_custom_bus(eventbridge()), workers()),
+        "blocks",
+        "S3 delivers its events to the account's default event bus only; a rule on another bus never matches",
+        S3_EVENTBRIDGE_BUS,
+    ),
     "alarm topic encrypted with a customer key that grants S3, not CloudWatch": DocsProgram(
         stack(queues(), s3_to_queue(), workers(), alerts_block=alerts(service="s3.amazonaws.com")),
         "blocks",
@@ -629,6 +673,14 @@ aws.sqs.RedriveAllowPolicy("jobs-dlq", queue_url=dlq.id, redrive_allow_policy=le
         "blocks",
         "Lambda refuses an SQS mapping whose queue visibility timeout is below the function timeout",
         LAMBDA_SQS,
+    ),
+    "Lambda consumer, retention shorter than maxReceiveCount x visibility": DocsProgram(
+        stack(
+            queues(visibility=360, retention=1800, max_receive=10), s3_to_queue(), lambda_consumer(timeout=60)
+        ),
+        "blocks",
+        "a failing batch needs 10 x 360 s = 3600 s to reach the DLQ but expires after 1800 s",
+        SQS_DLQ,
     ),
     "Lambda consumer, visibility only 2x the function timeout": DocsProgram(
         stack(queues(visibility=120), s3_to_queue(), lambda_consumer(timeout=60)),
