@@ -6,10 +6,14 @@ that query it in `rules/`.
 """
 
 from .rules.alarms import alarms_reach_someone, dlq_is_alarmed
-from .rules.consumers import consumer_can_delete, consumer_can_run
+from .rules.consumers import consumer_can_delete, consumer_can_run, consumer_may_be_paused
 from .rules.dead_letters import dead_letter_queue_required
 from .rules.delivery import delivery_authorised
-from .rules.lambda_consumers import lambda_consumer_not_throttled, lambda_reports_batch_item_failures
+from .rules.lambda_consumers import (
+    lambda_consumer_not_throttled,
+    lambda_reports_batch_item_failures,
+    lambda_visibility_covers_batching_window,
+)
 from .rules.notifications import aws_delivery_constraints, no_recursive_trigger, one_notification_per_bucket
 from .rules.security_defaults import aws_secure_defaults_relied_on
 from .rules.security_ec2 import launch_template_imdsv2, no_open_ingress
@@ -45,6 +49,8 @@ POLICIES = [
     delivery_authorised,
     aws_delivery_constraints,
     consumer_can_run,
+    consumer_may_be_paused,
+    lambda_visibility_covers_batching_window,
 ]
 
 __all__ = ["PACK_NAME", "POLICIES"]

@@ -164,7 +164,11 @@ def grant(name: str, target: str, service: str, sources: str) -> str:
     EventBridge each need the destination to admit them, https://docs.aws.amazon.com/AmazonS3/latest/userguide/grant-destinations-permissions-to-s3.html,
     https://docs.aws.amazon.com/sns/latest/dg/subscribe-sqs-queue-to-sns-topic.html,
     https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html)."""
-    kind, action = ("sns.TopicPolicy", "sns:Publish") if target.startswith("topic") else ("sqs.QueuePolicy", "sqs:SendMessage")
+    kind, action = (
+        ("sns.TopicPolicy", "sns:Publish")
+        if target.startswith("topic")
+        else ("sqs.QueuePolicy", "sqs:SendMessage")
+    )
     reference = "arn=topic.arn" if kind == "sns.TopicPolicy" else f"queue_url={target}.id"
     return f"""
 aws.{kind}("{name}", {reference}, policy=pulumi.Output.all({target}.arn, {sources}).apply(lambda a: json.dumps({{

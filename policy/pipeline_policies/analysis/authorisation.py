@@ -28,8 +28,6 @@ from .types import TOPIC_POLICY
 from .values import as_list, is_unknown, json_document, peek, statements
 
 AWS_MANAGED_KEYS = ("alias/aws/sqs", "alias/aws/sns")
-SOURCE_ARN = "aws:sourcearn"
-SOURCE_ACCOUNT_KEYS = ("aws:sourceaccount", "aws:sourceowner")
 
 
 @dataclass(frozen=True)
@@ -69,33 +67,62 @@ def _matches(statement: dict, key: str, patterns_match: Any) -> bool:
     return any(patterns_match(value) for value in values) != negated
 
 
-def _condition_holds(condition: Any, source_arn: str | None, source_account: str | None, deny: bool) -> bool:
-    """Whether a statement's Condition holds for this source. Keys the pack does not model count as holding
-    for an Allow (the sender is assumed to meet them) and as not holding for a Deny (it may not apply)."""
+def _request_context(service: str, source_arn: str | None, source_account: str | None) -> dict[str, Any]:
+    """The condition keys a service principal's delivery carries: its source, and that it is an AWS service.
+    Keys of an IAM principal's identity (aws:PrincipalOrgID, aws:PrincipalOrgPaths, aws:PrincipalTag/*) are
+    absent for a service principal (reference_policies_condition-keys.html); None means "present, not known"."""
+    return {
+        "aws:sourcearn": source_arn,
+        "aws:sourceaccount": source_account,
+        "aws:sourceowner": source_account,
+        "aws:principalisawsservice": "true",
+        "aws:principalservicename": service,
+    }
+
+
+ABSENT_FOR_SERVICES = ("aws:principalorgid", "aws:principalorgpaths", "aws:principaltag/")
+
+
+def _operator_holds(operator: str, name: str, values: list[str], context: dict[str, Any]) -> bool | None:
+    """One condition operator on one key: True, False, or None when the pack does not model the key."""
+    op = operator.lower()
+    if_exists = op.endswith("ifexists")
+    op = op.removesuffix("ifexists")
+    negated = "not" in op
+    if name.startswith(ABSENT_FOR_SERVICES) and name not in context:
+        if op == "null":
+            return any(value.lower() == "true" for value in values)
+        return if_exists or negated  # a missing key matches no value: negated operators hold
+    if name not in context:
+        return None
+    actual = context[name]
+    if actual is None or any(is_unknown(value) for value in values):
+        return True  # present but not known here: assume it holds
+    if op == "null":
+        return any(value.lower() == "false" for value in values)
+    if op == "bool":
+        return str(actual).lower() in [value.lower() for value in values]
+    if "like" in op:
+        hit = any(resource_matches(value, str(actual)) for value in values)
+    else:
+        hit = str(actual) in values
+    return hit != negated
+
+
+def _condition_holds(condition: Any, context: dict[str, Any], deny: bool) -> bool:
+    """Whether a statement's Condition holds for this delivery (every operator and key must). Keys the pack
+    does not model count as holding for an Allow (the sender is assumed to meet them) and as not holding for
+    a Deny (it may not apply)."""
     if not isinstance(condition, dict) or not condition:
         return True
     for operator, block in condition.items():
         if not isinstance(block, dict):
             continue
-        op = str(operator).lower().replace("ifexists", "")
         for key, raw in block.items():
-            values = [str(v) for v in as_list(raw)]
-            name = str(key).lower()
-            if name == SOURCE_ARN:
-                actual = source_arn
-            elif name in SOURCE_ACCOUNT_KEYS:
-                actual = source_account
-            else:
-                if deny:
-                    return False
-                continue
-            if actual is None or any(is_unknown(v) for v in values):
-                continue  # not known here: assume it holds
-            if "like" in op:
-                hit = any(resource_matches(value, actual) for value in values)
-            else:
-                hit = actual in values
-            if ("not" in op) == hit:
+            holds = _operator_holds(str(operator), str(key).lower(), [str(v) for v in as_list(raw)], context)
+            if holds is None:
+                holds = not deny
+            if not holds:
                 return False
     return True
 
@@ -110,6 +137,7 @@ def _policy_decides(
 ) -> bool:
     """IAM's order: an explicit Deny that applies wins; else some Allow must apply."""
     allowed = False
+    context = _request_context(service, source_arn, source_account)
     for statement in (s for document in documents for s in statements(document)):
         if not _principal_covers(statement.get("Principal"), service):
             continue
@@ -120,7 +148,7 @@ def _policy_decides(
         ):
             continue
         effect = statement.get("Effect")
-        if not _condition_holds(statement.get("Condition"), source_arn, source_account, effect == "Deny"):
+        if not _condition_holds(statement.get("Condition"), context, effect == "Deny"):
             continue
         if effect == "Deny":
             return False

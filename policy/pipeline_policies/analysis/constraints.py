@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .delivery import rule_match
+from .delivery import on_default_bus, rule_match
 from .graph import EVENTS, S3, SNS, Edge, delivery_graph
 from .model import Queue, StackIndex, Topic, _text
 from .types import BUCKET_NOTIFICATION
@@ -87,6 +87,18 @@ def _eventbridge_enabled(index: StackIndex, edge: Edge) -> str | None:
     )
 
 
+def _eventbridge_default_bus(index: StackIndex, edge: Edge) -> str | None:
+    if edge.service != EVENTS or on_default_bus(edge.source.resource):
+        return None
+    bus = peek(edge.source.resource.props, "eventBusName")
+    return (
+        f"EventBridge rule {edge.source.label} matches S3 events but lives on event bus "
+        f"{bus if _text(bus) else '(a custom bus)'}: S3 sends its events only to the account's default event "
+        f"bus, so the rule never fires and {edge.target.kind} {edge.target.label} never receives an upload. Put "
+        "the rule on the default bus (or forward from a default-bus rule to the custom bus)."
+    )
+
+
 def _dlq_same_type(index: StackIndex, edge: Edge) -> str | None:
     source, dlq = edge.source.model, edge.target.model
     if edge.action != "redrive" or dlq.fifo == source.fifo:
@@ -157,6 +169,12 @@ CONSTRAINTS: tuple[Constraint, ...] = (
         "notifications",
         "https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-event-notifications-eventbridge.html",
         _eventbridge_enabled,
+    ),
+    Constraint(
+        "s3-events-reach-the-default-bus-only",
+        "notifications",
+        "https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventBridge.html",
+        _eventbridge_default_bus,
     ),
     Constraint(
         "dead-letter-queue-same-type",

@@ -116,7 +116,7 @@ def delivery_graph(index: StackIndex) -> DeliveryGraph:
         if topic is not None and queue is not None:
             graph.edges.append(Edge(_topic_node(topic), _queue_node(queue), SNS, SEND_MESSAGE, subscription))
     for rule in index.event_rules:
-        if rule_match(index, rule) is None:
+        if rule_match(index, rule, any_bus=True) is None:
             continue
         source = Node("rule", rule.name, rule, _text(peek(rule.props, "arn")))
         for target in index.event_targets.get(id(rule), []):

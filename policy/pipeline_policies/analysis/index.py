@@ -474,6 +474,7 @@ def _index_consumers(index: StackIndex) -> None:
             function=function,
             timeout_seconds=LAMBDA_DEFAULT_TIMEOUT_SECONDS if timeout is None else timeout,
             role=roles.find(function, "role", peek(function.props, "role")),
+            queue=queue,
         )
         queue.lambda_consumers.append(consumer)
         index.lambda_consumers.append(consumer)

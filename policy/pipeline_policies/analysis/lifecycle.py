@@ -52,12 +52,26 @@ def seconds_to_dead_letter(queue: Queue, max_receive_count: float) -> float | No
     return (as_number(delay) or 0) + max_receive_count * visibility_seconds_
 
 
-def lambda_visibility_seconds(consumer: LambdaConsumer) -> float:
-    """AWS's formula for an SQS event source: six times the function timeout, plus the mapping's batching
-    window (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html)."""
+def batching_window_seconds(consumer: LambdaConsumer) -> float:
     window = peek(consumer.mapping.props, "maximumBatchingWindowInSeconds")
-    window_seconds = 0.0 if is_unknown(window) else (as_number(window) or 0.0)
-    return LAMBDA_VISIBILITY_FACTOR * consumer.timeout_seconds + window_seconds
+    return 0.0 if is_unknown(window) else (as_number(window) or 0.0)
+
+
+def lambda_visibility_seconds(consumer: LambdaConsumer, with_window: bool = False) -> float:
+    """AWS's formula for an SQS event source: at least six times the function timeout
+    (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html); AWS's guidance restated adds
+    the mapping's batching window, `with_window`."""
+    window = batching_window_seconds(consumer) if with_window else 0.0
+    return LAMBDA_VISIBILITY_FACTOR * consumer.timeout_seconds + window
+
+
+def consumer_queue_visibility(index: StackIndex, consumer: LambdaConsumer) -> float | None:
+    """The visibility timeout of the queue a Lambda consumer reads (None when not known yet)."""
+    value = consumer.queue.prop("visibilityTimeoutSeconds")
+    if is_unknown(value):
+        return None
+    number = as_number(value)
+    return SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS if number is None else number
 
 
 def processing_requirements(
@@ -83,14 +97,11 @@ def processing_requirements(
         if worker.role is not None:
             seen_roles.add(id(worker.role))
     for consumer in queue.lambda_consumers:
-        required = lambda_visibility_seconds(consumer)
-        window = required - LAMBDA_VISIBILITY_FACTOR * consumer.timeout_seconds
         needs.append(
             (
-                required,
+                lambda_visibility_seconds(consumer),
                 f"Lambda {consumer.function.name} (timeout {consumer.timeout_seconds:g} s; AWS asks for "
-                f"{LAMBDA_VISIBILITY_FACTOR}x the function timeout"
-                + (f" plus the mapping's {window:g} s batching window)" if window else ")"),
+                f"{LAMBDA_VISIBILITY_FACTOR}x the function timeout)",
             )
         )
         if consumer.role is not None:

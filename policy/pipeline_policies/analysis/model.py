@@ -147,6 +147,8 @@ class LambdaConsumer:
     function: Any
     timeout_seconds: float
     role: Role | None = None
+    queue: Any = None
+    """The Queue it consumes."""
     on_failure: list[Any] = field(default_factory=list)
     """On-failure destinations (the mapping's, the function's asynchronous one): a Queue, or the ARN as given."""
 

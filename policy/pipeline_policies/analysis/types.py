@@ -47,3 +47,5 @@ SQS_DEFAULT_RECEIVE_WAIT_SECONDS = 0
 LAMBDA_DEFAULT_TIMEOUT_SECONDS = 3
 TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
 AUTOSCALING_GROUP = "aws:autoscaling/group:Group"
+SCALING_POLICY = "aws:autoscaling/policy:Policy"
+SCHEDULED_ACTION = "aws:autoscaling/schedule:Schedule"

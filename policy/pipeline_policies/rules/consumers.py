@@ -9,7 +9,7 @@ from pulumi_policy import EnforcementLevel, StackValidationPolicy
 
 from ..analysis.access import access_table, receivers_of
 from ..analysis.model import StackIndex, _text
-from ..analysis.types import AUTOSCALING_GROUP, INSTANCE
+from ..analysis.types import AUTOSCALING_GROUP, INSTANCE, SCALING_POLICY, SCHEDULED_ACTION
 from ..analysis.values import UNKNOWN, as_number, is_unknown, known, peek
 from .common import Finding, Settings, stack_validator
 
@@ -128,35 +128,104 @@ def _groups_launching(index: StackIndex, launcher: Any) -> list[Any]:
     return groups
 
 
+def _scaled(index: StackIndex, group: Any) -> bool:
+    """A scaling policy or scheduled action of the stack acts on the group (it may raise its capacity)."""
+    names = [peek(group.props, key) for key in ("name", "id")]
+    for kind in (SCALING_POLICY, SCHEDULED_ACTION):
+        if index.attached(kind, names, group.urn, "autoscalingGroupName"):
+            return True
+    return False
+
+
+def consumer_states(index: StackIndex, queue: Any) -> list[tuple[str, str]]:
+    """(state, who) for each consumer of a work queue: running, stopped (can never run), paused (runs only if
+    someone outside the stack starts it), or unknown. Roles allowed to receive, beyond the declared
+    workers and Lambda mappings, count as running."""
+    states: list[tuple[str, str]] = []
+    declared_roles = {id(w.role) for w in queue.workers if w.role is not None}
+    declared_roles |= {id(c.role) for c in queue.lambda_consumers if c.role is not None}
+    for access in receivers_of(index, queue):
+        if id(access.role) not in declared_roles:
+            states.append(("running", access.role.label))
+    for consumer in queue.lambda_consumers:
+        enabled = peek(consumer.mapping.props, "enabled")
+        who = f"event source mapping {consumer.mapping.name} (Lambda {consumer.function.name})"
+        states.append(
+            ("paused" if enabled is False else "unknown" if is_unknown(enabled) else "running", who)
+        )
+    for worker in queue.workers:
+        who = f"workers launched from {worker.resource.name}"
+        if worker.resource.resource_type == INSTANCE:
+            states.append(("running", who))
+            continue
+        groups = _groups_launching(index, worker.resource)
+        if not groups:
+            states.append(("unknown", who))  # launched by a group elsewhere, or not at all
+            continue
+        for group in groups:
+            maximum, desired = peek(group.props, "maxSize"), peek(group.props, "desiredCapacity")
+            minimum = peek(group.props, "minSize")
+            if any(is_unknown(value) for value in (maximum, desired, minimum)):
+                states.append(("unknown", who))
+            elif (as_number(maximum) or 0) <= 0:
+                states.append(("stopped", f"{who} (Auto Scaling group {group.name}, maxSize 0)"))
+            elif (as_number(desired) if desired is not None else as_number(minimum) or 0) or _scaled(
+                index, group
+            ):
+                states.append(("running", who))
+            else:
+                states.append(
+                    (
+                        "paused",
+                        f"{who} (Auto Scaling group {group.name}, desiredCapacity 0, no scaling "
+                        "policy or schedule in this stack)",
+                    )
+                )
+    return states
+
+
 def _consumer_can_run(index: StackIndex, settings: Settings) -> Iterator[Finding]:
     """A work queue whose only consumers are fleets capped at zero instances is never read: every message
     waits until its retention ends (asg-capacity-limits.html: an Auto Scaling group never exceeds its
     maximum size)."""
     for queue in index.work_queues:
-        if not queue.workers or queue.lambda_consumers:
-            continue
-        worker_roles = {id(worker.role) for worker in queue.workers if worker.role is not None}
-        if any(id(access.role) not in worker_roles for access in receivers_of(index, queue)):
-            continue  # another principal may consume it
-        stopped = []
-        for worker in queue.workers:
-            if worker.resource.resource_type == INSTANCE:
-                break
-            groups = _groups_launching(index, worker.resource)
-            sizes = [peek(group.props, "maxSize") for group in groups]
-            if not groups or any(is_unknown(size) or (as_number(size) or 0) > 0 for size in sizes):
-                break
-            stopped += groups
-        else:
-            names = ", ".join(group.name for group in stopped)
+        states = consumer_states(index, queue)
+        if states and all(state == "stopped" for state, _ in states):
             yield (
-                f"queue {queue.label} is consumed only by workers launched from "
-                f"{', '.join(worker.resource.name for worker in queue.workers)}, whose Auto Scaling group(s) "
-                f"{names} have maxSize 0: no instance can ever run, so nothing receives from the queue and every "
-                "message waits until its retention ends, then is deleted unprocessed (no receive, so no "
-                "dead-letter queue either). Set maxSize (and desiredCapacity) to at least 1.",
+                f"queue {queue.label} is consumed only by {'; '.join(who for _, who in states)}: no instance can "
+                "ever run, so nothing receives from the queue and every message waits until its retention ends, "
+                "then is deleted unprocessed (never received, so never dead-lettered either). Set maxSize (and "
+                "desiredCapacity) to at least 1.",
                 queue.resource.urn,
             )
+
+
+def _consumer_may_be_paused(index: StackIndex, settings: Settings) -> Iterator[Finding]:
+    """A disabled event source mapping does not poll (services-sqs-configure.html); a group at desired
+    capacity 0 launches nothing until something raises it (asg-capacity-limits.html)."""
+    for queue in index.work_queues:
+        states = consumer_states(index, queue)
+        kinds = {state for state, _ in states}
+        if states and "paused" in kinds and kinds <= {"paused", "stopped"}:
+            yield (
+                f"queue {queue.label} is consumed only by {'; '.join(who for _, who in states)}: nothing in this "
+                "stack starts them, so until someone does, no message is received and each one is deleted "
+                "unprocessed when its retention ends. Enable the mapping, or give the group a desiredCapacity "
+                "or a scaling policy; if the pause is deliberate, make sure retention outlasts it.",
+                queue.resource.urn,
+            )
+
+
+consumer_may_be_paused = StackValidationPolicy(
+    name="consumer-may-be-paused",
+    description="Notes a work queue whose only consumers are paused: disabled Lambda event source mappings, "
+    "Auto Scaling groups at desired capacity 0 with no scaling policy or schedule in the stack. Fix: enable or "
+    "scale them.",
+    enforcement_level=EnforcementLevel.ADVISORY,
+    validate=stack_validator(_consumer_may_be_paused),
+    remediation_steps="Set the mapping's enabled=True, or the group's desired_capacity >= 1 or a scaling policy.",
+    url=ASG_CAPACITY_DOC,
+)
 
 
 consumer_can_run = StackValidationPolicy(
@@ -169,4 +238,4 @@ consumer_can_run = StackValidationPolicy(
     url=ASG_CAPACITY_DOC,
 )
 
-CONSUMER_POLICIES = [consumer_can_delete, consumer_can_run]
+CONSUMER_POLICIES = [consumer_can_delete, consumer_can_run, consumer_may_be_paused]

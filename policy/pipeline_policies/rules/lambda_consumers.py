@@ -29,6 +29,7 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, StackValidationPolicy
 
+from ..analysis.lifecycle import batching_window_seconds, consumer_queue_visibility, lambda_visibility_seconds
 from ..analysis.model import LambdaConsumer, StackIndex
 from ..analysis.values import as_number, elements, is_unknown, peek
 from .common import Finding, Settings, stack_validator
@@ -173,4 +174,42 @@ lambda_reports_batch_item_failures = StackValidationPolicy(
     url=SQS_ERRORS_DOC,
 )
 
-LAMBDA_CONSUMER_POLICIES = [lambda_consumer_not_throttled, lambda_reports_batch_item_failures]
+
+def _lambda_visibility_covers_batching_window(index: StackIndex, settings: Settings) -> Iterator[Finding]:
+    """With a batching window, records wait in the mapping before the invocation starts, still invisible: the
+    visibility should cover six function timeouts plus the window (AWS's guidance for SQS event sources,
+    services-sqs-configure.html). Advisory: AWS's page states the six timeouts; the window term is its
+    guidance restated."""
+    for consumer in index.lambda_consumers:
+        window = batching_window_seconds(consumer)
+        visibility = consumer_queue_visibility(index, consumer)
+        if not window or visibility is None:
+            continue
+        required = lambda_visibility_seconds(consumer, with_window=True)
+        if visibility < required:
+            yield (
+                f"event source mapping {consumer.mapping.name} gathers records for up to {window:g} s "
+                f"(maximumBatchingWindowInSeconds) before invoking Lambda {consumer.function.name} (timeout "
+                f"{consumer.timeout_seconds:g} s), and those records are already invisible: queue visibility "
+                f"{visibility:g} s is below 6 x timeout + window = {required:g} s, so a throttled or retried batch "
+                f"can reappear while still being processed. Set visibilityTimeoutSeconds >= {required:g}.",
+                consumer.mapping.urn,
+            )
+
+
+lambda_visibility_covers_batching_window = StackValidationPolicy(
+    name="lambda-visibility-covers-batching-window",
+    description="A queue consumed through a mapping with a batching window has a visibility timeout of at least "
+    "six function timeouts plus the window. Fix: raise visibilityTimeoutSeconds.",
+    enforcement_level=EnforcementLevel.ADVISORY,
+    validate=stack_validator(_lambda_visibility_covers_batching_window),
+    remediation_steps="Set the queue's visibilityTimeoutSeconds to 6 x the function timeout + "
+    "maximumBatchingWindowInSeconds.",
+    url="https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html",
+)
+
+LAMBDA_CONSUMER_POLICIES = [
+    lambda_consumer_not_throttled,
+    lambda_reports_batch_item_failures,
+    lambda_visibility_covers_batching_window,
+]
