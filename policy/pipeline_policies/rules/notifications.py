@@ -110,9 +110,11 @@ def _writers(index: StackIndex) -> dict[str, list[tuple[str, str]]]:
         (f"the workers of {worker.resource.name}", worker.environment) for worker in index.workers
     ]
     for consumer in index.lambda_consumers:
-        variables = peek(peek(consumer.function.props, "environment") or {}, "variables")
-        if isinstance(variables, dict):
-            environments.append((f"Lambda {consumer.function.name}", variables))
+        variables = peek(peek(consumer.function.props, "environment") or {}, "variables") or {}
+        output = {key: peek(variables, key) for key in ("INDEX_BUCKET", "INDEX_PREFIX")}
+        environments.append(
+            (f"Lambda {consumer.function.name}", {k: v for k, v in output.items() if v is not None})
+        )
     by_bucket: dict[str, list[tuple[str, str]]] = {}
     for who, environment in environments:
         output_bucket = environment.get("INDEX_BUCKET")
