@@ -130,3 +130,13 @@ def test_the_batching_window_is_advice_on_top_of_six_timeouts(tmp_path: Path):
     assert result.mandatory_violations == []
     (note,) = said(result, "lambda-visibility-covers-batching-window")
     assert "390" in note and "maximumBatchingWindowInSeconds" in note
+
+
+def test_a_destination_declared_elsewhere_is_said_not_passed_silently(tmp_path: Path):
+    elsewhere = "arn:aws:sqs:us-east-1:123456789012:shared-jobs"
+    program = stack(queues(), s3_to_queue(), workers()).replace(
+        "queue_arn=queue.arn", f'queue_arn="{elsewhere}"'
+    )
+    assert f'queue_arn="{elsewhere}"' in program
+    notes = said(gate(tmp_path, program), "cannot-decide-from-stack")
+    assert any(elsewhere in note and "cannot be decided here" in note for note in notes), notes

@@ -64,6 +64,8 @@ class Edge:
 @dataclass
 class DeliveryGraph:
     edges: list[Edge] = field(default_factory=list)
+    elsewhere: list[tuple[Node, str, str, Any]] = field(default_factory=list)
+    """Hops into a destination this stack does not declare: (source, destination ARN, service, via)."""
 
     def delivering(self) -> list[Edge]:
         """The hops a service performs into a destination (everything but redrives)."""
@@ -105,6 +107,8 @@ def delivery_graph(index: StackIndex) -> DeliveryGraph:
             elif destination.kind == "topic" and isinstance(destination.resolved, Topic):
                 target, action = _topic_node(destination.resolved), PUBLISH
             else:
+                if destination.kind in ("queue", "topic") and _text(destination.target):
+                    graph.elsewhere.append((bucket, str(destination.target), S3, notification.resource))
                 continue
             graph.edges.append(Edge(bucket, target, S3, action, notification.resource))
     for subscription in index.by_type.get(TOPIC_SUBSCRIPTION, []):
@@ -115,6 +119,8 @@ def delivery_graph(index: StackIndex) -> DeliveryGraph:
         queue = index.queue_lookup.find(subscription, "endpoint", peek(props, "endpoint"))
         if topic is not None and queue is not None:
             graph.edges.append(Edge(_topic_node(topic), _queue_node(queue), SNS, SEND_MESSAGE, subscription))
+        elif topic is not None and _text(peek(props, "endpoint")):
+            graph.elsewhere.append((_topic_node(topic), str(peek(props, "endpoint")), SNS, subscription))
     for rule in index.event_rules:
         if rule_match(index, rule, any_bus=True) is None:
             continue
@@ -128,6 +134,8 @@ def delivery_graph(index: StackIndex) -> DeliveryGraph:
             topic = index.topics.find(target, "arn", arn)
             if topic is not None:
                 graph.edges.append(Edge(source, _topic_node(topic), EVENTS, PUBLISH, target))
+            elif _text(arn) and (":sqs:" in str(arn) or ":sns:" in str(arn)):
+                graph.elsewhere.append((source, str(arn), EVENTS, target))
     for alarm in [*index.alarms, *index.composite_alarms]:
         source = Node("alarm", alarm.name, alarm, _text(peek(alarm.props, "arn")))
         seen: set[int] = set()

@@ -8,6 +8,7 @@ from pulumi_policy import EnforcementLevel, StackValidationPolicy
 
 from ..analysis.access import access_table
 from ..analysis.authorisation import authorise
+from ..analysis.graph import delivery_graph
 from ..analysis.lifecycle import processing_requirements
 from ..analysis.model import StackIndex
 from ..analysis.types import SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS
@@ -30,6 +31,15 @@ def undecided_notes(index: StackIndex, max_processing: float) -> list[tuple[str,
                 )
             )
     notes += [(message, urn) for decided, message, urn in alarm_topic_findings(index) if not decided]
+    for source, arn, service, via in delivery_graph(index).elsewhere:
+        notes.append(
+            (
+                f"{source.kind} {source.label} delivers to {arn}, which this stack does not declare: whether "
+                f"{service} may deliver there (its resource policy, its KMS key, its type) cannot be decided here. "
+                "Check those in the stack that declares it, or declare it here.",
+                via.urn,
+            )
+        )
     for edge in service_edges(index):
         decision = authorise(index, edge)
         if decision.allowed is None and decision.kind != "not-known-yet":
