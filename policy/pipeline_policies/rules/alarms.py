@@ -17,80 +17,48 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, StackValidationPolicy
 
-from ..analysis.kms import key_policies, key_policy_lets_service_use, keys
-from ..analysis.model import StackIndex, _text
-from ..analysis.values import UNKNOWN, elements, is_unknown, json_document, known, peek
+from ..analysis.authorisation import authorise
+from ..analysis.graph import CLOUDWATCH, Edge, delivery_graph
+from ..analysis.model import StackIndex
+from ..analysis.values import UNKNOWN, elements, is_unknown, known, peek
 from .common import Finding, Settings, stack_validator
 
 SNS_KMS_DOC = (
     "https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services"
 )
-CLOUDWATCH = "cloudwatch.amazonaws.com"
-ALARM_ACTION_KEYS = ("alarmActions", "okActions", "insufficientDataActions")
-AWS_MANAGED_SNS_KEY = "alias/aws/sns"
 
 
 def alarm_topic_findings(index: StackIndex) -> list[tuple[bool, str, str]]:
-    """(decided, message, urn) for each topic alarms publish to that CloudWatch cannot use."""
-    alarms_by_topic: dict[int, tuple[Any, list[str]]] = {}
-    for alarm in [*index.alarms, *index.composite_alarms]:
-        for key in ALARM_ACTION_KEYS:
-            for action in elements(peek(alarm.props, key)):
-                topic = index.topics.get(action) if _text(action) else None
-                if topic is None and (is_unknown(action) or not _text(action)):
-                    topic = index.topics.find(alarm, key)
-                if topic is not None:
-                    names = alarms_by_topic.setdefault(id(topic), (topic, []))[1]
-                    if alarm.name not in names:
-                        names.append(alarm.name)
+    """(decided, message, urn) for each topic alarms publish to that CloudWatch cannot use: the alarm edges of
+    the delivery graph, decided by the one authorisation function (topic policy, then key)."""
+    by_topic: dict[int, list[Edge]] = {}
+    for edge in delivery_graph(index).delivering():
+        if edge.service == CLOUDWATCH:
+            by_topic.setdefault(id(edge.target.model), []).append(edge)
     findings = []
-    for topic, alarm_names in alarms_by_topic.values():
-        resource = topic.resource
-        key_ref = peek(resource.props, "kmsMasterKeyId")
-        if key_ref in (None, ""):
+    not_known = False
+    for edges in by_topic.values():
+        decisions = [authorise(index, edge) for edge in edges]
+        refused = [decision for decision in decisions if decision.allowed is not True]
+        if not refused:
             continue
-        alarms_text = f"{len(alarm_names)} alarm(s) ({', '.join(alarm_names[:4])}{', ...' if len(alarm_names) > 4 else ''})"
-        if _text(key_ref) and str(key_ref).endswith(AWS_MANAGED_SNS_KEY):
-            findings.append(
-                (
-                    True,
-                    f"topic {resource.name} is encrypted with the AWS-managed key {AWS_MANAGED_SNS_KEY}, whose key policy "
-                    f"does not let CloudWatch use it: the {alarms_text} that publish to it are never delivered, "
-                    "silently. Encrypt the topic with a customer-managed KMS key whose policy allows "
-                    f"{CLOUDWATCH} kms:Decrypt and kms:GenerateDataKey*, or leave it unencrypted.",
-                    resource.urn,
-                )
+        decision = refused[0]
+        if decision.kind == "not-known-yet":
+            not_known = True
+            continue
+        names = [edge.source.label for edge in edges]
+        alarms_text = f"{len(names)} alarm(s) ({', '.join(names[:4])}{', ...' if len(names) > 4 else ''})"
+        topic = edges[0].target
+        findings.append(
+            (
+                decision.allowed is False,
+                f"topic {topic.label}: the {alarms_text} that publish to it are never delivered, silently: "
+                f"{decision.reason}. {decision.fix}",
+                topic.resource.urn,
             )
-            continue
-        key = keys(index).find(resource, "kmsMasterKeyId", key_ref)
-        if key is None:
-            if not is_unknown(key_ref):
-                findings.append(
-                    (
-                        False,
-                        f"topic {resource.name} is encrypted with KMS key {key_ref}, which is not in this stack: whether "
-                        f"CloudWatch may use it (and so whether {alarms_text} reach anyone) cannot be decided here. "
-                        f"Its key policy must allow {CLOUDWATCH} kms:Decrypt and kms:GenerateDataKey*.",
-                        resource.urn,
-                    )
-                )
-            continue
-        documents = key_policies(index, key)
-        if any(is_unknown(document) for document in documents):
-            known(documents[0], "policy")
-        if not any(
-            key_policy_lets_service_use(json_document(document), CLOUDWATCH) for document in documents
-        ):
-            findings.append(
-                (
-                    True,
-                    f"topic {resource.name} is encrypted with KMS key {key.name}, whose key policy "
-                    f"{'is the default (account root only)' if not documents else 'does not allow'} "
-                    f"{CLOUDWATCH} kms:Decrypt and kms:GenerateDataKey*: the {alarms_text} that publish to it are "
-                    "never delivered. Add a key policy statement allowing that service principal those actions.",
-                    resource.urn,
-                )
-            )
+        )
+    if not_known:
+        known(UNKNOWN, "policy")
     return findings
 
 
