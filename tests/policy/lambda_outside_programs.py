@@ -172,8 +172,11 @@ LAMBDA_PROGRAMS: dict[str, OutsideProgram] = {
         frozenset({DLQ}),
         ESM_ON_FAILURE,
     ),
+    # No S3 notification here: S3 refuses a FIFO queue as a notification destination
+    # (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-s3-bucket-queueconfiguration.html).
     "FIFO queue and FIFO dead-letter queue consumed by a function": OutsideProgram(
         program(extra="")
+        .replace(NOTIFY_QUEUE, "")
         .replace(
             'aws.sqs.Queue("jobs-dlq", ', 'aws.sqs.Queue("jobs-dlq", name="jobs-dlq.fifo", fifo_queue=True, '
         )

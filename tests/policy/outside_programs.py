@@ -159,6 +159,24 @@ def pipeline(visibility: int = 900) -> str:
     return BUCKET + QUEUES.format(visibility=visibility) + S3_MAY_SEND
 
 
+def grant(name: str, target: str, service: str, sources: str) -> str:
+    """A queue or topic policy letting `service` deliver from `sources` (AWS requires one per hop: S3, SNS and
+    EventBridge each need the destination to admit them, https://docs.aws.amazon.com/AmazonS3/latest/userguide/grant-destinations-permissions-to-s3.html,
+    https://docs.aws.amazon.com/sns/latest/dg/subscribe-sqs-queue-to-sns-topic.html,
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html)."""
+    kind, action = (
+        ("sns.TopicPolicy", "sns:Publish")
+        if target.startswith("topic")
+        else ("sqs.QueuePolicy", "sqs:SendMessage")
+    )
+    reference = "arn=topic.arn" if kind == "sns.TopicPolicy" else f"queue_url={target}.id"
+    return f"""
+aws.{kind}("{name}", {reference}, policy=pulumi.Output.all({target}.arn, {sources}).apply(lambda a: json.dumps({{
+    "Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Principal": {{"Service": "{service}"}},
+    "Action": "{action}", "Resource": a[0], "Condition": {{"ArnEquals": {{"aws:SourceArn": a[1:]}}}}}}]}})))
+"""
+
+
 SQS_DLQ = (
     "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html"
 )
@@ -436,7 +454,8 @@ aws.s3.BucketNotification("uploads", bucket=bucket.id, queues=[
     aws.s3.BucketNotificationQueueArgs(queue_arn=queue.arn, events=["s3:ObjectCreated:*"], filter_prefix="incoming/", filter_suffix=".docx"),
     aws.s3.BucketNotificationQueueArgs(queue_arn=images.arn, events=["s3:ObjectCreated:*"], filter_prefix="incoming/", filter_suffix=".jpg"),
 ])
-""",
+"""
+        + grant("images", "images", "s3.amazonaws.com", "bucket.arn"),
         frozenset(),
         S3_FILTERS,
     ),
@@ -449,7 +468,8 @@ aws.s3.BucketNotification("uploads", bucket=bucket.id, queues=[
     aws.s3.BucketNotificationQueueArgs(queue_arn=queue.arn, events=["s3:ObjectCreated:*"], filter_prefix="incoming/"),
     aws.s3.BucketNotificationQueueArgs(queue_arn=removals.arn, events=["s3:ObjectRemoved:*"], filter_prefix="incoming/"),
 ])
-""",
+"""
+        + grant("removals", "removals", "s3.amazonaws.com", "bucket.arn"),
         frozenset(),
         S3_FILTERS,
     ),
@@ -476,7 +496,8 @@ aws.s3.BucketPolicy("archive", bucket=archive.id, policy=archive.arn.apply(lambd
     "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]})))
 aws.s3.BucketNotification("archive", bucket=archive.id, queues=[aws.s3.BucketNotificationQueueArgs(
     queue_arn=queue.arn, events=["s3:ObjectCreated:*"])])
-""",
+"""
+        + grant("jobs-archive", "queue", "s3.amazonaws.com", "archive.arn"),
         frozenset(),
         S3_FILTERS,
     ),
@@ -537,7 +558,8 @@ aws.sns.TopicPolicy("uploads", arn=topic.arn, policy=pulumi.Output.all(topic.arn
 aws.sns.TopicSubscription("jobs", topic=topic.arn, protocol="sqs", endpoint=queue.arn, raw_message_delivery=True)
 aws.s3.BucketNotification("uploads", bucket=bucket.id, topics=[aws.s3.BucketNotificationTopicArgs(
     topic_arn=topic.arn, events=["s3:ObjectCreated:*"], filter_prefix="incoming/")])
-""",
+"""
+        + grant("jobs-from-topic", "queue", "sns.amazonaws.com", "topic.arn"),
         frozenset(),
         "https://docs.aws.amazon.com/sns/latest/dg/sns-sqs-as-subscriber.html",
     ),
@@ -549,7 +571,10 @@ aws.sns.TopicSubscription("jobs", topic=topic.arn, protocol="sqs", endpoint=queu
 aws.s3.BucketNotification("uploads", bucket=bucket.id, eventbridge=True, topics=[aws.s3.BucketNotificationTopicArgs(
     topic_arn=topic.arn, events=["s3:ObjectCreated:*"], filter_prefix="incoming/")])
 """
-        + event_rule("created", CREATED_UNDER_INCOMING),
+        + event_rule("created", CREATED_UNDER_INCOMING)
+        + grant("uploads", "topic", "s3.amazonaws.com", "bucket.arn")
+        + grant("jobs-from-topic", "queue", "sns.amazonaws.com", "topic.arn")
+        + EVENTBRIDGE_QUEUE_POLICY.format(rules="created.arn"),
         frozenset({"one-notification-per-bucket"}),
         EB_RULES,
     ),
@@ -563,7 +588,9 @@ aws.s3.BucketNotification("uploads", bucket=bucket.id, eventbridge=True, queues=
 created = aws.cloudwatch.EventRule("created", event_pattern=bucket.bucket.apply(lambda b: json.dumps({
     "source": ["aws.s3"], "detail-type": ["Object Created"], "detail": {"bucket": {"name": [b]}}})))
 aws.cloudwatch.EventTarget("created-to-topic", rule=created.name, arn=topic.arn)
-""",
+"""
+        + grant("uploads", "topic", "events.amazonaws.com", "created.arn")
+        + grant("jobs-from-topic", "queue", "sns.amazonaws.com", "topic.arn"),
         frozenset({"one-notification-per-bucket"}),
         EB_RULES,
     ),
@@ -576,7 +603,9 @@ aws.s3.BucketNotification("uploads", bucket=bucket.id, eventbridge=True)
 created = aws.cloudwatch.EventRule("created", event_pattern=bucket.bucket.apply(lambda b: json.dumps({
     "source": ["aws.s3"], "detail-type": ["Object Created"], "detail": {"bucket": {"name": [b]}}})))
 aws.cloudwatch.EventTarget("created-to-topic", rule=created.name, arn=topic.arn)
-""",
+"""
+        + grant("uploads", "topic", "events.amazonaws.com", "created.arn")
+        + grant("jobs-from-topic", "queue", "sns.amazonaws.com", "topic.arn"),
         frozenset(),
         EB_RULES,
     ),

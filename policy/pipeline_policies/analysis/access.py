@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .iam import describe_arn, probe_arns, resource_matches
-from .stack_index import Queue, Role, StackIndex, _text
+from .iam import action_matches, describe_arn, probe_arns, resource_matches
+from .model import Queue, Role, StackIndex, _text
 from .values import peek
 
 RECEIVE = "sqs:ReceiveMessage"
@@ -36,8 +36,6 @@ class Access:
 
 
 def _may_receive(statement: Any) -> bool:
-    from .iam import action_matches
-
     if statement.effect != "Allow":
         return False
     hit = any(action_matches(pattern, RECEIVE) for pattern in statement.actions)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .iam import action_matches
-from .stack_index import Destination, Queue, StackIndex, _text
+from .model import Destination, Queue, StackIndex, _text
 from .values import as_list, is_unknown, json_document, peek
 
 # S3 event types as EventBridge names them (detail-type) and as notifications name them.
@@ -88,13 +88,21 @@ class RuleMatch:
     filters: list[tuple[str, str]]
 
 
-def rule_match(index: StackIndex, rule: Any) -> RuleMatch | None:
-    """The S3 events a rule on the default bus matches, or None when it matches none (or is off)."""
+def on_default_bus(rule: Any) -> bool:
+    """S3 sends its events to the account's default event bus only (EventBridge.html)."""
+    bus = peek(rule.props, "eventBusName")
+    if _text(bus):
+        return bus == "default" or str(bus).endswith(":event-bus/default")
+    return not (bus is not None or getattr(rule, "property_dependencies", {}).get("eventBusName"))
+
+
+def rule_match(index: StackIndex, rule: Any, any_bus: bool = False) -> RuleMatch | None:
+    """The S3 events a rule matches, or None when it matches none (or is off). Only a rule on the default
+    bus ever sees them; `any_bus` reads the pattern of a rule on another bus too (to say it never fires)."""
     props = rule.props
     if peek(props, "state") == "DISABLED" or peek(props, "isEnabled") is False:
         return None
-    bus = peek(props, "eventBusName")
-    if _text(bus) and bus != "default" and not str(bus).endswith(":event-bus/default"):
+    if not any_bus and not on_default_bus(rule):
         return None
     raw = peek(props, "eventPattern")
     if raw in (None, "") or is_unknown(raw):
