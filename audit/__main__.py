@@ -17,6 +17,7 @@ import os
 import sys
 import time
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,16 @@ from audit.drift import MANDATORY, find_drift
 from audit.fix import fix_notifications
 from audit.lambda_consumer import function_findings
 from audit.live_state import LiveState, policy_resources, read_live_state
+from audit.rollout import (
+    SinceError,
+    join_relative_since,
+    judge_rollout,
+    parse_since,
+    text_section,
+    trend_part,
+)
+from audit.rollout_report import write_report
+from audit.rollout_windows import pending_until_due
 from preview.gate import (
     DEFAULT_POLICY_PACK,
     REPO_ROOT,
@@ -67,6 +78,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument(
+        "--since",
+        metavar="WHEN",
+        help="judge the incident plan's 1 h / 6 h / 24 h windows after a rollout at WHEN "
+        "(2026-12-07T08:30:00Z, or -90m, -6h)",
+    )
+    parser.add_argument(
+        "--report", type=Path, metavar="DIR", help="with --since: write DIR/report.md and DIR/depth.png"
+    )
+    parser.add_argument(
         "--watch", type=float, metavar="SECONDS", help="repeat every SECONDS, showing the trend"
     )
     parser.add_argument(
@@ -85,7 +105,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=Path("audit-backups"),
         help="where --fix-notifications saves the configuration it replaces",
     )
-    return parser.parse_args(argv)
+    return parser.parse_args(join_relative_since(sys.argv[1:] if argv is None else argv))
 
 
 def stack_region(options: argparse.Namespace, config: dict[str, str]) -> str:
@@ -129,6 +149,13 @@ class Auditor:
             render_program(options.program, options.stack), config.get("aws:region") or region
         )
         self.notes: list[str] = []
+        if options.report is not None and options.since is None:
+            raise SetupError("--report needs --since WHEN (the rollout the report is about)")
+        try:
+            self.since = parse_since(options.since, datetime.now(UTC)) if options.since else None
+        except SinceError as error:
+            raise SetupError(str(error)) from None
+        self.report_dir: Path | None = options.report
         environment_region = os.environ.get("AWS_DEFAULT_REGION")
         if environment_region and environment_region != region:
             self.notes.append(f"AWS_DEFAULT_REGION is {environment_region}; the audit reads {region}")
@@ -183,16 +210,27 @@ class Auditor:
         )
         baseline = read_baseline(self.declared, live, self.clients.cloudwatch)
         checks = success_checks(baseline, self.declared)
+        rollout = None
+        if self.since is not None:
+            now = datetime.now(UTC)
+            checks = pending_until_due(checks, self.since, now)
+            rollout = judge_rollout(self.clients.cloudwatch, self.declared, self.since, now)
         counts = {
             "mandatory_violations": len(gate.mandatory_violations),
             "mandatory_findings": sum(1 for finding in findings if finding.level == MANDATORY),
-            "failed_checks": sum(1 for check in checks if check.verdict is Verdict.FAIL),
+            "failed_checks": sum(1 for check in checks if check.verdict == Verdict.FAIL),
             "advisory": len(gate.violations)
             - len(gate.mandatory_violations)
             + sum(1 for finding in findings if finding.level != MANDATORY),
-            "no_data_checks": sum(1 for check in checks if check.verdict is Verdict.NO_DATA),
+            "no_data_checks": sum(1 for check in checks if check.verdict == Verdict.NO_DATA),
+            "pending_checks": sum(1 for check in checks if check.verdict == "PENDING"),
         }
-        return {
+        if rollout is not None:
+            judged = rollout.counts()
+            counts["failed_checks"] += judged["FAIL"]
+            counts["no_data_checks"] += judged["NO DATA"]
+            counts["pending_checks"] += judged["PENDING"]
+        report = {
             "stack": self.stack_name,
             "region": self.region,
             "endpoint": self.clients.endpoint_url,
@@ -209,6 +247,17 @@ class Auditor:
                 for check in checks
             ],
         }
+        if rollout is not None:
+            report["rollout"] = rollout.as_json()
+            if self.report_dir is not None:
+                write_report(
+                    self.report_dir,
+                    report,
+                    rollout,
+                    live.queue_urls.get(self.declared.dead_letter_queue or ""),
+                    live.queue_urls.get(self.declared.work_queue or ""),
+                )
+        return report
 
 
 def _plural(count: int, what: str) -> str:
@@ -221,6 +270,9 @@ def verdict_line(report: dict[str, Any]) -> str:
         extra = [
             _plural(counts["advisory"], "advisory finding") if counts["advisory"] else "",
             _plural(counts["no_data_checks"], "check") + " without data" if counts["no_data_checks"] else "",
+            _plural(counts.get("pending_checks", 0), "check") + " pending"
+            if counts.get("pending_checks")
+            else "",
         ]
         tail = "; ".join(part for part in extra if part)
         return "Audit passed" + (f" ({tail})." if tail else ".")
@@ -230,6 +282,9 @@ def verdict_line(report: dict[str, Any]) -> str:
         if counts["mandatory_violations"]
         else "",
         _plural(counts["failed_checks"], "failed success check") if counts["failed_checks"] else "",
+        _plural(counts.get("pending_checks", 0), "check") + " pending"
+        if counts.get("pending_checks")
+        else "",
     ]
     return "Audit FAILED: " + ", ".join(part for part in parts if part) + "."
 
@@ -261,6 +316,8 @@ def text_report(report: dict[str, Any]) -> str:
     lines.append(f"    worker metrics, last hour: {metrics}")
     lines.append("Success metrics:")
     lines += [f"    [{c['verdict']}] {c['name']}: {c['detail']}" for c in report["success_metrics"]]
+    if "rollout" in report:
+        lines += text_section(report["rollout"])
     lines.append(verdict_line(report))
     return "\n".join(lines)
 
@@ -288,6 +345,7 @@ def trend_line(report: dict[str, Any], previous: dict[str, Any] | None) -> str:
         f"  DLQ {_shown(now['dlq_visible'])}{delta('dlq_visible')}  success {_shown(now['success_rate_percent'], ' %')}"
         f"  findings {report['counts']['mandatory_findings']}  violations {len(report['violations'])}"
         f"  {'ok' if report['passed'] else 'FAILING'}"
+        + (trend_part(report["rollout"]) if "rollout" in report else "")
     )
 
 

@@ -47,6 +47,10 @@ TEST_EVENTS = "TestEventsDeleted"
 DUPLICATES = "DuplicateMessagesDeleted"
 OBJECTS_GONE = "ObjectsGoneDeleted"
 DURATION = "ProcessingDuration"
+WORKER_CRASHED = "WorkerCrashed"
+"""Published once at every start-up: 1 when the previous run of the service on this host ended without a
+clean shutdown (systemd restarted it after a crash), else 0. The rollout audit sums it for the plan's
+"no worker crashes" (docs/audit.md)."""
 
 # --- SQS limits the worker and the stack both respect ---------------------------------------------
 MAX_MESSAGE_RETENTION_SECONDS = 1_209_600
