@@ -130,55 +130,89 @@ def dlq_summary(dlq_url: str | None, queue_url: str | None) -> dict[str, Any] | 
 
 
 def draw_depth(path: Path, rollout: Rollout, stack: str) -> None:
-    """The three curves from one period before the rollout to now; a dashed line at each window's end
-    (solid once elapsed) and a shaded span for the time not yet reached."""
+    """Work-queue depth and in-flight messages above, DLQ depth below (its scale is far smaller), from
+    one period before the rollout to now; each window's end is a line labelled with its verdict (red:
+    a FAIL, green: none, grey dashed: not yet elapsed), and the time not yet reached is shaded."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
-    figure, axes = pyplot.subplots(figsize=(11, 5), dpi=100)
-    for key, label, colour in CURVES:
-        points = rollout.history[key].points
-        if points:
-            axes.plot([at for at, _ in points], [value for _, value in points], label=label, color=colour)
-        else:
-            axes.plot([], [], label=f"{label} (no data)", color=colour)
-    axes.axvline(rollout.rollout, color="black", linewidth=1.5)
-    axes.annotate(
+    figure, (queue_axes, dlq_axes) = pyplot.subplots(
+        2, 1, sharex=True, figsize=(11, 6.5), dpi=100, gridspec_kw={"height_ratios": [3, 1]}
+    )
+    for axes, curves in ((queue_axes, CURVES[:2]), (dlq_axes, CURVES[2:])):
+        for key, label, colour in curves:
+            points = rollout.history[key].points
+            axes.plot(
+                [at for at, _ in points],
+                [value for _, value in points],
+                label=label if points else f"{label} (no data)",
+                color=colour,
+            )
+        axes.set_ylim(
+            bottom=0, top=max([1.0, *(v for k, _, _ in curves for _, v in rollout.history[k].points)]) * 1.15
+        )
+        axes.axvline(rollout.rollout, color="black", linewidth=1.5)
+        axes.grid(alpha=0.3)
+        axes.legend(loc="center right")
+    queue_axes.annotate(
         "rollout",
-        (rollout.rollout, 1.0),
+        (rollout.rollout, 0.98),
         xycoords=("data", "axes fraction"),
         rotation=90,
         va="top",
         ha="right",
     )
+    verdicts = {window["name"]: window for window in _window_verdicts(rollout)}
     last_end = rollout.rollout
     for window in WINDOWS:
         end = rollout.rollout + window.length
-        elapsed = end <= rollout.now
-        axes.axvline(
-            end, color="green" if elapsed else "grey", linestyle="-" if elapsed else "--", linewidth=1
-        )
-        axes.annotate(
-            f"+{window.name}{'' if elapsed else ' (pending)'}",
-            (end, 1.0),
+        state = verdicts[window.name]
+        colour = {"FAIL": "red", "PENDING": "grey"}.get(state["worst"], "green")
+        for axes in (queue_axes, dlq_axes):
+            axes.axvline(
+                end, color=colour, linestyle="--" if state["worst"] == "PENDING" else "-", linewidth=1.2
+            )
+        queue_axes.annotate(
+            f"+{window.name}: {state['label']}",
+            (end, 0.98),
             xycoords=("data", "axes fraction"),
             rotation=90,
             va="top",
             ha="right",
+            color=colour,
         )
         last_end = max(last_end, end)
+    right = max(rollout.now, last_end)
     if rollout.now < last_end:
-        axes.axvspan(rollout.now, last_end, color="grey", alpha=0.12, label="not yet reached")
-    axes.set_xlim(rollout.rollout - 2 * PERIOD, last_end)
-    axes.set_ylim(bottom=0)
-    axes.set_ylabel("messages (5-minute maximum)")
-    axes.set_xlabel("UTC")
-    axes.set_title(f"{stack}: queue depth since the rollout at {stamp(rollout.rollout)}")
-    axes.legend(loc="upper right")
-    axes.grid(alpha=0.3)
+        for axes in (queue_axes, dlq_axes):
+            axes.axvspan(rollout.now, last_end, color="grey", alpha=0.12)
+        queue_axes.annotate(
+            "not yet reached", (rollout.now, 0.5), xycoords=("data", "axes fraction"), color="grey"
+        )
+    dlq_axes.set_xlim(rollout.rollout - 2 * PERIOD, right + PERIOD)
+    queue_axes.set_ylabel("messages (5-min max)")
+    dlq_axes.set_ylabel("DLQ messages")
+    dlq_axes.set_xlabel("UTC")
+    queue_axes.set_title(f"{stack}: queue depth since the rollout at {stamp(rollout.rollout)}")
     figure.autofmt_xdate()
     figure.tight_layout()
     figure.savefig(path)
     pyplot.close(figure)
+
+
+def _window_verdicts(rollout: Rollout) -> list[dict[str, str]]:
+    """Each window's worst verdict, and the label its line carries (`PASS`, `2 FAIL`, `pending`)."""
+    result = []
+    for window in WINDOWS:
+        lines = [line for line in rollout.lines if line.window == window.name]
+        fails = sum(1 for line in lines if line.verdict is Verdict.FAIL)
+        if any(line.verdict is Verdict.PENDING for line in lines):
+            worst, label = "PENDING", "pending"
+        elif fails:
+            worst, label = "FAIL", f"{fails} FAIL"
+        else:
+            worst, label = "PASS", "no FAIL"
+        result.append({"name": window.name, "worst": worst, "label": label})
+    return result

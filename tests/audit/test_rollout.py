@@ -103,7 +103,9 @@ def test_rollout_thirty_minutes_ago_is_pending_not_failing(deployment, namespace
     assert code == 0, judged
     assert {line["verdict"] for line in judged.values()} == {"PENDING"}
     depth = judged[("1 hour", "queue depth reduced by more than 50 %")]["detail"]
-    assert re.fullmatch(r"judged at \S+Z \(in (29|30) min\); so far: 1,200 at the rollout -> .*", depth), depth
+    assert re.fullmatch(r"judged at \S+Z \(in (29|30) min\); so far: 1,200 at the rollout -> .*", depth), (
+        depth
+    )
     current = {check["name"]: check["verdict"] for check in report["success_metrics"]}
     assert current["indexing lag < 5 min"] == "PENDING" and current["DLQ empty"] == "PENDING"
     assert report["counts"]["failed_checks"] == 0 and report["counts"]["pending_checks"] == 14 + 5
