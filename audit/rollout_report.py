@@ -157,12 +157,12 @@ def draw_depth(path: Path, rollout: Rollout, stack: str) -> None:
         axes.grid(alpha=0.3)
         axes.legend(loc="center right")
     queue_axes.annotate(
-        "rollout",
+        " rollout",
         (rollout.rollout, 0.98),
         xycoords=("data", "axes fraction"),
         rotation=90,
         va="top",
-        ha="right",
+        ha="left",
     )
     verdicts = {window["name"]: window for window in _window_verdicts(rollout)}
     last_end = rollout.rollout
