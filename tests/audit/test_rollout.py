@@ -15,6 +15,7 @@ import pytest
 from audit.__main__ import main
 from audit.declared import declared_stack
 from sandbox.local_aws import REGION, local_environment
+from tests.audit.conftest import DLQ, UPLOADS
 from tests.audit.rollout_history import healthy, incident_loop, write_history
 from tests.paths import REPO_ROOT
 
@@ -172,3 +173,41 @@ def test_command_line_run_of_the_healthy_rollout(deployment, namespace):
     for window in ("1 hour", "6 hours", "24 hours"):
         assert f"  {window} (until " in done.stdout
     assert "[FAIL]" not in done.stdout
+
+
+def test_report_lists_dead_letters_by_reason_and_what_is_pending(deployment, namespace, capsys, tmp_path):
+    now = datetime.now(UTC)
+    write_history(deployment.cloudwatch, healthy, now - timedelta(hours=2), now, namespace)
+    for key, error_type, reason in [
+        ("uploads/a.pdf", "PermanentError", "encrypted PDF"),
+        ("uploads/b.pdf", "PermanentError", "encrypted PDF"),
+        ("uploads/c.zip", "TimeoutError", "processing exceeded 900 s"),
+    ]:
+        deployment.sqs.send_message(
+            QueueUrl=deployment.url(DLQ),
+            MessageBody=json.dumps(
+                {
+                    "Records": [
+                        {
+                            "eventName": "ObjectCreated:Put",
+                            "s3": {"bucket": {"name": UPLOADS}, "object": {"key": key, "size": 1}},
+                        }
+                    ]
+                }
+            ),
+            MessageAttributes={
+                "ErrorType": {"DataType": "String", "StringValue": error_type},
+                "Reason": {"DataType": "String", "StringValue": reason},
+            },
+        )
+
+    code = main(["--stack", "production", "--since", "-2h", "--report", str(tmp_path)])
+    capsys.readouterr()
+
+    report_md = (tmp_path / "report.md").read_text()
+    assert code == 0
+    assert "| 2 | PermanentError | encrypted PDF |" in report_md
+    assert "| 1 | TimeoutError | processing exceeded 900 s |" in report_md
+    pending = report_md.split("## Still pending\n", 1)[1]
+    assert "- queue depth < 100 (6 hours): judged at " in pending
+    assert "queue depth reduced by more than 50 %" not in pending
