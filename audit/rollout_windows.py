@@ -146,7 +146,7 @@ def workers_healthy(scope: Scope) -> Judged:
         if throttles is None:
             return Verdict.NO_DATA, f"no AWS/Lambda Throttles for {scope.function_name}"
         verdict = Verdict.PASS if throttles == 0 else Verdict.FAIL
-        return verdict, f"{scope.function_name}: {_n(throttles)} throttled invocations"
+        return verdict, f"{scope.function_name}: {_n(throttles)} throttled invocation(s)"
     if not scope.group_name:
         return Verdict.NO_DATA, "the stack declares no Auto Scaling group"
     in_service, desired = scope.at_end("in_service"), scope.at_end("desired")
@@ -204,7 +204,7 @@ def no_crashes(scope: Scope) -> Judged:
         if errors is None:
             return Verdict.NO_DATA, f"no AWS/Lambda Errors for {scope.function_name}"
         verdict = Verdict.PASS if errors <= plan.NO_WORKER_CRASHES else Verdict.FAIL
-        return verdict, f"{scope.function_name}: {_n(errors)} invocation errors"
+        return verdict, f"{scope.function_name}: {_n(errors)} invocation error(s)"
     crashed = scope.total(contract.WORKER_CRASHED)
     if crashed is None:
         return Verdict.NO_DATA, (
