@@ -72,7 +72,8 @@ STEADY_STATE = timedelta(hours=1)
 DEPTH_BELOW_AT_TWENTY_FOUR_HOURS = 10
 """Queue depth < 10 (steady state): the highest depth in the window's last hour."""
 DLQ_CLEARED_MAX_MESSAGES = 0
-"""The DLQ reviewed and cleared: DLQ depth at +24 h."""
+"""The DLQ reviewed and cleared: messages in the DLQ at +24 h beyond those the worker dead-lettered
+since the rollout (MessagesDeadLettered), i.e. dead letters from before the rollout still there."""
 UPLOADS_WORKING_MIN_MESSAGES_SENT = 1
 """Uploads working: at least one S3 notification (NumberOfMessagesSent) reached the queue in the window."""
 INDEXING_LAG_BELOW_SECONDS = LAG_LIMIT_SECONDS

@@ -227,13 +227,20 @@ def steady_depth(scope: Scope) -> Judged:
 
 
 def dlq_cleared(scope: Scope) -> Judged:
+    """The dead letters the rollout found are gone by +24 h: the DLQ holds no more than the worker
+    dead-lettered since the rollout (new dead letters are named, and listed by reason in report.md)."""
     if not scope.dead_letter_queue:
         return Verdict.NO_DATA, "the stack declares no DLQ"
     depth = scope.at_end("dlq_visible")
     if depth is None:
         return Verdict.NO_DATA, f"no ApproximateNumberOfMessagesVisible for {scope.dead_letter_queue}"
-    verdict = Verdict.PASS if depth <= plan.DLQ_CLEARED_MAX_MESSAGES else Verdict.FAIL
-    return verdict, f"{_n(depth)} message(s) in {scope.dead_letter_queue}"
+    since_rollout = scope.counter(contract.DEAD_LETTERED) or 0.0
+    left = depth - since_rollout
+    verdict = Verdict.PASS if left <= plan.DLQ_CLEARED_MAX_MESSAGES else Verdict.FAIL
+    figures = f"{_n(depth)} message(s) in {scope.dead_letter_queue}, {_n(since_rollout)} dead-lettered since the rollout"
+    if verdict is Verdict.FAIL:
+        return verdict, f"{figures}: dead letters from before the rollout remain (python -m dlq summary)"
+    return verdict, figures
 
 
 def uploads_working(scope: Scope) -> Judged:

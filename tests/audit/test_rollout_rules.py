@@ -138,3 +138,26 @@ def test_a_when_that_cannot_be_judged_is_refused(text, message):
 def test_since_takes_a_relative_value_that_starts_with_a_minus():
     assert join_relative_since(["--since", "-6h", "--json"]) == ["--since=-6h", "--json"]
     assert join_relative_since(["--since", "2026-12-07T08:30:00Z"]) == ["--since", "2026-12-07T08:30:00Z"]
+
+
+def test_the_dlq_is_cleared_when_only_dead_letters_from_after_the_rollout_remain():
+    new_only = History(
+        {
+            "dlq_visible": series("dlq_visible", lambda m: 0 if m < 0 else m // 60 * 3),
+            contract.DEAD_LETTERED: series(
+                contract.DEAD_LETTERED, lambda m: 3 if m >= 0 and m % 60 == 0 else None
+            ),
+        }
+    )
+    assert verdicts(new_only)["24 hours: DLQ reviewed and cleared"][0] == "PASS"
+    never_cleared = History(
+        {
+            "dlq_visible": series("dlq_visible", lambda m: 40),
+            contract.PROCESSED: series(contract.PROCESSED, lambda m: 50),
+        }
+    )
+    assert verdicts(never_cleared)["24 hours: DLQ reviewed and cleared"] == (
+        "FAIL",
+        "40 message(s) in dead, 0 dead-lettered since the rollout: dead letters from before the rollout remain "
+        "(python -m dlq summary)",
+    )
