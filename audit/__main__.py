@@ -6,7 +6,8 @@ and the incident plan's success metrics. Exit 0: nothing mandatory found and no 
 failed; 1: a mandatory policy violation, a mandatory finding (drift or a missing resource) or a
 FAIL; 2: the audit could not run (program, stack, policy config, endpoint, credentials, timeouts),
 with one line saying why. `--watch N` repeats every N seconds with the trend;
-`--fix-notifications` is the only write (see docs/audit.md).
+`--fix-notifications` is the only write (see docs/audit.md). `--since WHEN` also judges the incident
+plan's 1-hour, 6-hour and 24-hour windows after a rollout from CloudWatch history (audit/rollout.py).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from audit.rollout import (
     text_section,
     trend_part,
 )
+from audit.rollout_criteria import Verdict as RolloutVerdict
 from audit.rollout_report import write_report
 from audit.rollout_windows import pending_until_due
 from preview.gate import (
@@ -223,7 +225,7 @@ class Auditor:
             - len(gate.mandatory_violations)
             + sum(1 for finding in findings if finding.level != MANDATORY),
             "no_data_checks": sum(1 for check in checks if check.verdict == Verdict.NO_DATA),
-            "pending_checks": sum(1 for check in checks if check.verdict == "PENDING"),
+            "pending_checks": sum(1 for check in checks if check.verdict == RolloutVerdict.PENDING),
         }
         if rollout is not None:
             judged = rollout.counts()
