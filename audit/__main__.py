@@ -6,7 +6,8 @@ and the incident plan's success metrics. Exit 0: nothing mandatory found and no 
 failed; 1: a mandatory policy violation, a mandatory finding (drift or a missing resource) or a
 FAIL; 2: the audit could not run (program, stack, policy config, endpoint, credentials, timeouts),
 with one line saying why. `--watch N` repeats every N seconds with the trend;
-`--fix-notifications` is the only write (see docs/audit.md).
+`--fix-notifications` is the only write (see docs/audit.md). `--since WHEN` also judges the incident
+plan's 1-hour, 6-hour and 24-hour windows after a rollout from CloudWatch history (audit/rollout.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import re
 import sys
 import time
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,17 @@ from audit.fix import fix_notifications
 from audit.lambda_consumer import function_findings
 from audit.live_state import LiveState, policy_resources, read_live_state
 from audit.local_deviations import restore_left_out
+from audit.rollout import (
+    SinceError,
+    join_relative_since,
+    judge_rollout,
+    parse_since,
+    text_section,
+    trend_part,
+)
+from audit.rollout_criteria import Verdict as RolloutVerdict
+from audit.rollout_report import write_report
+from audit.rollout_windows import pending_until_due
 from preview.entrypoint import finite_number, run_command, whole_number
 from preview.gate import (
     DEFAULT_POLICY_PACK,
@@ -85,6 +98,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument(
+        "--since",
+        metavar="WHEN",
+        help="judge the incident plan's 1 h / 6 h / 24 h windows after a rollout at WHEN "
+        "(2026-12-07T08:30:00Z, or -90m, -6h)",
+    )
+    parser.add_argument(
+        "--report", type=Path, metavar="DIR", help="with --since: write DIR/report.md and DIR/depth.png"
+    )
+    parser.add_argument(
         "--watch",
         type=finite_number(0, MAX_WATCH_SECONDS, low_exclusive=True),
         metavar="SECONDS",
@@ -109,7 +131,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=Path("audit-backups"),
         help="where --fix-notifications saves the configuration it replaces",
     )
-    return parser.parse_args(argv)
+    return parser.parse_args(join_relative_since(sys.argv[1:] if argv is None else argv))
 
 
 REGION_SHAPE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
@@ -188,6 +210,13 @@ class Auditor:
         )
         self.notes: list[str] = []
         self.local_findings: list[Finding] = []
+        if options.report is not None and options.since is None:
+            raise SetupError("--report needs --since WHEN (the rollout the report is about)")
+        try:
+            self.since = parse_since(options.since, datetime.now(UTC)) if options.since else None
+        except SinceError as error:
+            raise SetupError(str(error)) from None
+        self.report_dir: Path | None = options.report
         environment_region = os.environ.get("AWS_DEFAULT_REGION")
         if environment_region and environment_region != region:
             self.notes.append(f"AWS_DEFAULT_REGION is {environment_region}; the audit reads {region}")
@@ -249,16 +278,27 @@ class Auditor:
         )
         baseline = read_baseline(self.declared, live, self.clients.cloudwatch)
         checks = success_checks(baseline, self.declared)
+        rollout = None
+        if self.since is not None:
+            now = datetime.now(UTC)
+            checks = pending_until_due(checks, self.since, now)
+            rollout = judge_rollout(self.clients.cloudwatch, self.declared, self.since, now)
         counts = {
             "mandatory_violations": len(gate.mandatory_violations),
             "mandatory_findings": sum(1 for finding in findings if finding.level == MANDATORY),
-            "failed_checks": sum(1 for check in checks if check.verdict is Verdict.FAIL),
+            "failed_checks": sum(1 for check in checks if check.verdict == Verdict.FAIL),
             "advisory": len(gate.violations)
             - len(gate.mandatory_violations)
             + sum(1 for finding in findings if finding.level != MANDATORY),
-            "no_data_checks": sum(1 for check in checks if check.verdict is Verdict.NO_DATA),
+            "no_data_checks": sum(1 for check in checks if check.verdict == Verdict.NO_DATA),
+            "pending_checks": sum(1 for check in checks if check.verdict == RolloutVerdict.PENDING),
         }
-        return {
+        if rollout is not None:
+            judged = rollout.counts()
+            counts["failed_checks"] += judged["FAIL"]
+            counts["no_data_checks"] += judged["NO DATA"]
+            counts["pending_checks"] += judged["PENDING"]
+        report = {
             "stack": self.stack_name,
             "region": self.region,
             "endpoint": self.clients.endpoint_url,
@@ -275,6 +315,17 @@ class Auditor:
                 for check in checks
             ],
         }
+        if rollout is not None:
+            report["rollout"] = rollout.as_json()
+            if self.report_dir is not None:
+                write_report(
+                    self.report_dir,
+                    report,
+                    rollout,
+                    live.queue_urls.get(self.declared.dead_letter_queue or ""),
+                    live.queue_urls.get(self.declared.work_queue or ""),
+                )
+        return report
 
 
 def _plural(count: int, what: str) -> str:
@@ -287,6 +338,9 @@ def verdict_line(report: dict[str, Any]) -> str:
         extra = [
             _plural(counts["advisory"], "advisory finding") if counts["advisory"] else "",
             _plural(counts["no_data_checks"], "check") + " without data" if counts["no_data_checks"] else "",
+            _plural(counts.get("pending_checks", 0), "check") + " pending"
+            if counts.get("pending_checks")
+            else "",
         ]
         tail = "; ".join(part for part in extra if part)
         return "Audit passed" + (f" ({tail})." if tail else ".")
@@ -296,6 +350,9 @@ def verdict_line(report: dict[str, Any]) -> str:
         if counts["mandatory_violations"]
         else "",
         _plural(counts["failed_checks"], "failed success check") if counts["failed_checks"] else "",
+        _plural(counts.get("pending_checks", 0), "check") + " pending"
+        if counts.get("pending_checks")
+        else "",
     ]
     return "Audit FAILED: " + ", ".join(part for part in parts if part) + "."
 
@@ -327,6 +384,8 @@ def text_report(report: dict[str, Any]) -> str:
     lines.append(f"    worker metrics, last hour: {metrics}")
     lines.append("Success metrics:")
     lines += [f"    [{c['verdict']}] {c['name']}: {c['detail']}" for c in report["success_metrics"]]
+    if "rollout" in report:
+        lines += text_section(report["rollout"])
     lines.append(verdict_line(report))
     return "\n".join(lines)
 
@@ -354,6 +413,7 @@ def trend_line(report: dict[str, Any], previous: dict[str, Any] | None) -> str:
         f"  DLQ {_shown(now['dlq_visible'])}{delta('dlq_visible')}  success {_shown(now['success_rate_percent'], ' %')}"
         f"  findings {report['counts']['mandatory_findings']}  violations {len(report['violations'])}"
         f"  {'ok' if report['passed'] else 'FAILING'}"
+        + (trend_part(report["rollout"]) if "rollout" in report else "")
     )
 
 

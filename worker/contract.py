@@ -61,6 +61,10 @@ PUBLISHED_METRICS = (
     DURATION,
 )
 """Every metric the worker (and the Lambda handler, in EMF) publishes, one dimension set each."""
+WORKER_CRASHED = "WorkerCrashed"
+"""Published once at every start-up: 1 when the previous run of the service on this host ended without a
+clean shutdown (systemd restarted it after a crash), else 0. The rollout audit sums it for the plan's
+"no worker crashes" (docs/audit.md)."""
 
 # --- SQS limits the worker and the stack both respect ---------------------------------------------
 SQS_MAX_VISIBILITY_SECONDS = 43_200
