@@ -26,24 +26,32 @@ function = aws.lambda_.Function(
     runtime="python3.12",
     handler="index.handler",
     timeout=60,
-    code=pulumi.AssetArchive({"index.py": pulumi.StringAsset("def handler(event, context):\n    return {}\n")}),
+    code=pulumi.AssetArchive(
+        {"index.py": pulumi.StringAsset("def handler(event, context):\n    return {}\n")}
+    ),
 )
 
 
 def register(arn: str) -> str:
     # Runs only once the function exists: `pulumi preview` does not know the ARN and skips it.
-    boto3.client("ssm").put_parameter(Name="/thumbnailer/function-arn", Value=arn, Type="String", Overwrite=True)
+    boto3.client("ssm").put_parameter(
+        Name="/thumbnailer/function-arn", Value=arn, Type="String", Overwrite=True
+    )
     return arn
 
 
 registered = function.arn.apply(register)
 
-dead_letters = aws.sqs.Queue("thumbnails-dlq", message_retention_seconds=1209600, sqs_managed_sse_enabled=True)
+dead_letters = aws.sqs.Queue(
+    "thumbnails-dlq", message_retention_seconds=1209600, sqs_managed_sse_enabled=True
+)
 jobs = aws.sqs.Queue(
     "thumbnails",
     visibility_timeout_seconds=360,
     sqs_managed_sse_enabled=True,
-    redrive_policy=dead_letters.arn.apply(lambda arn: json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 5})),
+    redrive_policy=dead_letters.arn.apply(
+        lambda arn: json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 5})
+    ),
 )
 
 pulumi.export("functionArn", registered)

@@ -87,13 +87,18 @@ reader = iam.Policy(
     "reader",
     policy={
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": uploads.arn.apply(lambda a: f"{a}/*")}],
+        "Statement": [
+            {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": uploads.arn.apply(lambda a: f"{a}/*")}
+        ],
     },
 )
 iam.RolePolicy(
     "inline",
     role=role.id,
-    policy={"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": uploads.arn}]},
+    policy={
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": uploads.arn}],
+    },
 )
 
 pulumi.export("assumeRolePolicy", role.assume_role_policy)
