@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.programs import gate
 from tests.policy.lambda_outside_programs import LAMBDA_PROGRAMS
+from tests.programs import gate
 
 
 @pytest.mark.parametrize("name", list(LAMBDA_PROGRAMS))

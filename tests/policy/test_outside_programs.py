@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.programs import gate
 from tests.policy.outside_programs import PROGRAMS
+from tests.programs import gate
 
 
 @pytest.mark.parametrize("name", list(PROGRAMS))

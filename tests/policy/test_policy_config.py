@@ -13,8 +13,8 @@ from pulumi_policy import EnforcementLevel
 
 from preview.gate import evaluate, load_pack_config, load_policies
 from tests.paths import REPO_ROOT
-from tests.programs import PipelineProgram, render
 from tests.policy.outside_programs import PROGRAMS
+from tests.programs import PipelineProgram, render
 
 POLICIES = load_policies()
 CONFIGURABLE = [policy for policy in POLICIES if policy.config_schema is not None]
