@@ -19,7 +19,7 @@ preview: $(VENV)/.installed  ## offline preview of the stack with the policy gat
 # pytest-xdist workers: the tests mostly wait (scaled timeouts, moto server, worker processes), so more
 # workers than cores pays off; each worker has its own moto server (tests/local_aws.py). One test at a
 # time per worker (--maxschedchunk=1) so the long ones, which start first (tests/conftest.py), spread out.
-TEST_WORKERS ?= 6
+TEST_WORKERS ?= 4
 FAST_TEST_WORKERS ?= 2
 PYTEST_XDIST = --dist load --maxschedchunk=1 --hypothesis-profile=ci
 
