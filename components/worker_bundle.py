@@ -22,6 +22,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
+from components.build_files import write_build_file
 from components.private_bucket import PrivateBucket, PrivateBucketArgs
 from components.settings import FleetSettings
 
@@ -92,9 +93,8 @@ class WorkerBundle(pulumi.ComponentResource):
         archive = build_bundle(args.source_dir)
         self.sha256 = hashlib.sha256(archive).hexdigest()
         self.key = f"{BUNDLE_PREFIX}{self.sha256}.tar.gz"
-        args.build_dir.mkdir(parents=True, exist_ok=True)
         archive_path = args.build_dir / f"worker-{self.sha256}.tar.gz"
-        archive_path.write_bytes(archive)
+        write_build_file(archive_path, archive)
 
         self.bucket = PrivateBucket(
             "artifacts",

@@ -1,8 +1,8 @@
 """The production data plane on moto server, healthy, for each audit test to break as an operator would.
 
-One moto server per module; for each test the services the deployment uses are emptied in-process
-(moto's state lives in this process; a full /moto-api/reset rebuilds every EC2 region and costs
-seconds) and the stack is deployed again. The deployment's `describe_images(Owners=["amazon"])`
+The session's moto server (so these tests are `slow`); for each test the services the deployment
+uses are emptied in-process (moto's state lives in this process; a full /moto-api/reset rebuilds
+every EC2 region and costs seconds) and the stack is deployed again. The deployment's `describe_images(Owners=["amazon"])`
 asks for one of moto's AMIs by ID instead of serializing them all. The audit runs in-process through `main`; its render of the production stack is the
 session's (rendering is what the audit does first, and it does not change between tests).
 
@@ -15,7 +15,6 @@ declared policy as `pulumi up` would create it; tests change it through the same
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +24,7 @@ from moto.backends import get_backend
 import audit.__main__ as audit_main
 from preview.render import RenderedStack
 from sandbox.data_plane import DataPlane, deploy
-from sandbox.local_aws import REGION, client, clients, local_environment, moto_server
+from sandbox.local_aws import REGION, client, clients, local_environment
 from tests.paths import REPO_ROOT
 
 UPLOADS = "cis-filesearch-storage-production"
@@ -101,10 +100,11 @@ def drain(sqs: Any, url: str) -> None:
         )
 
 
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    with moto_server() as url:
-        yield url
+@pytest.fixture
+def endpoint(aws_endpoint: str) -> str:
+    """The session's moto server (tests/local_aws.py: one per xdist worker); each deployment first
+    empties the services it uses."""
+    return aws_endpoint
 
 
 @pytest.fixture

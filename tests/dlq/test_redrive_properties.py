@@ -14,6 +14,7 @@ from dlq import moving
 from dlq import queues as queues_module
 from dlq.queues import open_queues
 from tests.dlq.seeding import archived_file, carried_ids, dead_letter, direct_body, drain
+from tests.hypothesis_profiles import examples
 from worker.events import parse_body
 from worker.indexer import Indexer
 
@@ -28,7 +29,7 @@ class Crash(BaseException):
 
 # no shrinking: each example builds queues on moto server (seconds), and the examples are small already
 @settings(
-    max_examples=10,
+    max_examples=examples(10),
     deadline=None,
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
     suppress_health_check=[HealthCheck.function_scoped_fixture],

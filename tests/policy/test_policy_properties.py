@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from preview.gate import evaluate, load_policies
 from preview.mocks import RecordedResource
+from tests.hypothesis_profiles import examples
 
 POLICIES = load_policies()
 REGION_ACCOUNT = "us-east-1:123456789012"
@@ -55,7 +56,7 @@ work_queues = st.lists(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(queues=work_queues, dlq_retention=st.integers(60, 1209600))
 def test_queue_rules_match_the_predicate(queues, dlq_retention):
     dlq_arn = f"arn:aws:sqs:{REGION_ACCOUNT}:dlq"
@@ -131,7 +132,7 @@ def simple_overlap(a: tuple, b: tuple) -> bool:
     return simple_events_overlap(event_a, event_b) and prefixes and suffixes
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(notifications=st.lists(st.lists(destination, min_size=1, max_size=4), min_size=1, max_size=3))
 def test_notification_rule_matches_the_predicate(notifications):
     queue_arn = f"arn:aws:sqs:{REGION_ACCOUNT}:work"
@@ -333,7 +334,7 @@ def brute_force_violation(graph: dict) -> bool:
     return False
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(graphs=st.lists(role_graph, min_size=1, max_size=2))
 def test_consumer_rule_matches_a_brute_force_evaluator(graphs):
     """The pack's verdict equals enumerating every action x every kind of queue ARN for every role."""

@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.hypothesis_profiles import examples
 from tests.worker import processors
 from tests.worker.lambda_events import (
     Context,
@@ -211,7 +212,7 @@ KINDS = {
 _serial = iter(range(10**9))
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(12), deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     batch=st.lists(
         st.tuples(st.sampled_from(sorted(KINDS)), st.integers(1, MAX_RECEIVE_COUNT)), min_size=1, max_size=6

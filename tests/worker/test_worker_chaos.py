@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sandbox.local_aws import clients, create_pipeline, queue_depth, wait_until
+from tests.hypothesis_profiles import examples
 from tests.local_aws import running_consumer, worker_config
 from tests.worker.processors import completions, overlaps
 from tests.worker.test_worker_properties import marker_environment
@@ -94,7 +95,7 @@ def read_dlq(sqs, dlq_url: str) -> list[dict]:
 
 
 @settings(
-    max_examples=4,
+    max_examples=examples(4),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sandbox.local_aws import clients, create_pipeline, queue_depth, wait_until
+from tests.hypothesis_profiles import examples
 from tests.local_aws import running_consumer, worker_config
 from tests.worker.processors import by_key_prefix, calls, completions
 
@@ -64,7 +65,9 @@ def dead_lettered_keys(sqs, dlq_url: str) -> list[str]:
             sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=examples(6), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(files=uploads)
 def test_every_message_is_processed_or_dead_lettered_never_lost(aws_endpoint, files):
     s3, sqs, cloudwatch = clients(aws_endpoint)

@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 
 import pytest
 
 from sandbox.local_aws import queue_depth, wait_until
 from tests.paths import REPO_ROOT
-from tests.worker.workers import log_lines, start_worker, stop_worker
+from tests.worker.workers import log_lines, read_until, start_worker, stop_worker
 
 pytestmark = pytest.mark.slow
 
@@ -51,8 +50,7 @@ def test_a_queue_without_redrive_policy_is_refused_unless_explicitly_allowed(
         "ALLOW_NO_REDRIVE_POLICY",
     )
     worker = start_worker(pipeline, aws_endpoint, marker_dir, DLQ_URL="", ALLOW_NO_REDRIVE_POLICY="true")
-    time.sleep(3)
-    output = stop_worker(worker)
+    output = read_until(worker, "worker started") + stop_worker(worker)
     assert worker.returncode == 0, output
     warnings = [line for line in log_lines(output) if line["level"] == "warning"]
     assert any("RUNNING WITHOUT A DEAD-LETTER QUEUE" in line["message"] for line in warnings), output
@@ -134,8 +132,7 @@ def test_processing_longer_than_the_visibility_timeout_is_allowed_up_to_12_hours
 ):
     pipeline = pipeline_factory(visibility_timeout=3)
     worker = start_worker(pipeline, aws_endpoint, marker_dir, processing_timeout_seconds=43200)
-    time.sleep(3)
-    output = stop_worker(worker)
+    output = read_until(worker, "worker started") + stop_worker(worker)
     assert worker.returncode == 0, output
     assert any(line["message"] == "worker started" for line in log_lines(output))
 

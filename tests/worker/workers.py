@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import select
 import signal
 import subprocess
 import sys
+import time
 
 from tests.paths import REPO_ROOT
 
@@ -35,6 +38,26 @@ def start_worker(pipeline, endpoint: str, marker_dir, processing_timeout_seconds
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+    )
+
+
+def read_until(worker: subprocess.Popen, message: str, timeout: float = 60) -> str:
+    """The worker's output up to its first log line whose message is `message` (instead of a fixed
+    sleep: as long as start-up takes, no longer); fails after `timeout` seconds. Reads the pipe's file
+    descriptor (no buffering), so `stop_worker` returns the rest."""
+    read, deadline = b"", time.monotonic() + timeout
+    descriptor = worker.stdout.fileno()
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([descriptor], [], [], max(0.0, deadline - time.monotonic()))
+        chunk = os.read(descriptor, 65536) if ready else b""
+        if ready and not chunk:
+            break  # the worker exited
+        read += chunk
+        text = read.decode(errors="replace")
+        if any(entry.get("message") == message for entry in log_lines(text)):
+            return text
+    raise AssertionError(
+        f"no {message!r} line within {timeout} s; output so far:\n{read.decode(errors='replace')}"
     )
 
 
