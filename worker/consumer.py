@@ -33,7 +33,7 @@ from worker.handler_core import decide, verdict_for
 from worker.inflight import Heartbeat, InFlight, InFlightMessage
 from worker.jobs import Slot
 from worker.ledger import EventLedger
-from worker.outcomes import Action, Outcome, Verdict
+from worker.outcomes import Action, Outcome, Verdict, handled_fields
 from worker.sqs_actions import DeleteBatcher, MessageActions
 from worker.startup import QueueSettings, read_queue_settings, run_checks
 
@@ -241,7 +241,7 @@ class Consumer:
                 extra={"message_id": message.message_id, "keys": keys},
             )
             return
-        self.actions.apply(message, verdict)
+        action = self.actions.apply(message, verdict)
         if verdict.outcome is Outcome.PROCESSED:
             self.metrics.duration(duration * 1000)
         if verdict.outcome is Outcome.WORKER_FATAL:
@@ -255,18 +255,11 @@ class Consumer:
                 },
             )
             self.stop()
-        level = logging.INFO if verdict.action is Action.DELETE else logging.WARNING
         log.log(
-            level,
+            logging.INFO if action is Action.DELETE else logging.WARNING,
             "message handled",
             extra={
-                "message_id": message.message_id,
-                "keys": keys,
-                "outcome": verdict.outcome.label,
-                "action": verdict.action.value,
-                "reason": verdict.reason,
-                "error_type": verdict.error_type,
-                "receive_count": message.receive_count,
+                **handled_fields(message.message_id, keys, verdict, action, message.receive_count),
                 "duration_ms": round(duration * 1000, 1),
                 "slot": slot.name,
             },

@@ -144,21 +144,21 @@ class MessageActions:
         limit = self._settings.max_receive_count
         return limit is not None and message.receive_count >= limit
 
-    def apply(self, message: InFlightMessage, verdict: Verdict) -> None:
+    def apply(self, message: InFlightMessage, verdict: Verdict) -> Action:
+        """Act on the verdict; returns what was done (a dead letter whose copy failed is released)."""
         for name in verdict.outcome.counted_as:
             self._metrics.count(name)
         if verdict.action is Action.DELETE:
             self._deleter.delete(message)
-        elif verdict.action is Action.DEAD_LETTER:
-            self.dead_letter(message, verdict)
-        elif self.is_last_receive(message) and self._dlq_url:
+            return Action.DELETE
+        if verdict.action is Action.DEAD_LETTER:
+            return self.dead_letter(message, verdict)
+        if self.is_last_receive(message) and self._dlq_url:
             limit = self._settings.max_receive_count
             assert limit is not None  # is_last_receive
-            self.dead_letter(message, last_receive_verdict(verdict, message.receive_count, limit))
-        elif verdict.outcome.releases_at_once:
-            self.release(message, 0)
-        else:
-            self.release(message, self.backoff(message))
+            return self.dead_letter(message, last_receive_verdict(verdict, message.receive_count, limit))
+        self.release(message, 0 if verdict.outcome.releases_at_once else self.backoff(message))
+        return Action.RELEASE
 
     def backoff(self, message: InFlightMessage) -> int:
         return backoff_seconds(
@@ -196,7 +196,7 @@ class MessageActions:
             except Exception as error:  # noqa: BLE001 - they reappear after their visibility timeout anyway
                 log.warning("release at shutdown failed: %s", error)
 
-    def dead_letter(self, message: InFlightMessage, verdict: Verdict) -> None:
+    def dead_letter(self, message: InFlightMessage, verdict: Verdict) -> Action:
         """Copy the message to the DLQ with the reason, then delete the original. If the copy fails the
         original is released instead (never deleted uncopied), so it is retried or redriven by SQS."""
         if not self._dlq_url:
@@ -205,7 +205,7 @@ class MessageActions:
                 extra={"message_id": message.message_id, "reason": verdict.reason},
             )
             self.release(message, self._settings.visibility_timeout)
-            return
+            return Action.RELEASE
         attributes = dead_letter_attributes(
             verdict, message.message_id, message.receive_count, self._queue_url.rsplit("/", 1)[-1]
         )
@@ -222,6 +222,7 @@ class MessageActions:
                 extra={"message_id": message.message_id, "error": str(error)},
             )
             self.release(message, self.backoff(message))
-            return
+            return Action.RELEASE
         self._metrics.count(metrics.DEAD_LETTERED)
         self._deleter.delete(message)
+        return Action.DEAD_LETTER
