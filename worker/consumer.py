@@ -82,7 +82,12 @@ class Consumer:
             config.retry_backoff_base_seconds,
         )
         self.heartbeat = Heartbeat(
-            sqs, config.queue_url, self.inflight, self.queue_settings.visibility_timeout, heartbeat_interval
+            sqs,
+            config.queue_url,
+            self.inflight,
+            self.queue_settings.visibility_timeout,
+            heartbeat_interval,
+            self.metrics,
         )
         environ = {
             **os.environ,
@@ -164,6 +169,7 @@ class Consumer:
         return min(SQS_MAX_BATCH, room) if room >= needed else 0
 
     def _receive(self, wanted: int) -> None:
+        sent = time.monotonic()  # SQS starts the visibility clock after this: a safe lower bound
         try:
             self.receive_requests += 1
             response = self._sqs.receive_message(
@@ -185,7 +191,7 @@ class Consumer:
                 receive_count=int(raw.get("Attributes", {}).get("ApproximateReceiveCount", 1)),
                 group_id=raw.get("Attributes", {}).get("MessageGroupId"),
                 received_at=now,
-                visible_at=now + self.queue_settings.visibility_timeout,
+                visible_at=sent + self.queue_settings.visibility_timeout,
             )
             self.inflight.add(message)
             self._buffer.put(message)

@@ -47,6 +47,9 @@ TEST_EVENTS = "TestEventsDeleted"
 DUPLICATES = "DuplicateMessagesDeleted"
 OBJECTS_GONE = "ObjectsGoneDeleted"
 DURATION = "ProcessingDuration"
+VISIBILITY_LOST = "MessageVisibilityLost"
+"""A message the worker held lost its visibility (SQS may hand it to another consumer): an extension
+or delete refused for an expired or invalid receipt handle, or an extension that came too late."""
 
 # --- SQS limits the worker and the stack both respect ---------------------------------------------
 MAX_MESSAGE_RETENTION_SECONDS = 1_209_600

@@ -16,7 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from worker import metrics
-from worker.inflight import InFlightMessage
+from worker.errors import error_code
+from worker.inflight import InFlightMessage, handle_lost, mark_lost
 from worker.outcomes import Action, Verdict, dead_letter_attributes, fifo_send_arguments, last_receive_verdict
 from worker.startup import QueueSettings
 
@@ -85,6 +86,7 @@ class DeleteBatcher(threading.Thread):
     def _delete_batch(self, batch: list[InFlightMessage]) -> None:
         remaining = {str(position): message for position, message in enumerate(batch)}
         errors: dict[str, str] = {}
+        lost: set[str] = set()
         for attempt in range(DELETE_ATTEMPTS):
             if attempt:
                 time.sleep(DELETE_RETRY_PAUSE_SECONDS * attempt)
@@ -96,7 +98,9 @@ class DeleteBatcher(threading.Thread):
             except Exception as error:  # noqa: BLE001 - botocore already retried; try again, then report
                 errors = dict.fromkeys(remaining, f"{type(error).__name__}: {error}")
                 continue
-            errors = {f["Id"]: f"{f.get('Code')}: {f.get('Message', '')}" for f in response.get("Failed", [])}
+            failed = response.get("Failed", [])
+            errors = {f["Id"]: f"{f.get('Code')}: {f.get('Message', '')}" for f in failed}
+            lost = {f["Id"] for f in failed if handle_lost(f.get("Code"), f.get("Message"))}
             with self._counts_lock:
                 self.deleted += len(response.get("Successful", []))
             remaining = {key: message for key, message in remaining.items() if key in errors}
@@ -112,6 +116,8 @@ class DeleteBatcher(threading.Thread):
                     "attempts": DELETE_ATTEMPTS,
                 },
             )
+            if key in lost:  # the handle no longer holds the message: it may be processed elsewhere
+                mark_lost(message, self._metrics, "delete refused", errors[key])
 
 
 class MessageActions:
@@ -175,6 +181,9 @@ class MessageActions:
             )
             self._metrics.count(metrics.RELEASED)
         except Exception as error:  # noqa: BLE001 - it reappears after its current visibility anyway
+            if handle_lost(error_code(error), str(error)):
+                mark_lost(message, self._metrics, "release refused", str(error))
+                return
             log.warning(
                 "release failed; the message reappears when its visibility expires",
                 extra={"message_id": message.message_id, "error": str(error)},
