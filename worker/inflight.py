@@ -58,8 +58,10 @@ class InFlightMessage:
     """When SQS would show the message again unless the heartbeat extends it (monotonic seconds)."""
     settled_by: str | None = None
     lost: threading.Event = field(default_factory=threading.Event)
-    """Set by the heartbeat when the visibility ran out without an extension: SQS may hand the message
-    to another worker now, so its job is stopped rather than left to run beside a second call."""
+    """Set when the visibility ran out or the receipt handle was refused: SQS may hand the message to
+    another worker now, so its job is stopped rather than left to run beside a second call."""
+    lost_reported: bool = False
+    """`mark_lost` logged and counted it (once per message)."""
 
 
 def handle_lost(code: str | None, text: str | None) -> bool:
@@ -69,12 +71,17 @@ def handle_lost(code: str | None, text: str | None) -> bool:
     return code == "InvalidParameterValue" and EXPIRED_HANDLE_TEXT in (text or "").lower()
 
 
-def mark_lost(message: InFlightMessage, sink: metrics.Metrics | None, how: str, detail: str = "") -> None:
-    """The message's visibility is gone: stop its job (the slot watches `lost`), log and count it once."""
+def mark_lost(
+    message: InFlightMessage, sink: metrics.Metrics | None, how: str, detail: str = "", stop: bool = True
+) -> None:
+    """The message's visibility is gone: log and count it once, and unless `stop` is False (SQS took
+    a late extension, so the handle still held it) stop its job (the slot watches `lost`)."""
     with _lost_lock:
-        if message.lost.is_set():
+        if stop:
+            message.lost.set()
+        if message.lost_reported:
             return
-        message.lost.set()
+        message.lost_reported = True
     if sink is not None:
         sink.count(metrics.VISIBILITY_LOST)
     log.error(
@@ -219,6 +226,7 @@ class Heartbeat(threading.Thread):
                     self._metrics,
                     "extension came too late",
                     f"answered {answered - message.visible_at:.2f} s after the visibility could have run out",
+                    stop=False,  # SQS took it: stopping now could only add a second call after a write
                 )
             message.visible_at = now + extensions[success["Id"]]
         self.extensions += len(response.get("Successful", []))
