@@ -27,6 +27,7 @@ from typing import Any
 
 from worker.errors import ConfigurationError, classify_exception
 from worker.events import S3ObjectEvent
+from worker.logs import capture_output
 
 PR_SET_PDEATHSIG = 1
 
@@ -108,6 +109,7 @@ def serve(connection: Any, spec: str, environ: Mapping[str, str], parent_pid: in
     whole, with every program the processor starts (worker/jobs.py)."""
     os.setsid()
     _die_with_parent(parent_pid)
+    capture_output()  # JSON log lines, whatever the processor, its libraries or its tools print
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.environ.clear()

@@ -206,3 +206,18 @@ def tool_then_hang(event: S3ObjectEvent) -> None:
     if name.startswith("tool-hang-"):
         while True:
             time.sleep(3600)
+
+
+def noisy(event: S3ObjectEvent) -> None:
+    """Writes the way libraries and tools do, around the logging module: a library logger (pypdf's
+    words), a warning, print, a raw write to fd 2, and a tool writing to its stderr."""
+    import logging
+    import subprocess
+    import warnings
+
+    logging.getLogger("pypdf._reader").warning("invalid pdf header: b'\\x00\\x01'")
+    warnings.warn("EOF marker not found", UserWarning, stacklevel=1)
+    print(f"printed by the processor for {event.key}")
+    os.write(2, b"raw bytes on fd 2\n")
+    subprocess.run([sys.executable, "-c", "import sys; sys.stderr.write('tool complains\\n')"], check=True)
+    record_call(event)
