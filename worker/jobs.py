@@ -122,8 +122,9 @@ class Slot:
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
-    def start(self) -> JobResult:
-        """Start the child and wait until it has loaded the processor ('ready', or 'fatal' and why)."""
+    def start(self, abort: Callable[[], bool] = lambda: False) -> JobResult:
+        """Start the child and wait until it has loaded the processor ('ready', or 'fatal' and why);
+        `abort()` true (the worker is stopping) stops the start-up ('aborted')."""
         parent_end, child_end = _context.Pipe()
         process = _context.Process(
             target=serve,
@@ -135,9 +136,18 @@ class Slot:
         child_end.close()
         self._process, self._connection = process, parent_end
         self.starts += 1
-        if not parent_end.poll(START_TIMEOUT_SECONDS):
-            self.stop()
-            return JobResult("fatal", "ProcessorStartTimeout", "the processing process did not start in time")
+        started_at = time.monotonic()
+        while not parent_end.poll(POLL_SECONDS):
+            if abort():
+                self.stop()
+                return JobResult(
+                    "aborted", "WorkerShutdown", "the processing process was stopped while starting"
+                )
+            if time.monotonic() - started_at > START_TIMEOUT_SECONDS:
+                self.stop()
+                return JobResult(
+                    "fatal", "ProcessorStartTimeout", "the processing process did not start in time"
+                )
         try:
             result: JobResult = parent_end.recv()
         except (EOFError, OSError):
