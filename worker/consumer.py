@@ -217,6 +217,7 @@ class Consumer:
                 group_id=raw.get("Attributes", {}).get("MessageGroupId"),
                 received_at=now,
                 visible_at=sent + self.queue_settings.visibility_timeout,
+                lapses_by=now + self.queue_settings.visibility_timeout,
             )
             messages.append(message)
         with self._intake:

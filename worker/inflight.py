@@ -55,7 +55,10 @@ class InFlightMessage:
     started_at: float | None = None
     """When a slot took the message out of the buffer (None while it waits)."""
     visible_at: float = 0.0
-    """When SQS would show the message again unless the heartbeat extends it (monotonic seconds)."""
+    """The earliest SQS may show the message again unless the heartbeat extends it (monotonic seconds,
+    counted from when the receive or extension was sent: a lower bound)."""
+    lapses_by: float = float("inf")
+    """The latest it becomes visible again without an extension (counted from when the answer came)."""
     settled_by: str | None = None
     lost: threading.Event = field(default_factory=threading.Event)
     """Set when the visibility ran out or the receipt handle was refused: SQS may hand the message to
@@ -190,15 +193,12 @@ class Heartbeat(threading.Thread):
         for message in self._inflight.snapshot():
             if message.lost.is_set():
                 continue
-            if now >= message.visible_at:
+            if now >= message.lapses_by:  # certainly visible again: another consumer may hold it
                 mark_lost(
-                    message,
-                    self._metrics,
-                    "not extended in time",
-                    f"late by {now - message.visible_at:.2f} s",
+                    message, self._metrics, "not extended in time", f"late by {now - message.lapses_by:.2f} s"
                 )
             elif message.visible_at - now <= self._visibility_timeout - self._interval / 4:
-                due.append(message)
+                due.append(message)  # past `visible_at` too: `_extend` reports it if it came too late
         for start in range(0, len(due), CHANGE_VISIBILITY_BATCH_SIZE):
             self._extend(due[start : start + CHANGE_VISIBILITY_BATCH_SIZE])
 
@@ -226,9 +226,11 @@ class Heartbeat(threading.Thread):
                     self._metrics,
                     "extension came too late",
                     f"answered {answered - message.visible_at:.2f} s after the visibility could have run out",
-                    stop=False,  # SQS took it: stopping now could only add a second call after a write
+                    # certainly late: stop the job; maybe late and SQS took it: the job goes on
+                    stop=now >= message.lapses_by,
                 )
             message.visible_at = now + extensions[success["Id"]]
+            message.lapses_by = answered + extensions[success["Id"]]
         self.extensions += len(response.get("Successful", []))
         for failure in response.get("Failed", []):
             message = messages[int(failure["Id"])]
