@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from worker.child import load_processor
-from worker.config import WorkerConfig, boto_config
+from worker.config import WorkerConfig, boto_config, environment_help
 from worker.errors import ConfigurationError
 from worker.logs import configure_logging
 
@@ -25,8 +25,20 @@ EXIT_CONFIGURATION = 2
 EXIT_FATAL = 3
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments in (["--help"], ["-h"]):
+        sys.stdout.write(environment_help())
+        return 0
     configure_logging()
+    if arguments:
+        log.error(
+            "python -m worker takes no arguments (got %s): it is configured by environment variables; "
+            "see python -m worker --help",
+            " ".join(arguments),
+            extra={"error": "UsageError"},
+        )
+        return EXIT_CONFIGURATION
     stop_requested: list[int] = []
     consumers: list[Any] = []
 

@@ -19,6 +19,43 @@ SQS_MAX_VISIBILITY_SECONDS = 43_200
 (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html)."""
 
 
+ENVIRONMENT: tuple[tuple[str, str, str], ...] = (
+    ("QUEUE_URL", "required", "the work queue; its VisibilityTimeout and RedrivePolicy are read from it"),
+    ("PROCESSING_TIMEOUT_SECONDS", "required", "longest one processor call may run, 0.1 .. 43200"),
+    ("METRIC_NAMESPACE", "required", "CloudWatch namespace (dimension QueueName)"),
+    ("INDEX_BUCKET", "required", "where the built-in indexer writes its documents"),
+    ("INDEX_PREFIX", '""', "key prefix of the documents (at most 512 bytes)"),
+    ("DLQ_URL", "the redrive target", "optional; set and different from the queue's redrive target: refused"),
+    ("FILE_PROCESSOR", DEFAULT_PROCESSOR, "package.module:function, run in each job's process group"),
+    ("WORKER_CONCURRENCY", "4", "job slots (child processes), 1 .. 64"),
+    ("PREFETCH_MESSAGES", "10", "messages held beyond the busy slots while jobs are short, 0 .. 100"),
+    ("PREFETCH_MAX_WAIT_SECONDS", "10", "hold extra messages only if they would start this soon"),
+    ("HEARTBEAT_SECONDS", "visibility / 3", "how often held messages get more time"),
+    ("RECEIVE_WAIT_SECONDS", "20", "long-poll wait, 0 .. 20"),
+    ("SHUTDOWN_GRACE_SECONDS", "60", "after SIGTERM, how long running jobs may finish"),
+    ("METRIC_FLUSH_SECONDS", "60", "how often metrics are sent"),
+    ("RETRY_BACKOFF_BASE_SECONDS", "15", "first backoff after a transient failure; doubles per receive"),
+    ("ALLOW_NO_REDRIVE_POLICY", "false", "run on a queue without a redrive policy (loud warning)"),
+)
+"""The environment contract (docs/worker.md, Configuration): `python -m worker --help` prints it."""
+
+
+def environment_help() -> str:
+    """`python -m worker --help`: the environment contract, exit statuses and signals."""
+    width = max(len(name) for name, _, _ in ENVIRONMENT)
+    rows = "\n".join(f"  {name:<{width}}  {meaning} [{default}]" for name, default, meaning in ENVIRONMENT)
+    return (
+        "usage: python -m worker\n\n"
+        "The SQS consumer that indexes uploaded files. Configured only by environment variables\n"
+        "(on EC2 the systemd unit's EnvironmentFile, /etc/file-processor.env):\n\n"
+        f"{rows}\n\n"
+        "boto3's own variables (AWS_ENDPOINT_URL, AWS_DEFAULT_REGION, credentials) pick the endpoint.\n"
+        "SIGTERM or Ctrl-C: stop receiving, hand back buffered messages, finish or stop running jobs.\n"
+        "Exit status: 0 stopped on a signal, 2 a start-up check failed, 3 stopped on a fatal error.\n"
+        "Reference: docs/worker.md\n"
+    )
+
+
 @dataclass(frozen=True)
 class WorkerConfig:
     queue_url: str
