@@ -14,6 +14,8 @@ from typing import Any
 from worker.errors import ConfigurationError
 
 DEFAULT_PROCESSOR = "worker.indexer:index_file"
+DEFAULT_RETRY_BACKOFF_BASE_SECONDS = 15.0
+"""First backoff after a transient failure, for both consumers (EC2 worker and Lambda handler)."""
 SQS_MAX_VISIBILITY_SECONDS = 43_200
 """SQS keeps a received message invisible for at most 12 hours from its receive, heartbeat or not
 (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html)."""
@@ -68,7 +70,7 @@ class WorkerConfig:
     receive_wait_seconds: int = 20
     shutdown_grace_seconds: float = 60.0
     metric_flush_seconds: float = 60.0
-    retry_backoff_base_seconds: float = 15.0
+    retry_backoff_base_seconds: float = DEFAULT_RETRY_BACKOFF_BASE_SECONDS
     """First backoff after a transient failure; doubles with each receive, capped at the visibility timeout."""
     heartbeat_seconds: float | None = None
     """How often in-flight messages get more time; default a third of the queue's visibility timeout."""
@@ -84,11 +86,11 @@ class WorkerConfig:
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> WorkerConfig:
         env = os.environ if environ is None else environ
-        heartbeat = _number(env, "HEARTBEAT_SECONDS", None, minimum=0.1)
+        heartbeat = env_number(env, "HEARTBEAT_SECONDS", None, minimum=0.1)
         return cls(
             queue_url=_required(env, "QUEUE_URL"),
             dlq_url=env.get("DLQ_URL", "").strip() or None,
-            processing_timeout_seconds=_number(
+            processing_timeout_seconds=env_number(
                 env,
                 "PROCESSING_TIMEOUT_SECONDS",
                 None,
@@ -100,14 +102,16 @@ class WorkerConfig:
             index_bucket=_required(env, "INDEX_BUCKET"),
             index_prefix=env.get("INDEX_PREFIX", ""),
             file_processor=env.get("FILE_PROCESSOR") or DEFAULT_PROCESSOR,
-            concurrency=int(_number(env, "WORKER_CONCURRENCY", 4, minimum=1, maximum=64)),
-            receive_wait_seconds=int(_number(env, "RECEIVE_WAIT_SECONDS", 20, minimum=0, maximum=20)),
-            shutdown_grace_seconds=_number(env, "SHUTDOWN_GRACE_SECONDS", 60, minimum=0),
-            metric_flush_seconds=_number(env, "METRIC_FLUSH_SECONDS", 60, minimum=0.1),
-            retry_backoff_base_seconds=_number(env, "RETRY_BACKOFF_BASE_SECONDS", 15, minimum=0),
+            concurrency=int(env_number(env, "WORKER_CONCURRENCY", 4, minimum=1, maximum=64)),
+            receive_wait_seconds=int(env_number(env, "RECEIVE_WAIT_SECONDS", 20, minimum=0, maximum=20)),
+            shutdown_grace_seconds=env_number(env, "SHUTDOWN_GRACE_SECONDS", 60, minimum=0),
+            metric_flush_seconds=env_number(env, "METRIC_FLUSH_SECONDS", 60, minimum=0.1),
+            retry_backoff_base_seconds=env_number(
+                env, "RETRY_BACKOFF_BASE_SECONDS", DEFAULT_RETRY_BACKOFF_BASE_SECONDS, minimum=0
+            ),
             heartbeat_seconds=heartbeat,
-            prefetch_messages=int(_number(env, "PREFETCH_MESSAGES", 10, minimum=0, maximum=100)),
-            prefetch_max_wait_seconds=_number(env, "PREFETCH_MAX_WAIT_SECONDS", 10, minimum=0),
+            prefetch_messages=int(env_number(env, "PREFETCH_MESSAGES", 10, minimum=0, maximum=100)),
+            prefetch_max_wait_seconds=env_number(env, "PREFETCH_MAX_WAIT_SECONDS", 10, minimum=0),
             allow_no_redrive=_flag(env, "ALLOW_NO_REDRIVE_POLICY"),
         )
 
@@ -130,7 +134,7 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     raise ConfigurationError(f"{name}={raw!r}: expected true or false")
 
 
-def _number(
+def env_number(
     env: Mapping[str, str],
     name: str,
     default: float | None,

@@ -13,6 +13,7 @@ import queue
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from worker import metrics
@@ -21,7 +22,7 @@ from worker.inflight import InFlightMessage, handle_lost, mark_lost
 from worker.outcomes import Action, Verdict, dead_letter_attributes, fifo_send_arguments, last_receive_verdict
 from worker.startup import QueueSettings
 
-__all__ = ["DeleteBatcher", "MessageActions", "QueueSettings", "backoff_seconds"]
+__all__ = ["DeleteBatcher", "MessageActions", "Plan", "QueueSettings", "backoff_seconds", "plan"]
 
 log = logging.getLogger("worker.actions")
 
@@ -35,6 +36,35 @@ DELETE_SENDERS = 2
 def backoff_seconds(receive_count: int, base_seconds: float, visibility_timeout: int) -> int:
     """Grows with the receive count (base, 2x base, 4x base, ...), capped at the queue's visibility."""
     return int(min(base_seconds * 2 ** max(receive_count - 1, 0), visibility_timeout))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to do with a message: `action`, on `verdict` (on the last receive, the verdict that says
+    so), released after `release_seconds` when the action is a release."""
+
+    action: Action
+    verdict: Verdict
+    release_seconds: int = 0
+
+
+def plan(verdict: Verdict, receive_count: int, settings: QueueSettings, retry_base_seconds: float) -> Plan:
+    """The one outcome -> SQS action mapping both consumers use (the EC2 worker's `MessageActions`
+    and the Lambda handler, as Powertools' batch utility keeps one processor for every record):
+    delete; dead-letter; on the last receive the queue allows (with a DLQ), dead-letter what would
+    be released, saying so; else release, at once or after the backoff."""
+    if verdict.action is not Action.RELEASE:
+        return Plan(verdict.action, verdict)
+    limit = settings.max_receive_count
+    if limit is not None and receive_count >= limit and settings.dlq_url:
+        return Plan(Action.DEAD_LETTER, last_receive_verdict(verdict, receive_count, limit))
+    if verdict.outcome.releases_at_once:
+        return Plan(Action.RELEASE, verdict, 0)
+    return Plan(
+        Action.RELEASE,
+        verdict,
+        backoff_seconds(receive_count, retry_base_seconds, settings.visibility_timeout),
+    )
 
 
 class DeleteBatcher(threading.Thread):
@@ -154,16 +184,13 @@ class MessageActions:
         """Act on the verdict; returns what was done (a dead letter whose copy failed is released)."""
         for name in verdict.outcome.counted_as:
             self._metrics.count(name)
-        if verdict.action is Action.DELETE:
+        todo = plan(verdict, message.receive_count, self._settings, self._retry_base_seconds)
+        if todo.action is Action.DELETE:
             self._deleter.delete(message)
             return Action.DELETE
-        if verdict.action is Action.DEAD_LETTER:
-            return self.dead_letter(message, verdict)
-        if self.is_last_receive(message) and self._dlq_url:
-            limit = self._settings.max_receive_count
-            assert limit is not None  # is_last_receive
-            return self.dead_letter(message, last_receive_verdict(verdict, message.receive_count, limit))
-        self.release(message, 0 if verdict.outcome.releases_at_once else self.backoff(message))
+        if todo.action is Action.DEAD_LETTER:
+            return self.dead_letter(message, todo.verdict)
+        self.release(message, todo.release_seconds)
         return Action.RELEASE
 
     def backoff(self, message: InFlightMessage) -> int:
