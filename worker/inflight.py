@@ -220,6 +220,8 @@ class Heartbeat(threading.Thread):
         answered = time.monotonic()
         for success in response.get("Successful", []):
             message = messages[int(success["Id"])]
+            if message.settled_by is not None:  # deleted or released meanwhile: no longer ours to keep
+                continue
             if answered >= message.visible_at:  # SQS may have handed it out before the extension arrived
                 mark_lost(
                     message,
@@ -234,6 +236,8 @@ class Heartbeat(threading.Thread):
         self.extensions += len(response.get("Successful", []))
         for failure in response.get("Failed", []):
             message = messages[int(failure["Id"])]
+            if message.settled_by is not None:  # its delete can beat this extension: not a loss
+                continue
             if handle_lost(failure.get("Code"), failure.get("Message")):
                 mark_lost(
                     message,

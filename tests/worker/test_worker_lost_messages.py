@@ -156,3 +156,18 @@ def test_a_delete_refused_for_its_receipt_handle_is_a_lost_message_and_a_failed_
     assert sink.totals[metrics.VISIBILITY_LOST] == 1
     assert sink.totals[metrics.DELETE_FAILED] == 1
     assert deleter.requests == DELETE_ATTEMPTS
+
+
+def test_a_message_deleted_while_its_extension_was_under_way_is_not_lost():
+    # the heartbeat took its snapshot, then the job ended and the delete went through: SQS refuses
+    # the extension's handle, which is no loss
+    message = held(3)
+
+    class DeletedMeanwhile(FakeSqs):
+        def change_message_visibility_batch(self, QueueUrl, Entries):  # noqa: N803
+            message.settled_by = "job"
+            return super().change_message_visibility_batch(QueueUrl, Entries)
+
+    beat, sink = heartbeat(DeletedMeanwhile(("ReceiptHandleIsInvalid", "invalid")), message)
+    beat.beat()
+    assert sink.totals[metrics.VISIBILITY_LOST] == 0
