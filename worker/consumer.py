@@ -231,7 +231,7 @@ class Consumer:
             log.info("received while stopping: handed back at once", extra={"handed_back": len(messages)})
             for message in messages:
                 message.settled_by = "shutdown"
-            self.actions.release_all_now(messages)
+            self._hand_back(messages)  # on their last receive: dead-lettered with the reason
 
     # --- one slot, one message at a time ---------------------------------------------------------
 

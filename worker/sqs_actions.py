@@ -82,15 +82,24 @@ class DeleteBatcher(threading.Thread):
         self._pending: queue.Queue[InFlightMessage | None] = queue.Queue()
         self._senders = ThreadPoolExecutor(DELETE_SENDERS, thread_name_prefix="delete")
         self._counts_lock = threading.Lock()
+        self._closing = threading.Lock()
+        self._closed = False
         self.requests = 0
         self.deleted = 0
 
     def delete(self, message: InFlightMessage) -> None:
-        self._pending.put(message)
+        """Queue the delete; after `close`, delete at once (a receive that ended after the stop)."""
+        with self._closing:
+            if not self._closed:
+                self._pending.put(message)
+                return
+        self._delete_batch([message])
 
     def close(self) -> None:
         """Delete everything still pending, then stop."""
-        self._pending.put(None)
+        with self._closing:
+            self._closed = True
+            self._pending.put(None)
         self.join()
         self._senders.shutdown(wait=True)
 
