@@ -153,8 +153,13 @@ class Consumer:
         try:
             while not self.stopping.wait(1.0):
                 pass
-            # an open long poll is not waited for: what it still returns is handed back at once
-            receiver.join(RECEIVE_STOP_WAIT_SECONDS)
+            # on a signal an open long poll is not waited for (what it still returns is handed back at
+            # once); on a fatal error nobody waits for the exit, so the poll ends and nothing stays hidden
+            receiver.join(
+                self.config.receive_wait_seconds + RECEIVE_STOP_WAIT_SECONDS
+                if self.fatal_reason
+                else RECEIVE_STOP_WAIT_SECONDS
+            )
         finally:
             self._shut_down(threads)
 
