@@ -18,7 +18,8 @@ from sandbox.drill_verdicts import DeadLetter, DrillFacts
 from sandbox.local_aws import LocalPipeline, queue_depth
 from worker import contract
 
-WORKER_METRICS = contract.SUCCESS_METRICS
+WORKER_METRICS = (*contract.SUCCESS_METRICS, contract.VISIBILITY_LOST)
+"""Read from CloudWatch after a run; MessageVisibilityLost shows a starved worker (docs/monitoring.md)."""
 POLL_SECONDS = 0.25
 READ_VISIBILITY_SECONDS = 600
 """Messages read to be counted stay hidden this long, so each is read once (then made visible again)."""

@@ -14,7 +14,7 @@ from typing import Any
 
 from worker.aws_setup import AwsSetupError, require_aws_settings, use_local_placeholders
 from worker.child import load_processor
-from worker.config import WorkerConfig, boto_config
+from worker.config import WorkerConfig, boto_config, environment_help
 from worker.errors import ConfigurationError
 from worker.logs import configure_logging
 
@@ -26,8 +26,20 @@ EXIT_CONFIGURATION = 2
 EXIT_FATAL = 3
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments in (["--help"], ["-h"]):
+        sys.stdout.write(environment_help())
+        return 0
     configure_logging()
+    if arguments:
+        log.error(
+            "python -m worker takes no arguments (got %s): it is configured by environment variables; "
+            "see python -m worker --help",
+            " ".join(arguments),
+            extra={"error": "UsageError"},
+        )
+        return EXIT_CONFIGURATION
     stop_requested: list[int] = []
     consumers: list[Any] = []
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from worker.errors import ConfigurationError, classify_exception
 from worker.events import S3ObjectEvent
+from worker.logs import capture_output
 
 PR_SET_PDEATHSIG = 1
 
@@ -103,9 +104,13 @@ def warm_up() -> None:
 
 
 def serve(connection: Any, spec: str, environ: Mapping[str, str], parent_pid: int) -> None:
-    """The child's main loop: one event in, one `JobResult` out, until the parent closes the pipe."""
+    """The child's main loop: one event in, one `JobResult` out, until the parent closes the pipe.
+    It first starts a session of its own, so that the job is a process group the parent can stop
+    whole, with every program the processor starts (worker/jobs.py)."""
+    os.setsid()
     _die_with_parent(parent_pid)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent decides
+    capture_output()  # JSON log lines, whatever the processor, its libraries or its tools print
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.environ.clear()
     os.environ.update(environ)

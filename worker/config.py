@@ -15,8 +15,45 @@ from worker.contract import SQS_MAX_VISIBILITY_SECONDS
 from worker.errors import ConfigurationError
 
 DEFAULT_PROCESSOR = "worker.indexer:index_file"
-"""SQS keeps a received message invisible for at most 12 hours from its receive, heartbeat or not
-(https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html)."""
+DEFAULT_RETRY_BACKOFF_BASE_SECONDS = 15.0
+"""First backoff after a transient failure, for both consumers (EC2 worker and Lambda handler)."""
+
+
+ENVIRONMENT: tuple[tuple[str, str, str], ...] = (
+    ("QUEUE_URL", "required", "the work queue; its VisibilityTimeout and RedrivePolicy are read from it"),
+    ("PROCESSING_TIMEOUT_SECONDS", "required", "longest one processor call may run, 0.1 .. 43200"),
+    ("METRIC_NAMESPACE", "required", "CloudWatch namespace (dimension QueueName)"),
+    ("INDEX_BUCKET", "required", "where the built-in indexer writes its documents"),
+    ("INDEX_PREFIX", '""', "key prefix of the documents (at most 512 bytes)"),
+    ("DLQ_URL", "the redrive target", "optional; set and different from the queue's redrive target: refused"),
+    ("FILE_PROCESSOR", DEFAULT_PROCESSOR, "package.module:function, run in each job's process group"),
+    ("WORKER_CONCURRENCY", "4", "job slots (child processes), 1 .. 64"),
+    ("PREFETCH_MESSAGES", "10", "messages held beyond the busy slots while jobs are short, 0 .. 100"),
+    ("PREFETCH_MAX_WAIT_SECONDS", "10", "hold extra messages only if they would start this soon"),
+    ("HEARTBEAT_SECONDS", "visibility / 3", "how often held messages get more time"),
+    ("RECEIVE_WAIT_SECONDS", "20", "long-poll wait, 0 .. 20"),
+    ("SHUTDOWN_GRACE_SECONDS", "60", "after SIGTERM, how long running jobs may finish"),
+    ("METRIC_FLUSH_SECONDS", "60", "how often metrics are sent"),
+    ("RETRY_BACKOFF_BASE_SECONDS", "15", "first backoff after a transient failure; doubles per receive"),
+    ("ALLOW_NO_REDRIVE_POLICY", "false", "run on a queue without a redrive policy (loud warning)"),
+)
+"""The environment contract (docs/worker.md, Configuration): `python -m worker --help` prints it."""
+
+
+def environment_help() -> str:
+    """`python -m worker --help`: the environment contract, exit statuses and signals."""
+    width = max(len(name) for name, _, _ in ENVIRONMENT)
+    rows = "\n".join(f"  {name:<{width}}  {meaning} [{default}]" for name, default, meaning in ENVIRONMENT)
+    return (
+        "usage: python -m worker\n\n"
+        "The SQS consumer that indexes uploaded files. Configured only by environment variables\n"
+        "(on EC2 the systemd unit's EnvironmentFile, /etc/file-processor.env):\n\n"
+        f"{rows}\n\n"
+        "boto3's own variables (AWS_ENDPOINT_URL, AWS_DEFAULT_REGION, credentials) pick the endpoint.\n"
+        "SIGTERM or Ctrl-C: stop receiving, hand back buffered messages, finish or stop running jobs.\n"
+        "Exit status: 0 stopped on a signal, 2 a start-up check failed, 3 stopped on a fatal error.\n"
+        "Reference: docs/worker.md\n"
+    )
 
 
 @dataclass(frozen=True)
@@ -31,7 +68,7 @@ class WorkerConfig:
     receive_wait_seconds: int = 20
     shutdown_grace_seconds: float = 60.0
     metric_flush_seconds: float = 60.0
-    retry_backoff_base_seconds: float = 15.0
+    retry_backoff_base_seconds: float = DEFAULT_RETRY_BACKOFF_BASE_SECONDS
     """First backoff after a transient failure; doubles with each receive, capped at the visibility timeout."""
     heartbeat_seconds: float | None = None
     """How often in-flight messages get more time; default a third of the queue's visibility timeout."""
@@ -47,11 +84,11 @@ class WorkerConfig:
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> WorkerConfig:
         env = os.environ if environ is None else environ
-        heartbeat = _number(env, "HEARTBEAT_SECONDS", None, minimum=0.1)
+        heartbeat = env_number(env, "HEARTBEAT_SECONDS", None, minimum=0.1)
         return cls(
             queue_url=_required(env, "QUEUE_URL"),
             dlq_url=env.get("DLQ_URL", "").strip() or None,
-            processing_timeout_seconds=_number(
+            processing_timeout_seconds=env_number(
                 env,
                 "PROCESSING_TIMEOUT_SECONDS",
                 None,
@@ -63,14 +100,16 @@ class WorkerConfig:
             index_bucket=_required(env, "INDEX_BUCKET"),
             index_prefix=env.get("INDEX_PREFIX", ""),
             file_processor=env.get("FILE_PROCESSOR") or DEFAULT_PROCESSOR,
-            concurrency=int(_number(env, "WORKER_CONCURRENCY", 4, minimum=1, maximum=64)),
-            receive_wait_seconds=int(_number(env, "RECEIVE_WAIT_SECONDS", 20, minimum=0, maximum=20)),
-            shutdown_grace_seconds=_number(env, "SHUTDOWN_GRACE_SECONDS", 60, minimum=0),
-            metric_flush_seconds=_number(env, "METRIC_FLUSH_SECONDS", 60, minimum=0.1),
-            retry_backoff_base_seconds=_number(env, "RETRY_BACKOFF_BASE_SECONDS", 15, minimum=0),
+            concurrency=int(env_number(env, "WORKER_CONCURRENCY", 4, minimum=1, maximum=64)),
+            receive_wait_seconds=int(env_number(env, "RECEIVE_WAIT_SECONDS", 20, minimum=0, maximum=20)),
+            shutdown_grace_seconds=env_number(env, "SHUTDOWN_GRACE_SECONDS", 60, minimum=0),
+            metric_flush_seconds=env_number(env, "METRIC_FLUSH_SECONDS", 60, minimum=0.1),
+            retry_backoff_base_seconds=env_number(
+                env, "RETRY_BACKOFF_BASE_SECONDS", DEFAULT_RETRY_BACKOFF_BASE_SECONDS, minimum=0
+            ),
             heartbeat_seconds=heartbeat,
-            prefetch_messages=int(_number(env, "PREFETCH_MESSAGES", 10, minimum=0, maximum=100)),
-            prefetch_max_wait_seconds=_number(env, "PREFETCH_MAX_WAIT_SECONDS", 10, minimum=0),
+            prefetch_messages=int(env_number(env, "PREFETCH_MESSAGES", 10, minimum=0, maximum=100)),
+            prefetch_max_wait_seconds=env_number(env, "PREFETCH_MAX_WAIT_SECONDS", 10, minimum=0),
             allow_no_redrive=_flag(env, "ALLOW_NO_REDRIVE_POLICY"),
         )
 
@@ -93,7 +132,7 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     raise ConfigurationError(f"{name}={raw!r}: expected true or false")
 
 
-def _number(
+def env_number(
     env: Mapping[str, str],
     name: str,
     default: float | None,

@@ -8,8 +8,10 @@
   the buffer. A job that passes its deadline is killed; the slot waits until its process is gone,
   and only then releases (or dead-letters) the message: never two calls for one message at once.
 - Each message ends in exactly one `Verdict`, which `MessageActions` turns into SQS calls.
-- SIGTERM: stop receiving, hand back what waits in the buffer, let running jobs finish within the
-  grace period, then stop them and hand their messages back; flush deletes and metrics; return.
+- The receiver (a thread of its own) starts only when every slot's process is ready.
+- SIGTERM: stop receiving without waiting for an open long poll (what it still returns is handed
+  back at once), hand back what waits in the buffer, let running jobs finish within the grace
+  period, then stop them and hand their messages back; flush deletes and metrics; return.
 - A fatal error (the worker's own index bucket gone or denied) stops the worker the same way, with
   the message handed back at once instead of dead-lettered; `fatal_reason` says why.
 """
@@ -33,7 +35,7 @@ from worker.handler_core import decide, verdict_for
 from worker.inflight import Heartbeat, InFlight, InFlightMessage
 from worker.jobs import Slot
 from worker.ledger import EventLedger
-from worker.outcomes import Action, Outcome, Verdict
+from worker.outcomes import Action, Outcome, Verdict, handled_fields
 from worker.sqs_actions import DeleteBatcher, MessageActions
 from worker.startup import QueueSettings, read_queue_settings, run_checks
 
@@ -44,6 +46,8 @@ log = logging.getLogger("worker")
 Processor = Callable[[S3ObjectEvent], Any]
 RECEIVE_ERROR_PAUSE_SECONDS = 1.0
 SQS_MAX_BATCH = 10
+RECEIVE_STOP_WAIT_SECONDS = 0.5
+"""How long a stop waits for an open receive before it goes on without it."""
 VISIBILITY_MARGIN_SECONDS = 60
 """A job must end this long before SQS's 12-hour cap on a message's invisibility."""
 
@@ -82,7 +86,12 @@ class Consumer:
             config.retry_backoff_base_seconds,
         )
         self.heartbeat = Heartbeat(
-            sqs, config.queue_url, self.inflight, self.queue_settings.visibility_timeout, heartbeat_interval
+            sqs,
+            config.queue_url,
+            self.inflight,
+            self.queue_settings.visibility_timeout,
+            heartbeat_interval,
+            self.metrics,
         )
         environ = {
             **os.environ,
@@ -95,7 +104,10 @@ class Consumer:
         self.abort = threading.Event()
         self.fatal_reason: str | None = None
         self.ready = threading.Event()
-        """Set once every slot's process has started (or failed to)."""
+        """Set once every slot's process has started (or failed to); the first receive waits for it."""
+        self._intake = threading.Lock()
+        """Held while received messages enter the buffer, and while shutdown empties it: a receive
+        that ends after the stop hands its messages back itself."""
         self._ready_lock = threading.Lock()
         self._slots_started = 0
         self.receive_requests = 0
@@ -136,13 +148,35 @@ class Consumer:
                 "processor": self.processor_spec,
             },
         )
+        receiver = threading.Thread(target=self._receive_loop, name="receiver", daemon=True)
+        receiver.start()
         try:
+            while not self.stopping.wait(1.0):
+                pass
+            # on a signal an open long poll is not waited for (what it still returns is handed back at
+            # once); on a fatal error nobody waits for the exit, so the poll ends and nothing stays hidden
+            receiver.join(
+                self.config.receive_wait_seconds + RECEIVE_STOP_WAIT_SECONDS
+                if self.fatal_reason
+                else RECEIVE_STOP_WAIT_SECONDS
+            )
+        finally:
+            self._shut_down(threads)
+
+    def _receive_loop(self) -> None:
+        """Receive once every slot's process is ready (messages are not held while slots start),
+        then whenever there is room, until stopping."""
+        try:
+            while not self.ready.wait(0.1):
+                if self.stopping.is_set():
+                    return
             while not self.stopping.is_set():
                 wanted = self.inflight.wait_for_room(self._room, self.stopping)
                 if wanted and not self.stopping.is_set():
                     self._receive(wanted)
-        finally:
-            self._shut_down(threads)
+        except Exception:  # noqa: BLE001 - a receiver that dies must stop the worker, not hang it
+            log.exception("the receiver failed; stopping")
+            self.stop()
 
     def prefetch_allowance(self) -> int:
         """Messages to hold beyond the slots: none until a job has finished, then as many as start
@@ -164,6 +198,7 @@ class Consumer:
         return min(SQS_MAX_BATCH, room) if room >= needed else 0
 
     def _receive(self, wanted: int) -> None:
+        sent = time.monotonic()  # SQS starts the visibility clock after this: a safe lower bound
         try:
             self.receive_requests += 1
             response = self._sqs.receive_message(
@@ -177,6 +212,7 @@ class Consumer:
             self.stopping.wait(RECEIVE_ERROR_PAUSE_SECONDS)
             return
         now = time.monotonic()
+        messages = []
         for raw in response.get("Messages", []):
             message = InFlightMessage(
                 message_id=raw["MessageId"],
@@ -185,17 +221,28 @@ class Consumer:
                 receive_count=int(raw.get("Attributes", {}).get("ApproximateReceiveCount", 1)),
                 group_id=raw.get("Attributes", {}).get("MessageGroupId"),
                 received_at=now,
-                visible_at=now + self.queue_settings.visibility_timeout,
+                visible_at=sent + self.queue_settings.visibility_timeout,
+                lapses_by=now + self.queue_settings.visibility_timeout,
             )
-            self.inflight.add(message)
-            self._buffer.put(message)
+            messages.append(message)
+        with self._intake:
+            late = self.stopping.is_set()
+            if not late:
+                for message in messages:
+                    self.inflight.add(message)
+                    self._buffer.put(message)
         self.max_buffered = max(self.max_buffered, self._buffer.qsize())
+        if late and messages:
+            log.info("received while stopping: handed back at once", extra={"handed_back": len(messages)})
+            for message in messages:
+                message.settled_by = "shutdown"
+            self._hand_back(messages)  # on their last receive: dead-lettered with the reason
 
     # --- one slot, one message at a time ---------------------------------------------------------
 
     def _slot_loop(self, slot: Slot) -> None:
-        started = slot.start()
-        if started.kind != "ready":
+        started = slot.start(abort=self.stopping.is_set)
+        if started.kind == "fatal":
             self.fatal_reason = f"{started.error_type}: {started.reason}"
             log.error("a processing process could not start; stopping", extra={"reason": self.fatal_reason})
             self.stop()
@@ -203,8 +250,10 @@ class Consumer:
             self._slots_started += 1
             if self._slots_started == len(self.slots):
                 self.ready.set()
+                if not self.stopping.is_set():
+                    log.info("slots ready; receiving", extra={"concurrency": len(self.slots)})
         while True:
-            if started.kind == "ready":
+            if started.kind == "ready" and not self.stopping.is_set():
                 started = slot.ensure_started()
             message = self._buffer.get()
             if message is None:
@@ -241,7 +290,7 @@ class Consumer:
                 extra={"message_id": message.message_id, "keys": keys},
             )
             return
-        self.actions.apply(message, verdict)
+        action = self.actions.apply(message, verdict)
         if verdict.outcome is Outcome.PROCESSED:
             self.metrics.duration(duration * 1000)
         if verdict.outcome is Outcome.WORKER_FATAL:
@@ -255,18 +304,11 @@ class Consumer:
                 },
             )
             self.stop()
-        level = logging.INFO if verdict.action is Action.DELETE else logging.WARNING
         log.log(
-            level,
+            logging.INFO if action is Action.DELETE else logging.WARNING,
             "message handled",
             extra={
-                "message_id": message.message_id,
-                "keys": keys,
-                "outcome": verdict.outcome.label,
-                "action": verdict.action.value,
-                "reason": verdict.reason,
-                "error_type": verdict.error_type,
-                "receive_count": message.receive_count,
+                **handled_fields(message.message_id, keys, verdict, action, message.receive_count),
                 "duration_ms": round(duration * 1000, 1),
                 "slot": slot.name,
             },
@@ -310,7 +352,9 @@ class Consumer:
     # --- stopping --------------------------------------------------------------------------------
 
     def _shut_down(self, threads: list[threading.Thread]) -> None:
-        waiting = self._drain_buffer()
+        self.stopping.set()
+        with self._intake:
+            waiting = self._drain_buffer()
         log.info(
             "stopping: no more receives; waiting for running jobs",
             extra={"running": len(self.inflight), "handed_back": len(waiting)},

@@ -47,6 +47,9 @@ TEST_EVENTS = "TestEventsDeleted"
 DUPLICATES = "DuplicateMessagesDeleted"
 OBJECTS_GONE = "ObjectsGoneDeleted"
 DURATION = "ProcessingDuration"
+VISIBILITY_LOST = "MessageVisibilityLost"
+"""A message the worker held lost its visibility (SQS may hand it to another consumer): an extension
+or delete refused for an expired or invalid receipt handle, or an extension that came too late."""
 SUCCESS_METRICS = (PROCESSED, FAILED, DEAD_LETTERED, DELETE_FAILED)
 """The counts the incident plan's success checks read (audit, drill)."""
 PUBLISHED_METRICS = (
@@ -59,6 +62,7 @@ PUBLISHED_METRICS = (
     DUPLICATES,
     OBJECTS_GONE,
     DURATION,
+    VISIBILITY_LOST,
 )
 """Every metric the worker (and the Lambda handler, in EMF) publishes, one dimension set each."""
 WORKER_CRASHED = "WorkerCrashed"

@@ -70,6 +70,8 @@ class ParsedBody:
     """Records of an OBJECT_EVENTS body that are not S3 object events (the others are in `events`)."""
     envelope: str = "s3"
     """How the event arrived: s3 (direct), sns, eventbridge."""
+    positions: tuple[int, ...] = ()
+    """Each event's index in the body's `Records` list (0 for an EventBridge event)."""
 
 
 def parse_body(body: Any) -> ParsedBody:
@@ -105,10 +107,11 @@ def _parse(body: Any, envelope: str = "s3") -> ParsedBody:
     records = document.get("Records")
     if not isinstance(records, list) or not records:
         return ParsedBody(BodyKind.NOT_AN_S3_EVENT, reason="body has no Records list", envelope=envelope)
-    events, bad = [], []
+    events, bad, positions = [], [], []
     for position, record in enumerate(records):
         try:
             events.append(_object_event(record))
+            positions.append(position)
         except Exception as error:  # noqa: BLE001 - one bad record must not hide the good ones
             bad.append(BadRecord(position, f"record {position} is not an S3 object event: {error!r}"[:500]))
     if not events:
@@ -118,7 +121,13 @@ def _parse(body: Any, envelope: str = "s3") -> ParsedBody:
             bad_records=tuple(bad),
             envelope=envelope,
         )
-    return ParsedBody(BodyKind.OBJECT_EVENTS, events=tuple(events), bad_records=tuple(bad), envelope=envelope)
+    return ParsedBody(
+        BodyKind.OBJECT_EVENTS,
+        events=tuple(events),
+        bad_records=tuple(bad),
+        envelope=envelope,
+        positions=tuple(positions),
+    )
 
 
 def _eventbridge(document: dict) -> ParsedBody:
@@ -147,7 +156,7 @@ def _eventbridge(document: dict) -> ParsedBody:
             reason=f"EventBridge 'Object Created' event without a usable detail: {error!r}"[:1000],
             envelope="eventbridge",
         )
-    return ParsedBody(BodyKind.OBJECT_EVENTS, events=(event,), envelope="eventbridge")
+    return ParsedBody(BodyKind.OBJECT_EVENTS, events=(event,), envelope="eventbridge", positions=(0,))
 
 
 def _object_event(record: Any) -> S3ObjectEvent:

@@ -61,11 +61,13 @@ def decide(body: Any, handle_record: RecordHandler) -> tuple[Verdict, list[str]]
     if parsed.kind is BodyKind.NOT_AN_S3_EVENT:
         return Verdict(Outcome.NOT_AN_S3_EVENT, reason=parsed.reason, error_type="NotAnS3Event"), []
     verdicts = [
-        Verdict(Outcome.NOT_AN_S3_EVENT, reason=bad.reason, error_type="NotAnS3Event")
+        Verdict(Outcome.NOT_AN_S3_EVENT, reason=bad.reason, error_type="NotAnS3Event").for_record(
+            bad.position, ""
+        )
         for bad in parsed.bad_records
     ]
-    for event in parsed.events:
-        verdict = handle_record(event)
+    for position, event in zip(parsed.positions, parsed.events, strict=True):
+        verdict = handle_record(event).for_record(position, event.key)
         verdicts.append(verdict)
         if verdict.outcome in (Outcome.WORKER_FATAL, Outcome.INTERRUPTED):
             break

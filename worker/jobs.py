@@ -8,6 +8,13 @@ until then: the next job of this slot cannot start before the previous process h
 The children are started with the `spawn` method: a fresh interpreter that shares no threads,
 locks or sockets with the worker (forking a threaded process can deadlock, and a forked boto3
 connection would be shared by two processes).
+
+A job is a process group: each child starts its own session (worker/child.py), so every program a
+processor starts (a PDF or OCR tool) is in the child's group, even after it is re-parented to init.
+At the deadline, after a crash and at shutdown the whole group gets SIGTERM, then SIGKILL, and the
+slot is free only when no process of the group remains (setsid(2), kill(2): a negative pid signals
+the group). Under systemd the unit's control group is the outer net (KillMode in
+worker/file-processor.service).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from worker.child import JobResult, serve
@@ -30,6 +38,10 @@ POLL_SECONDS = 0.2
 """How often a waiting slot asks whether to abort (the deadline itself is waited for exactly)."""
 START_TIMEOUT_SECONDS = 120.0
 KILL_WAIT_SECONDS = 30.0
+TERM_GRACE_SECONDS = 1.0
+"""How long a job's processes get between SIGTERM and SIGKILL (a tool may clean up its temp files)."""
+GROUP_POLL_SECONDS = 0.05
+PROC = Path("/proc")
 
 _context = multiprocessing.get_context("spawn")
 
@@ -45,6 +57,51 @@ def _describe_exit(exitcode: int | None) -> str:
     return f"exited with status {exitcode}"
 
 
+def group_members(group: int) -> list[int]:
+    """The live (not zombie) processes of process group `group`, read from /proc (proc(5): the state
+    and pgrp fields of /proc/PID/stat). Without /proc: [group] while kill(-group, 0) finds one."""
+    if not PROC.is_dir():
+        try:
+            os.killpg(group, 0)
+        except (ProcessLookupError, PermissionError):
+            return []
+        return [group]
+    members = []
+    for entry in PROC.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 2 and fields[2] == str(group) and fields[0] not in ("Z", "X"):
+            members.append(int(entry.name))
+    return members
+
+
+def stop_group(group: int) -> None:
+    """SIGTERM the whole group, SIGKILL what is left after TERM_GRACE_SECONDS, and return only when
+    no process of it remains."""
+    for signum, wait_seconds in ((signal.SIGTERM, TERM_GRACE_SECONDS), (signal.SIGKILL, KILL_WAIT_SECONDS)):
+        try:
+            os.killpg(group, signum)
+        except ProcessLookupError:
+            return
+        except PermissionError:  # a member changed its user: the rest still got the signal
+            pass
+        deadline = time.monotonic() + wait_seconds
+        while group_members(group):
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(GROUP_POLL_SECONDS)
+        else:
+            return
+    while members := group_members(group):  # SIGKILL cannot be ignored: only a process stuck in the kernel
+        log.error("processes of a stopped job did not exit after SIGKILL", extra={"pids": members})
+        time.sleep(KILL_WAIT_SECONDS)
+
+
 class Slot:
     """One processing slot: a child process, started on first use and again after it was stopped."""
 
@@ -54,6 +111,8 @@ class Slot:
         self._environ = dict(environ)
         self._process: Any = None
         self._connection: Any = None
+        self._group: int | None = None
+        """The child's process group (its pid, once it has started its own session)."""
         self.starts = 0
         self.kills = 0
         self.busy = threading.Event()
@@ -63,8 +122,9 @@ class Slot:
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
-    def start(self) -> JobResult:
-        """Start the child and wait until it has loaded the processor ('ready', or 'fatal' and why)."""
+    def start(self, abort: Callable[[], bool] = lambda: False) -> JobResult:
+        """Start the child and wait until it has loaded the processor ('ready', or 'fatal' and why);
+        `abort()` true (the worker is stopping) stops the start-up ('aborted')."""
         parent_end, child_end = _context.Pipe()
         process = _context.Process(
             target=serve,
@@ -76,14 +136,24 @@ class Slot:
         child_end.close()
         self._process, self._connection = process, parent_end
         self.starts += 1
-        if not parent_end.poll(START_TIMEOUT_SECONDS):
-            self.stop()
-            return JobResult("fatal", "ProcessorStartTimeout", "the processing process did not start in time")
+        started_at = time.monotonic()
+        while not parent_end.poll(POLL_SECONDS):
+            if abort():
+                self.stop()
+                return JobResult(
+                    "aborted", "WorkerShutdown", "the processing process was stopped while starting"
+                )
+            if time.monotonic() - started_at > START_TIMEOUT_SECONDS:
+                self.stop()
+                return JobResult(
+                    "fatal", "ProcessorStartTimeout", "the processing process did not start in time"
+                )
         try:
             result: JobResult = parent_end.recv()
         except (EOFError, OSError):
             exit_text = self._reap()
             return JobResult("fatal", "ProcessorStartFailed", f"the processing process {exit_text} at start")
+        self._group = process.pid if _own_group(process.pid) else None  # it answers after setsid()
         if result.kind != "ready":
             self.stop()
         return result
@@ -145,12 +215,17 @@ class Slot:
                 )
 
     def stop(self) -> None:
-        """Kill the child (if any) and wait until it is gone."""
+        """Stop the job's whole process group (if any) and wait until all of it is gone."""
         if self._process is None:
             return
         if self._process.is_alive():
             self.kills += 1
-            self._process.kill()
+            if self._group is None and _own_group(self._process.pid):
+                self._group = self._process.pid
+            if self._group is not None:
+                stop_group(self._group)
+            if self._process.is_alive():  # killed before it started its session: it started nothing yet
+                self._process.kill()
         self._reap()
 
     def close(self) -> None:
@@ -171,9 +246,19 @@ class Slot:
             log.error("processing process did not exit after SIGKILL", extra={"pid": process.pid})
             process.join()
         text = _describe_exit(process.exitcode)
+        if self._group is not None:  # what the job started outlives it (a crash, an idle exit): stop it too
+            stop_group(self._group)
         try:
             self._connection.close()
         except OSError:
             pass
-        self._process, self._connection = None, None
+        self._process, self._connection, self._group = None, None, None
         return text
+
+
+def _own_group(pid: int) -> bool:
+    """True when `pid` leads its own process group (never signal the worker's own group)."""
+    try:
+        return os.getpgid(pid) == pid
+    except ProcessLookupError:
+        return False

@@ -37,7 +37,7 @@ from typing import Any
 
 from worker import contract, metrics
 from worker.child import load_processor, warm_up
-from worker.config import DEFAULT_PROCESSOR, boto_config
+from worker.config import DEFAULT_PROCESSOR, DEFAULT_RETRY_BACKOFF_BASE_SECONDS, boto_config, env_number
 from worker.errors import ConfigurationError
 from worker.events import S3ObjectEvent
 from worker.handler_core import call_processor, decide
@@ -48,9 +48,9 @@ from worker.outcomes import (
     Verdict,
     dead_letter_attributes,
     fifo_send_arguments,
-    last_receive_verdict,
+    handled_fields,
 )
-from worker.sqs_actions import backoff_seconds
+from worker.sqs_actions import plan
 from worker.startup import QueueSettings, queue_url_from_arn, read_queue_settings
 
 __all__ = ["HandlerSettings", "Runtime", "handle_batch", "handler"]
@@ -61,8 +61,6 @@ RESERVE_SECONDS = 2.0
 """No record starts with less than this left of the invocation (time to dead-letter and return), and
 each record's deadline is this long before the invocation's end; at most RESERVE_FRACTION of it."""
 RESERVE_FRACTION = 0.05
-DEFAULT_RETRY_BACKOFF_BASE_SECONDS = 15.0
-"""As the EC2 worker's RETRY_BACKOFF_BASE_SECONDS default (worker/config.py)."""
 SQS_BATCH_SIZE = 10
 
 
@@ -79,19 +77,11 @@ class HandlerSettings:
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> HandlerSettings:
+        """The function's environment, parsed as the EC2 worker's is (worker/config.py `env_number`)."""
         env = os.environ if environ is None else environ
 
         def number(name: str) -> float | None:
-            raw = env.get(name, "").strip()
-            if not raw:
-                return None
-            try:
-                value = float(raw)
-            except ValueError:
-                raise ConfigurationError(f"{name}={raw!r} is not a number") from None
-            if value < 0:
-                raise ConfigurationError(f"{name}={raw!r} must not be negative")
-            return value
+            return env_number(env, name, None, minimum=0)
 
         backoff = number(contract.RETRY_BACKOFF_BASE_SECONDS)
         declared = number(contract.MAX_RECEIVE_COUNT)
@@ -311,34 +301,20 @@ def _handle_record(record: dict[str, Any], batch: _Batch, queue_url: str, queue:
             "the worker cannot work: this and every unfinished record listed as failed, none dead-lettered",
             extra={"message_id": message_id, "reason": verdict.reason, "error_type": verdict.error_type},
         )
-    elif action is Action.RELEASE and not (
-        queue.max_receive_count is not None and receive_count >= queue.max_receive_count and queue.dlq_url
-    ):
-        batch.failures.append(message_id)
-        visibility = backoff_seconds(
-            receive_count, runtime.settings.retry_backoff_base_seconds, queue.visibility_timeout
-        )
-        _release(runtime.sqs, queue_url, record, visibility, batch.metrics)
     else:
+        todo = plan(verdict, receive_count, queue, runtime.settings.retry_backoff_base_seconds)
+        verdict, action = todo.verdict, todo.action
         if action is Action.RELEASE:
-            assert queue.max_receive_count is not None
-            verdict = last_receive_verdict(verdict, receive_count, queue.max_receive_count)
-        action = Action.DEAD_LETTER
-        if not _dead_letter(runtime.sqs, queue_url, queue, record, verdict, receive_count, batch.metrics):
+            batch.failures.append(message_id)
+            _release(runtime.sqs, queue_url, record, todo.release_seconds, batch.metrics)
+        elif not _dead_letter(runtime.sqs, queue_url, queue, record, verdict, receive_count, batch.metrics):
             action = Action.RELEASE
             batch.failures.append(message_id)
-    level = logging.INFO if action is Action.DELETE else logging.WARNING
     log.log(
-        level,
+        logging.INFO if action is Action.DELETE else logging.WARNING,
         "message handled",
         extra={
-            "message_id": message_id,
-            "keys": keys,
-            "outcome": verdict.outcome.label,
-            "action": action.value,
-            "reason": verdict.reason,
-            "error_type": verdict.error_type,
-            "receive_count": receive_count,
+            **handled_fields(message_id, keys, verdict, action, receive_count),
             "duration_ms": round(duration * 1000, 1),
         },
     )

@@ -24,6 +24,7 @@ from worker.contract import (  # noqa: F401 - the metric names, spelled once in 
     PROCESSED,
     RELEASED,
     TEST_EVENTS,
+    VISIBILITY_LOST,
 )
 
 log = logging.getLogger("worker.metrics")

@@ -8,8 +8,9 @@ names the metrics it counts.
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from worker import metrics
@@ -54,16 +55,44 @@ _PRECEDENCE = {Action.RELEASE: 2, Action.DEAD_LETTER: 1, Action.DELETE: 0}
 
 
 @dataclass(frozen=True)
+class RecordFailure:
+    """One record of a message that did not succeed: where it is in the body's `Records` list (from
+    0), its object key ("" for a record that is not an S3 event), and its own error."""
+
+    position: int
+    key: str
+    error_type: str
+    reason: str
+
+    def as_dict(self, reason_chars: int = REASON_MAX_CHARS) -> dict[str, object]:
+        return {
+            "record": self.position,
+            "key": self.key,
+            "error_type": self.error_type,
+            "reason": self.reason[:reason_chars],
+        }
+
+
+@dataclass(frozen=True)
 class Verdict:
     outcome: Outcome
     reason: str = ""
     error_type: str = ""
     failed_records: int = 0
     """How many records of the message failed (set by `combine` for messages of several records)."""
+    failures: tuple[RecordFailure, ...] = ()
+    """Each failed record with its own reason (set by `handler_core.decide`)."""
 
     @property
     def action(self) -> Action:
         return self.outcome.action
+
+    def for_record(self, position: int, key: str) -> Verdict:
+        """This record's verdict, naming the record when it failed."""
+        if self.action is Action.DELETE:
+            return self
+        failure = RecordFailure(position, key, self.error_type or self.outcome.label, self.reason)
+        return replace(self, failures=(failure,))
 
 
 def combine(verdicts: list[Verdict]) -> Verdict:
@@ -77,13 +106,44 @@ def combine(verdicts: list[Verdict]) -> Verdict:
     if not failed:
         processed = [v for v in verdicts if v.outcome is Outcome.PROCESSED]
         return processed[0] if processed else chosen
-    reason = "; ".join(v.reason or v.outcome.label for v in failed)
+    failures = tuple(
+        sorted((f for verdict in failed for f in verdict.failures), key=lambda failure: failure.position)
+    )
+    reason = "; ".join(_describe(failure) for failure in failures) or "; ".join(
+        v.reason or v.outcome.label for v in failed
+    )
     return Verdict(
         chosen.outcome,
         reason=f"{len(failed)} of {len(verdicts)} records failed: {reason}",
         error_type=chosen.error_type,
         failed_records=len(failed),
+        failures=failures,
     )
+
+
+def _describe(failure: RecordFailure) -> str:
+    named = f"Records[{failure.position}] {failure.key}" if failure.key else f"Records[{failure.position}]"
+    return f"{named}: {failure.error_type}: {failure.reason}"
+
+
+def handled_fields(
+    message_id: str, keys: list[str], verdict: Verdict, action: Action, receive_count: int
+) -> dict[str, object]:
+    """The `message handled` log line's fields (both consumers): `action` is what was done, which on
+    the last receive is a dead letter, not the release the outcome alone would mean; a message of
+    several records lists each failed one with its own reason."""
+    fields: dict[str, object] = {
+        "message_id": message_id,
+        "keys": keys,
+        "outcome": verdict.outcome.label,
+        "action": action.value,
+        "reason": verdict.reason,
+        "error_type": verdict.error_type,
+        "receive_count": receive_count,
+    }
+    if verdict.failed_records:
+        fields["failed_records"] = [failure.as_dict() for failure in verdict.failures]
+    return fields
 
 
 def last_receive_verdict(verdict: Verdict, receive_count: int, max_receive_count: int) -> Verdict:
@@ -94,6 +154,7 @@ def last_receive_verdict(verdict: Verdict, receive_count: int, max_receive_count
         reason=f"last receive ({receive_count} of maxReceiveCount {max_receive_count}): {verdict.reason}",
         error_type=verdict.error_type or verdict.outcome.label,
         failed_records=verdict.failed_records,
+        failures=verdict.failures,
     )
 
 
@@ -124,9 +185,37 @@ def dead_letter_attributes(
     }
     if verdict.failed_records:
         attributes["FailedRecords"] = str(verdict.failed_records)
+        attributes["FailedRecordDetails"] = failed_record_details(verdict.failures)
     return {
         name: {"DataType": "String", "StringValue": sqs_text(value)} for name, value in attributes.items()
     }
+
+
+FAILED_RECORD_DETAILS_MAX_BYTES = 16_384
+"""The FailedRecordDetails attribute's budget. SQS allows 10 attributes a message, and every part of an
+attribute counts toward the message's size limit with the body
+(https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-message-metadata.html,
+https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_MessageAttributeValue.html):
+a dead letter carries 7, and this budget leaves the original body most of the room."""
+DETAIL_REASON_CHARS = (300, 100, 0)
+"""Per-record reasons shorten step by step until every failed record fits the budget."""
+
+
+def failed_record_details(failures: tuple[RecordFailure, ...]) -> str:
+    """JSON list of the failed records, each with its position, key, error type and reason, within
+    FAILED_RECORD_DETAILS_MAX_BYTES: reasons are shortened first; records that still do not fit are
+    counted in a last entry `{"more": N}`."""
+    for reason_chars in DETAIL_REASON_CHARS:
+        text = json.dumps([f.as_dict(reason_chars) for f in failures], ensure_ascii=False)
+        if len(text.encode()) <= FAILED_RECORD_DETAILS_MAX_BYTES:
+            return text
+    entries: list[dict[str, object]] = []
+    for count, failure in enumerate(failures):
+        candidate = [*entries, failure.as_dict(0), {"more": len(failures) - count - 1}]
+        if len(json.dumps(candidate, ensure_ascii=False).encode()) > FAILED_RECORD_DETAILS_MAX_BYTES:
+            return json.dumps([*entries, {"more": len(failures) - count}], ensure_ascii=False)
+        entries.append(failure.as_dict(0))
+    return json.dumps(entries, ensure_ascii=False)
 
 
 def fifo_send_arguments(dlq_url: str, message_id: str, group_id: str | None) -> dict[str, str]:

@@ -13,14 +13,16 @@ import queue
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from worker import metrics
-from worker.inflight import InFlightMessage
+from worker.errors import error_code
+from worker.inflight import InFlightMessage, handle_lost, mark_lost
 from worker.outcomes import Action, Verdict, dead_letter_attributes, fifo_send_arguments, last_receive_verdict
 from worker.startup import QueueSettings
 
-__all__ = ["DeleteBatcher", "MessageActions", "QueueSettings", "backoff_seconds"]
+__all__ = ["DeleteBatcher", "MessageActions", "Plan", "QueueSettings", "backoff_seconds", "plan"]
 
 log = logging.getLogger("worker.actions")
 
@@ -34,6 +36,35 @@ DELETE_SENDERS = 2
 def backoff_seconds(receive_count: int, base_seconds: float, visibility_timeout: int) -> int:
     """Grows with the receive count (base, 2x base, 4x base, ...), capped at the queue's visibility."""
     return int(min(base_seconds * 2 ** max(receive_count - 1, 0), visibility_timeout))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to do with a message: `action`, on `verdict` (on the last receive, the verdict that says
+    so), released after `release_seconds` when the action is a release."""
+
+    action: Action
+    verdict: Verdict
+    release_seconds: int = 0
+
+
+def plan(verdict: Verdict, receive_count: int, settings: QueueSettings, retry_base_seconds: float) -> Plan:
+    """The one outcome -> SQS action mapping both consumers use (the EC2 worker's `MessageActions`
+    and the Lambda handler, as Powertools' batch utility keeps one processor for every record):
+    delete; dead-letter; on the last receive the queue allows (with a DLQ), dead-letter what would
+    be released, saying so; else release, at once or after the backoff."""
+    if verdict.action is not Action.RELEASE:
+        return Plan(verdict.action, verdict)
+    limit = settings.max_receive_count
+    if limit is not None and receive_count >= limit and settings.dlq_url:
+        return Plan(Action.DEAD_LETTER, last_receive_verdict(verdict, receive_count, limit))
+    if verdict.outcome.releases_at_once:
+        return Plan(Action.RELEASE, verdict, 0)
+    return Plan(
+        Action.RELEASE,
+        verdict,
+        backoff_seconds(receive_count, retry_base_seconds, settings.visibility_timeout),
+    )
 
 
 class DeleteBatcher(threading.Thread):
@@ -51,15 +82,24 @@ class DeleteBatcher(threading.Thread):
         self._pending: queue.Queue[InFlightMessage | None] = queue.Queue()
         self._senders = ThreadPoolExecutor(DELETE_SENDERS, thread_name_prefix="delete")
         self._counts_lock = threading.Lock()
+        self._closing = threading.Lock()
+        self._closed = False
         self.requests = 0
         self.deleted = 0
 
     def delete(self, message: InFlightMessage) -> None:
-        self._pending.put(message)
+        """Queue the delete; after `close`, delete at once (a receive that ended after the stop)."""
+        with self._closing:
+            if not self._closed:
+                self._pending.put(message)
+                return
+        self._delete_batch([message])
 
     def close(self) -> None:
         """Delete everything still pending, then stop."""
-        self._pending.put(None)
+        with self._closing:
+            self._closed = True
+            self._pending.put(None)
         self.join()
         self._senders.shutdown(wait=True)
 
@@ -85,6 +125,7 @@ class DeleteBatcher(threading.Thread):
     def _delete_batch(self, batch: list[InFlightMessage]) -> None:
         remaining = {str(position): message for position, message in enumerate(batch)}
         errors: dict[str, str] = {}
+        lost: set[str] = set()
         for attempt in range(DELETE_ATTEMPTS):
             if attempt:
                 time.sleep(DELETE_RETRY_PAUSE_SECONDS * attempt)
@@ -96,7 +137,9 @@ class DeleteBatcher(threading.Thread):
             except Exception as error:  # noqa: BLE001 - botocore already retried; try again, then report
                 errors = dict.fromkeys(remaining, f"{type(error).__name__}: {error}")
                 continue
-            errors = {f["Id"]: f"{f.get('Code')}: {f.get('Message', '')}" for f in response.get("Failed", [])}
+            failed = response.get("Failed", [])
+            errors = {f["Id"]: f"{f.get('Code')}: {f.get('Message', '')}" for f in failed}
+            lost = {f["Id"] for f in failed if handle_lost(f.get("Code"), f.get("Message"))}
             with self._counts_lock:
                 self.deleted += len(response.get("Successful", []))
             remaining = {key: message for key, message in remaining.items() if key in errors}
@@ -112,6 +155,8 @@ class DeleteBatcher(threading.Thread):
                     "attempts": DELETE_ATTEMPTS,
                 },
             )
+            if key in lost:  # the handle no longer holds the message: it may be processed elsewhere
+                mark_lost(message, self._metrics, "delete refused", errors[key])
 
 
 class MessageActions:
@@ -144,21 +189,18 @@ class MessageActions:
         limit = self._settings.max_receive_count
         return limit is not None and message.receive_count >= limit
 
-    def apply(self, message: InFlightMessage, verdict: Verdict) -> None:
+    def apply(self, message: InFlightMessage, verdict: Verdict) -> Action:
+        """Act on the verdict; returns what was done (a dead letter whose copy failed is released)."""
         for name in verdict.outcome.counted_as:
             self._metrics.count(name)
-        if verdict.action is Action.DELETE:
+        todo = plan(verdict, message.receive_count, self._settings, self._retry_base_seconds)
+        if todo.action is Action.DELETE:
             self._deleter.delete(message)
-        elif verdict.action is Action.DEAD_LETTER:
-            self.dead_letter(message, verdict)
-        elif self.is_last_receive(message) and self._dlq_url:
-            limit = self._settings.max_receive_count
-            assert limit is not None  # is_last_receive
-            self.dead_letter(message, last_receive_verdict(verdict, message.receive_count, limit))
-        elif verdict.outcome.releases_at_once:
-            self.release(message, 0)
-        else:
-            self.release(message, self.backoff(message))
+            return Action.DELETE
+        if todo.action is Action.DEAD_LETTER:
+            return self.dead_letter(message, todo.verdict)
+        self.release(message, todo.release_seconds)
+        return Action.RELEASE
 
     def backoff(self, message: InFlightMessage) -> int:
         return backoff_seconds(
@@ -175,6 +217,9 @@ class MessageActions:
             )
             self._metrics.count(metrics.RELEASED)
         except Exception as error:  # noqa: BLE001 - it reappears after its current visibility anyway
+            if handle_lost(error_code(error), str(error)):
+                mark_lost(message, self._metrics, "release refused", str(error))
+                return
             log.warning(
                 "release failed; the message reappears when its visibility expires",
                 extra={"message_id": message.message_id, "error": str(error)},
@@ -196,7 +241,7 @@ class MessageActions:
             except Exception as error:  # noqa: BLE001 - they reappear after their visibility timeout anyway
                 log.warning("release at shutdown failed: %s", error)
 
-    def dead_letter(self, message: InFlightMessage, verdict: Verdict) -> None:
+    def dead_letter(self, message: InFlightMessage, verdict: Verdict) -> Action:
         """Copy the message to the DLQ with the reason, then delete the original. If the copy fails the
         original is released instead (never deleted uncopied), so it is retried or redriven by SQS."""
         if not self._dlq_url:
@@ -205,7 +250,7 @@ class MessageActions:
                 extra={"message_id": message.message_id, "reason": verdict.reason},
             )
             self.release(message, self._settings.visibility_timeout)
-            return
+            return Action.RELEASE
         attributes = dead_letter_attributes(
             verdict, message.message_id, message.receive_count, self._queue_url.rsplit("/", 1)[-1]
         )
@@ -222,6 +267,7 @@ class MessageActions:
                 extra={"message_id": message.message_id, "error": str(error)},
             )
             self.release(message, self.backoff(message))
-            return
+            return Action.RELEASE
         self._metrics.count(metrics.DEAD_LETTERED)
         self._deleter.delete(message)
+        return Action.DEAD_LETTER

@@ -165,3 +165,59 @@ def index_or_hang(event: S3ObjectEvent) -> None:
         while True:
             time.sleep(3600)
     record_and_index(event)
+
+
+TOOL = (
+    "import os, signal, sys, time\n"
+    "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"  # a stubborn tool: only SIGKILL stops it
+    "if os.fork():\n"
+    "    os._exit(0)\n"  # daemonised: re-parented to init, as a wrapper script's tool would be
+    "open(sys.argv[1], 'w').write(str(os.getpid()))\n"
+    "time.sleep(3600)\n"
+)
+
+
+def start_tool(event: S3ObjectEvent) -> None:
+    """Start an external program that outlives its starter and ignores SIGTERM (as a hung PDF or OCR
+    tool would); its pid goes to MARKER_DIR/tools/<pid>."""
+    import subprocess
+
+    tools = Path(os.environ["MARKER_DIR"]) / "tools"
+    tools.mkdir(exist_ok=True)
+    pid_file = tools / f"{os.getpid()}-{time.monotonic_ns()}"
+    subprocess.run([sys.executable, "-c", TOOL, str(pid_file)], check=True)
+    while not pid_file.exists() or not pid_file.read_text():
+        time.sleep(0.01)
+
+
+def tool_pids(marker_dir: Path) -> list[int]:
+    """The pids of every tool `start_tool` started."""
+    directory = marker_dir / "tools"
+    return [int(path.read_text()) for path in directory.iterdir()] if directory.exists() else []
+
+
+def tool_then_hang(event: S3ObjectEvent) -> None:
+    """tool-hang-: start a tool, then never return; tool-crash-: start a tool, then die by SIGKILL;
+    tool-ok-: start a tool and return (it keeps running after the call)."""
+    start_tool(event)
+    name = event.key.rsplit("/", 1)[-1]
+    if name.startswith("tool-crash-"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    if name.startswith("tool-hang-"):
+        while True:
+            time.sleep(3600)
+
+
+def noisy(event: S3ObjectEvent) -> None:
+    """Writes the way libraries and tools do, around the logging module: a library logger (pypdf's
+    words), a warning, print, a raw write to fd 2, and a tool writing to its stderr."""
+    import logging
+    import subprocess
+    import warnings
+
+    logging.getLogger("pypdf._reader").warning("invalid pdf header: b'\\x00\\x01'")
+    warnings.warn("EOF marker not found", UserWarning, stacklevel=1)
+    print(f"printed by the processor for {event.key}")
+    os.write(2, b"raw bytes on fd 2\n")
+    subprocess.run([sys.executable, "-c", "import sys; sys.stderr.write('tool complains\\n')"], check=True)
+    record_call(event)

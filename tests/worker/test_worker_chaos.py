@@ -9,6 +9,7 @@ there by SQS's redrive without a word)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -32,6 +33,7 @@ from worker.events import BodyKind, parse_body
 pytestmark = pytest.mark.slow
 
 MAX_RECEIVE_COUNT = 3
+RUNS = itertools.count()
 FIGURES: list[dict] = []
 """One line per example, printed with `-s`: the chaos figures (CHAOS_EXAMPLES=N for a longer run)."""
 
@@ -114,7 +116,7 @@ def test_chaos_one_call_at_a_time_and_every_message_indexed_or_dead_lettered_wit
     pipeline = create_pipeline(
         s3,
         sqs,
-        f"chaos-{os.getpid()}-{seed}-{len(FIGURES)}",
+        f"chaos-{os.getpid()}-{seed}-{next(RUNS)}",  # a replayed example gets a fresh queue
         visibility_timeout=3,
         max_receive_count=MAX_RECEIVE_COUNT,
     )

@@ -146,6 +146,10 @@ def test_sigkill_of_the_worker_leaves_no_call_running(aws, aws_endpoint, pipelin
     assert pids and json.dumps(pids)
 
 
+def stops(caplog) -> int:
+    return sum(1 for r in caplog.records if "visibility was lost" in r.getMessage())
+
+
 def test_a_job_whose_visibility_cannot_be_extended_is_stopped_before_sqs_hands_it_out_again(
     aws, pipeline_factory, marker_dir, monkeypatch, caplog
 ):
@@ -169,7 +173,10 @@ def test_a_job_whose_visibility_cannot_be_extended_is_stopped_before_sqs_hands_i
         with running_consumer(aws, config, "tests.worker.processors:by_key_prefix"):
             upload(s3, pipeline, [key])
             wait_until(lambda: calls(marker_dir, key), 20, message="the first call")
-            wait_until(lambda: "VisibilityLost" in caplog.text or "visibility was lost" in caplog.text, 20)
+            # a refused extension is noticed at once, maybe before a call got going: wait for a stop
+            # after a call has begun (while extensions fail, every delivery is stopped)
+            stops_before = stops(caplog)
+            wait_until(lambda: stops(caplog) > stops_before, 20, message="a running call to be stopped")
             assert completions(marker_dir, key) == 0  # stopped, not left to run beside a redelivery
             sqs.meta.events.unregister("after-call.sqs.ChangeMessageVisibilityBatch", every_extension_fails)
             wait_until(lambda: completions(marker_dir, key) == 1, 40, message="the redelivered message")
