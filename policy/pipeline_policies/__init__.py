@@ -9,6 +9,7 @@ from .rules.alarms import alarms_reach_someone, dlq_is_alarmed
 from .rules.consumers import consumer_can_delete, consumer_can_run, consumer_may_be_paused
 from .rules.dead_letters import dead_letter_queue_required
 from .rules.delivery import delivery_authorised
+from .rules.egress import egress_endpoints_complete
 from .rules.lambda_consumers import (
     lambda_consumer_not_throttled,
     lambda_reports_batch_item_failures,
@@ -51,6 +52,7 @@ POLICIES = [
     consumer_can_run,
     consumer_may_be_paused,
     lambda_visibility_covers_batching_window,
+    egress_endpoints_complete,
 ]
 
 __all__ = ["PACK_NAME", "POLICIES"]

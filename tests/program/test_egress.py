@@ -8,7 +8,7 @@ import re
 
 import botocore.session
 import pytest
-from pipeline_policies.egress import egress_endpoints_complete
+from pipeline_policies.rules.egress import egress_endpoints_complete
 
 from preview.gate import evaluate, load_policies
 from preview.render import ProgramError, RenderedStack, render_program

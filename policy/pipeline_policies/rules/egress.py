@@ -8,7 +8,7 @@ hostnames resolve to public addresses the subnets cannot reach
 (https://docs.aws.amazon.com/vpc/latest/privatelink/create-interface-endpoint.html). A stack with no
 endpoint at all relies on a NAT path the pack cannot see and is not judged.
 
-Self-contained (only pulumi_policy): `validate` is a StackValidationPolicy's validate function;
+Self-contained (only pulumi_policy, no analysis of its own): `validate` is the policy's validate function;
 `egress_endpoints_complete` is the policy, advisory.
 """
 
