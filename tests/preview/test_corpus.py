@@ -92,7 +92,7 @@ CASES = [
         0,
         shows=(
             '"functionArn": "[unknown]"',
-            "callback-side-effects/__main__.py:35 failed on plausible values",
+            "callback-side-effects/__main__.py:37 failed on plausible values",
             '"redrivePolicy": "{\\"deadLetterTargetArn\\": \\"arn:aws:sqs:eu-west-1:123456789012:thumbnails-dlq\\"',
         ),
     ),

@@ -43,6 +43,8 @@ INSTANCE_PROFILE = "aws:iam/instanceProfile:InstanceProfile"
 SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 30
 SQS_DEFAULT_RETENTION_SECONDS = 345_600
 SQS_MAX_RETENTION_SECONDS = 1_209_600
+SQS_MAX_VISIBILITY_SECONDS = 43_200
+"""12 hours; the pack may not import worker/contract.py, which holds the same SQS limit for the rest."""
 SQS_DEFAULT_RECEIVE_WAIT_SECONDS = 0
 LAMBDA_DEFAULT_TIMEOUT_SECONDS = 3
 TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"

@@ -11,7 +11,7 @@ from ..analysis.authorisation import authorise
 from ..analysis.graph import delivery_graph
 from ..analysis.lifecycle import processing_requirements
 from ..analysis.model import StackIndex
-from ..analysis.types import SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS
+from ..analysis.types import SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS, SQS_MAX_VISIBILITY_SECONDS
 from ..analysis.values import as_number, is_unknown, peek
 from .alarms import alarm_topic_findings
 from .common import Finding, Settings, schema, stack_validator
@@ -100,7 +100,7 @@ UNDECIDED_SCHEMA = schema(
     maxProcessingSeconds={
         "type": "integer",
         "minimum": 0,
-        "maximum": 43200,
+        "maximum": SQS_MAX_VISIBILITY_SECONDS,
         "default": 900,
         "description": "The processing time assumed for a queue whose consumers are not in the stack.",
     }

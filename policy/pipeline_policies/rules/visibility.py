@@ -8,6 +8,7 @@ from pulumi_policy import EnforcementLevel, StackValidationPolicy
 
 from ..analysis.lifecycle import processing_requirements, visibility_seconds
 from ..analysis.model import StackIndex
+from ..analysis.types import SQS_MAX_VISIBILITY_SECONDS
 from ..analysis.values import UNKNOWN, as_number, known
 from .common import Finding, Settings, schema, stack_validator
 
@@ -16,7 +17,7 @@ VISIBILITY_SCHEMA = schema(
     maxProcessingSeconds={
         "type": "integer",
         "minimum": 0,
-        "maximum": 43200,
+        "maximum": SQS_MAX_VISIBILITY_SECONDS,
         "default": 900,
         "description": "The longest a consumer the pack cannot see (a role allowed to receive, with no worker or "
         "Lambda in the stack) may process one message; such queues' visibility covers it.",
