@@ -87,16 +87,24 @@ class CallbackGuard:
                 with contextlib.nullcontext() if key in (self.ran_in_preview or ()) else _aws_unreachable():
                     return func(value)
             except Exception as error:  # noqa: BLE001 - the program's own callback, any failure
-                return self._record(error)
+                return self._record(error, code)
 
         return note if self.ran_in_preview is None else run
 
-    def _record(self, error: Exception) -> str:
-        frame = errors.program_frame(error, self.program_root, self.shown_from)
+    def _record(self, error: Exception, code: Any = None) -> str:
+        frame = errors.program_frame(error, self.program_root, self.shown_from) or self._defined_at(code)
         where = f"{frame[0]}:{frame[1]}" if frame else "a callback outside the program's files"
         message = str(error).splitlines()[0] if str(error) else ""
         self.failures.append(CallbackFailure(where, f"{type(error).__name__}: {message}".rstrip(": ")))
         return f"{MARKER_PREFIX}{len(self.failures) - 1}"
+
+    def _defined_at(self, code: Any) -> tuple[str, int] | None:
+        """Where the program defined the callback, for an error raised before its body ran (a lambda
+        taking two arguments where `Output.all(...).apply` passes one list: the TypeError's frames
+        are all the SDK's)."""
+        if code is None or not errors.is_program_file(code.co_filename, self.program_root):
+            return None
+        return errors.relative(code.co_filename, self.shown_from), code.co_firstlineno
 
     def failure_of(self, marker: str) -> CallbackFailure | None:
         match = _MARKER.search(marker)

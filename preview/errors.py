@@ -23,11 +23,11 @@ def program_frame(error: BaseException, program_root: Path, shown_from: Path) ->
         frames = [
             frame
             for frame in traceback.extract_tb(current.__traceback__)
-            if _is_program_file(frame.filename, program_root)
+            if is_program_file(frame.filename, program_root)
         ]
         if frames:
             innermost = frames[-1]
-            return _relative(innermost.filename, shown_from), innermost.lineno or 0
+            return relative(innermost.filename, shown_from), innermost.lineno or 0
         current = current.__cause__ or current.__context__
     return None
 
@@ -40,9 +40,9 @@ def describe(
     error = _innermost(error)
     location = program_frame(error, program_root, shown_from)
     if isinstance(error, SyntaxError) and error.filename:
-        location = (_relative(error.filename, shown_from), error.lineno or 0)
+        location = (relative(error.filename, shown_from), error.lineno or 0)
     if location is None and default_file is not None:
-        location = (_relative(str(default_file), shown_from), 0)
+        location = (relative(str(default_file), shown_from), 0)
     where = (
         f"{location[0]}:{location[1]}: "
         if location and location[1]
@@ -72,7 +72,7 @@ def _innermost(error: BaseException) -> BaseException:
     return error
 
 
-def _is_program_file(filename: str, program_root: Path) -> bool:
+def is_program_file(filename: str, program_root: Path) -> bool:
     path = Path(filename)
     if not path.is_absolute():
         return False
@@ -83,7 +83,7 @@ def _is_program_file(filename: str, program_root: Path) -> bool:
     return "site-packages" not in path.parts and not str(path).startswith(sys.prefix)
 
 
-def _relative(filename: str, shown_from: Path) -> str:
+def relative(filename: str, shown_from: Path) -> str:
     """The path as the user typed it: relative to where they ran the preview when it lies below it."""
     path = Path(filename).resolve()
     try:

@@ -107,6 +107,15 @@ CASES = [
             'readerPolicy    : "[unknown]"',  # the tree: unknown until the bucket exists
         ),
     ),
+    Case(
+        "output-all-callback",  # pulumi/examples aws-py-langserve: a two-argument lambda on Output.all
+        "dev",
+        0,
+        shows=(
+            "output-all-callback/__main__.py:56 failed on plausible values",
+            "missing 1 required positional argument: 'key_arn'",
+        ),
+    ),
     Case("assets", "dev", 2, error=("FileArchive path 'build/vendor' does not exist", "worker")),
     Case(
         "random-provider",

@@ -449,3 +449,30 @@ def test_a_resource_created_in_a_callback_on_an_unknown_is_not_in_the_preview(tm
     assert stack.preview is not None
     assert {r.name for r in stack.preview.resources if r.type == "aws:sns/topic:Topic"} == {"jobs-alerts"}
     assert {r.name for r in stack.of_type("aws:sns/topic:Topic")} == {"jobs-events", "jobs-alerts"}
+
+
+def test_a_callback_that_fails_before_its_body_runs_is_named_by_where_the_program_defined_it(tmp_path: Path):
+    """aws-py-langserve (pulumi/examples): `Output.all(a, b).apply(lambda a, b: ...)` passes one list,
+    so the lambda's TypeError has only the SDK's frames; the report still names the program's line."""
+    stack = render(
+        tmp_path / "program",
+        """
+        key = aws.kms.Key("key")
+        parameter = aws.ssm.Parameter("parameter", type="SecureString", value="x", key_id=key.key_id)
+        role = aws.iam.Role(
+            "role",
+            assume_role_policy="{}",
+            inline_policies=[aws.iam.RoleInlinePolicyArgs(
+                name="secrets",
+                policy=pulumi.Output.all(parameter.arn, key.arn).apply(lambda parameter_arn, key_arn: json.dumps({
+                    "Statement": [{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": [parameter_arn, key_arn]}]
+                })),
+            )],
+        )
+        """,
+    )
+    assert stack.preview is not None  # the CLI's preview: the ARNs are unknown, the callback never runs
+    assert len(stack.callback_failures) == 1
+    line = _line_of(tmp_path / "program", "pulumi.Output.all(parameter.arn")
+    assert f"__main__.py:{line} failed" in stack.callback_failures[0]
+    assert "missing 1 required positional argument: 'key_arn'" in stack.callback_failures[0]
