@@ -159,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         if options.json:
             print(json.dumps({"error": str(error)}))
         else:
+            print(getattr(error, "printed", ""), end="")  # the program's own output, as the CLI shows it
             print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR
     elapsed = time.perf_counter() - started
@@ -180,6 +181,15 @@ def stack_secrets(rendered: RenderedStack) -> set[str]:
 
 def _redacted(document: dict[str, str], secrets: set[str]) -> dict[str, str]:
     return {key: redact(value, secrets) if key == "message" else value for key, value in document.items()}
+
+
+def program_output(rendered: RenderedStack) -> list[str]:
+    """The lines the program printed in the preview pass (the plausible-value pass's are not shown)."""
+    return rendered.shown.printed.splitlines()
+
+
+def _stack_urn(rendered: RenderedStack) -> str:
+    return next((r.urn for r in rendered.shown.resources if r.type == "pulumi:pulumi:Stack"), "")
 
 
 def as_json(rendered: RenderedStack, result: GateResult) -> dict[str, Any]:
@@ -217,6 +227,10 @@ def as_json(rendered: RenderedStack, result: GateResult) -> dict[str, Any]:
             ),
         },
         "callbackFailures": [redact(failure, secrets) for failure in rendered.callback_failures],
+        "diagnostics": [  # what the program printed, as `pulumi preview --json` lists it
+            {"urn": _stack_urn(rendered), "severity": "info", "message": redact(line, secrets)}
+            for line in program_output(rendered)
+        ],
     }
 
 
@@ -239,6 +253,12 @@ def print_report(
     for root in children[None]:
         _print_tree(root, children, "", secrets)
     print()
+    if printed := program_output(rendered):
+        print("Diagnostics:")  # as `pulumi preview` shows what the program printed
+        print(f"  pulumi:pulumi:Stack ({rendered.project}-{rendered.stack}):")
+        for line in printed:
+            print(f"    {redact(line, secrets)}")
+        print()
     print("Outputs:")
     width = max((len(key) for key in shown_outputs), default=0)
     for key, value in sorted(shown_outputs.items()):

@@ -76,7 +76,9 @@ def render_in_virtualenv(
         return outcome["rendered"]
     if outcome["kind"] == "project":
         raise ProjectError(outcome["message"])
-    raise ProgramError(outcome["message"])
+    failure = ProgramError(outcome["message"])
+    failure.printed = outcome.get("printed", "")
+    raise failure
 
 
 def install_requirements(project: PulumiProject) -> str:
@@ -144,7 +146,7 @@ def _child(request_path: Path, result_path: Path) -> None:
     except ProjectError as error:
         payload = pickle.dumps({"kind": "project", "message": str(error)})
     except ProgramError as error:
-        payload = pickle.dumps({"kind": "program", "message": str(error)})
+        payload = pickle.dumps({"kind": "program", "message": str(error), "printed": error.printed})
     except pickle.PicklingError as error:
         payload = pickle.dumps(
             {"kind": "program", "message": f"the rendered stack cannot be returned: {error}"}

@@ -27,7 +27,7 @@ from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 from preview import data_sources
 from preview.callbacks import scrub
 from preview.data_sources import MOCK_ACCOUNT_ID, MOCK_AMI_ID, MOCK_SUBNET_IDS, MOCK_VPC_ID
-from preview.output_types import declared_output_types, typed_outputs
+from preview.output_types import check_inputs, declared_output_types, typed_outputs
 from preview.values import SECRET_SHOWN, UNKNOWN, contains_unknown, is_unknown, plain_properties, wrap_secret
 
 __all__ = [
@@ -359,6 +359,9 @@ class RecordingMonitor(MockMonitor):
         raw = _deserialize(request.object, keep_unknowns=True)
         failed_paths: dict[str, str] = {}
         inputs, secret_inputs = plain_properties(scrub(raw, "", failed_paths))
+        if request.custom:
+            where = request.sourcePosition if request.HasField("sourcePosition") else None
+            check_inputs(request.type, request.name, inputs, (where.uri, where.line) if where else None)
         resource_args = MockResourceArgs(
             typ=request.type,
             name=request.name,

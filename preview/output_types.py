@@ -88,6 +88,51 @@ def typed(value: Any, declared: Any) -> Any:
     return value
 
 
+class ProviderCheckError(Exception):
+    """An input the provider cannot convert to its schema type: its check fails, and so does the preview."""
+
+    def __init__(self, message: str, declared_at: tuple[str, int] | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.declared_at = declared_at
+        """(file URI, line) of the program code that declared the resource."""
+
+
+def check_inputs(
+    token: str, name: str, inputs: dict[str, Any], declared_at: tuple[str, int] | None = None
+) -> None:
+    """Fail as the provider's check does on a known input it cannot convert to the declared number
+    or boolean (`visibility_timeout_seconds="soon"`): the SDK sends any value, the provider refuses
+    it, and `pulumi preview` stops with the resource's error. A numeric string passes (the provider
+    converts it, as `typed` does)."""
+    types = declared_output_types(token)
+    for key, value in inputs.items():
+        for path, bad, expected in _unconvertible(value, types.get(key), key):
+            raise ProviderCheckError(
+                f"{token} resource '{name}': {path}={bad!r} is not {expected}, as the provider's schema "
+                "declares it; pass a value of that type",
+                declared_at,
+            )
+
+
+def _unconvertible(value: Any, declared: Any, path: str) -> typing.Iterator[tuple[str, Any, str]]:
+    if declared is None or declared is Any or value is None or is_unknown(value):
+        return
+    declared = _types.unwrap_optional_type(declared)
+    if declared in (int, float) and isinstance(value, str) and isinstance(_as_number(value, declared), str):
+        yield path, value, "a number"
+    elif declared is bool and isinstance(value, str) and value.lower() not in ("true", "false"):
+        yield path, value, "a boolean"
+    elif isinstance(declared, type) and _types.is_output_type(declared) and isinstance(value, dict):
+        fields = _types.output_type_types(declared)
+        for key, item in value.items():
+            yield from _unconvertible(item, fields.get(key), f"{path}.{key}")
+    elif typing.get_origin(declared) in (list, collections.abc.Sequence) and isinstance(value, list):
+        (item_type,) = typing.get_args(declared)[:1] or (None,)
+        for index, item in enumerate(value):
+            yield from _unconvertible(item, item_type, f"{path}[{index}]")
+
+
 def _as_string(value: Any) -> Any:
     """A structure as its JSON (compact, keys sorted, as the provider's Go encoder writes it); a scalar as text."""
     if isinstance(value, (dict, list)):

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
+import logging
 import os
 import runpy
 import sys
@@ -29,6 +31,7 @@ from preview import errors
 from preview.callbacks import CallbackGuard, scrub
 from preview.config import secure_config
 from preview.mocks import CloudMocks, RecordedResource, RecordingMonitor, plain_invokes_marked
+from preview.output_types import ProviderCheckError
 from preview.project import PulumiProject, StackConfig, load_project
 from preview.values import UNKNOWN, plain
 
@@ -38,6 +41,9 @@ RESOURCE_MARKER = "@isPulumiResource"
 
 class ProgramError(Exception):
     """The program failed (an exception or an invalid setting); the message is the program's own."""
+
+    printed: str = ""
+    """What the program printed before it failed (the CLI shows it above the error)."""
 
 
 @dataclass
@@ -49,6 +55,9 @@ class PassResult:
     secret_outputs: set[str] = field(default_factory=set)
     unknown_from: dict[str, str] = field(default_factory=dict)
     """Stack outputs unknown because a callback failed on plausible values: path -> why."""
+    printed: str = ""
+    """The program's standard output during the pass: the CLI shows it as the stack's diagnostics,
+    never mixed into `--json`, and the program runs twice here, so it is captured, not printed."""
 
 
 @dataclass
@@ -119,7 +128,11 @@ def render_in_process(
     cwd = Path.cwd()
     noted = CallbackGuard(project.directory, cwd)
     previewed = _run_pass(project, stack_config, stack_references, plausible=False, guard=noted)
-    check_assets(previewed.resources, project.program_dir)
+    try:
+        check_assets(previewed.resources, project.program_dir)
+    except ProgramError as error:
+        error.printed = previewed.printed
+        raise
     guard = CallbackGuard(project.directory, cwd, ran_in_preview=noted.ran)
     try:
         evaluated = _run_pass(project, stack_config, stack_references, plausible=True, guard=guard)
@@ -170,7 +183,10 @@ def _run_pass(
 
     set_root_resource(None)  # type: ignore[arg-type]
     pulumi.runtime.set_all_config(stack_config.values, sorted(stack_config.secure_keys))
-    pulumi.runtime.set_mocks(mocks, project=project.name, stack=stack, preview=True, monitor=monitor)
+    printed = io.StringIO()
+    pulumi.runtime.set_mocks(
+        mocks, project=project.name, stack=stack, preview=True, monitor=monitor, logger=_diagnostics(printed)
+    )
     SETTINGS.rpc_manager.clear()
     SETTINGS.outputs.clear()
 
@@ -182,6 +198,7 @@ def _run_pass(
     unknown_from: dict[str, str] = {}
     try:
         with (
+            contextlib.redirect_stdout(printed),
             secure_config(stack_config, project.name),
             plain_invokes_marked(),
             _quiet_loop(),
@@ -195,14 +212,20 @@ def _run_pass(
         outputs = scrub(outputs, "", unknown_from)
         resources = list(monitor.recorded.values())
     except ModuleNotFoundError as error:
-        raise ProgramError(_missing_module(error, project, cwd_before)) from error
-    except ProgramError:
+        raise _printed_before(ProgramError(_missing_module(error, project, cwd_before)), printed) from error
+    except ProgramError as error:
+        error.printed = error.printed or printed.getvalue()
         raise
+    except ProviderCheckError as error:
+        raise _printed_before(ProgramError(_at_declaration(error, cwd_before)), printed) from None
     except (Exception, SystemExit) as error:  # noqa: BLE001 - any failure of the user's program is reported
-        raise ProgramError(
-            _with_environment_hint(
-                errors.describe(error, project.directory, project.main, cwd_before), stack_config
-            )
+        raise _printed_before(
+            ProgramError(
+                _with_environment_hint(
+                    errors.describe(error, project.directory, project.main, cwd_before), stack_config
+                )
+            ),
+            printed,
         ) from error
     finally:
         os.chdir(cwd_before)
@@ -213,7 +236,36 @@ def _run_pass(
             resource.outputs = dict(outputs)
             resource.secret_outputs = set(secret_outputs)
             resource.unknown_from = unknown_from
-    return PassResult(resources, dict(outputs), secret_outputs, unknown_from)
+    return PassResult(resources, dict(outputs), secret_outputs, unknown_from, printed.getvalue())
+
+
+def _at_declaration(error: ProviderCheckError, shown_from: Path) -> str:
+    """`file:line: message`, the line that declared the resource (as the CLI names the resource)."""
+    if error.declared_at is None:
+        return error.message
+    uri, line = error.declared_at
+    return f"{errors.relative(uri.removeprefix('file://'), shown_from)}:{line}: {error.message}"
+
+
+class _Severity(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        prefix = "" if record.levelno <= logging.INFO else f"{record.levelname.lower()}: "
+        return prefix + record.getMessage()
+
+
+def _diagnostics(printed: io.StringIO) -> logging.Logger:
+    """`pulumi.log.info/warn` go to the engine, which shows them with what the program prints
+    (the stack's diagnostics); under mocks the SDK hands them to this logger."""
+    logger = logging.Logger("preview.program", logging.INFO)
+    handler = logging.StreamHandler(printed)
+    handler.setFormatter(_Severity())
+    logger.addHandler(handler)
+    return logger
+
+
+def _printed_before(error: ProgramError, printed: io.StringIO) -> ProgramError:
+    error.printed = error.printed or printed.getvalue()
+    return error
 
 
 async def _resolve_outputs(exported: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:

@@ -116,6 +116,26 @@ CASES = [
             "missing 1 required positional argument: 'key_arn'",
         ),
     ),
+    Case(
+        "config-objects",  # jaxxstorm/pulumi-examples python/misc/config: require_object, prints
+        "dev",
+        0,
+        shows=(
+            "Diagnostics:\n  pulumi:pulumi:Stack (config-objects-dev):\n    h1 a.example.com\n    h2 b.example.com\n",
+            '"diagnostics": [{"urn": "urn:pulumi:dev::config-objects::pulumi:pulumi:Stack::config-objects-dev", '
+            '"severity": "info", "message": "h1 a.example.com"}',
+            '"visibilityTimeoutSeconds": 120,',  # "120" from config, converted as the provider converts it
+        ),
+    ),
+    Case(
+        "config-objects",
+        "typo",
+        2,
+        error=(
+            "config-objects/__main__.py:27: aws:sqs/queue:Queue resource 'hosts':",
+            "visibilityTimeoutSeconds='soon' is not a number",
+        ),
+    ),
     Case("assets", "dev", 2, error=("FileArchive path 'build/vendor' does not exist", "worker")),
     Case(
         "random-provider",

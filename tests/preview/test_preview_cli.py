@@ -97,3 +97,39 @@ def test_missing_project_is_explained(tmp_path: Path):
     result = preview("--program", str(tmp_path))
     assert result.returncode == 2
     assert "has no Pulumi.yaml" in result.stderr
+
+
+def test_what_the_program_prints_is_shown_once_and_never_mixed_into_json(tmp_path: Path):
+    """A program that prints (jaxxstorm/pulumi-examples python/misc/config, pulumi/examples
+    aws-py-oidc-provider): `pulumi preview` shows its output once, as the stack's diagnostics, and
+    `--json` stays one JSON document. The twin runs the program twice (two passes)."""
+    program = write_program(
+        tmp_path / "chatty",
+        'print("creating the queue")\nqueue = aws.sqs.Queue("jobs", name="jobs")\n'
+        'queue.url.apply(lambda url: print("url", url))\n',
+    )
+    text = preview("--program", str(program), "--stack", "dev")
+    assert text.stdout.count("creating the queue") == 1, text.stdout
+    assert "Diagnostics:\n  pulumi:pulumi:Stack (test-program-dev):\n    creating the queue\n" in text.stdout
+    assert "url https://" not in text.stdout  # the queue's URL is unknown in the preview: no callback
+    document = json.loads(preview("--program", str(program), "--stack", "dev", "--json").stdout)
+    assert [d["message"] for d in document["diagnostics"]] == ["creating the queue"]
+    assert document["diagnostics"][0]["urn"].endswith("pulumi:pulumi:Stack::test-program-dev")
+
+
+def test_an_input_the_provider_cannot_convert_fails_the_preview_at_its_line(tmp_path: Path):
+    """The SDK sends any value; the provider's check refuses a number property given "soon", and
+    `pulumi preview` stops there. A numeric string is converted, as the provider converts it."""
+    program = write_program(
+        tmp_path / "typo",
+        'print("before")\naws.sqs.Queue("ok", name="ok", delay_seconds="5")\n'
+        'aws.sqs.Queue("jobs", name="jobs", visibility_timeout_seconds="soon")\n',
+    )
+    result = preview("--program", str(program), "--stack", "dev")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
+    assert (
+        "__main__.py:9: aws:sqs/queue:Queue resource 'jobs': visibilityTimeoutSeconds='soon'" in result.stderr
+    )
+    assert "is not a number" in result.stderr and "Traceback" not in result.stderr
+    assert result.stdout == "before\n"  # what the program printed before, as the CLI shows it
