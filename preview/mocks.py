@@ -28,6 +28,7 @@ from preview import data_sources
 from preview.callbacks import scrub
 from preview.data_sources import MOCK_ACCOUNT_ID, MOCK_AMI_ID, MOCK_SUBNET_IDS, MOCK_VPC_ID
 from preview.output_types import check_inputs, declared_output_types, typed_outputs
+from preview.transforms import TransformRunner
 from preview.values import SECRET_SHOWN, UNKNOWN, contains_unknown, is_unknown, plain_properties, wrap_secret
 
 __all__ = [
@@ -349,6 +350,11 @@ class RecordingMonitor(MockMonitor):
         self.reads: dict[str, RecordedResource] = {}
         self.unanswered: set[str] = set()
         """Data sources without an offline answer (their results are unknown)."""
+        self.transforms = TransformRunner()
+
+    def RegisterStackTransform(self, request):  # noqa: N802 (gRPC method name)
+        self.transforms.register_stack(request)
+        return super().RegisterStackTransform(request)
 
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
         urn = self.make_urn(request.parent, request.type, request.name)
@@ -356,6 +362,7 @@ class RecordingMonitor(MockMonitor):
             self.recorded[urn] = RecordedResource(request.type, request.name, urn, None, False, False, {}, {})
             return resource_pb2.RegisterResourceResponse(urn=urn)
         _ensure_event_loop()
+        self.transforms.transformed(request, urn)
         raw = _deserialize(request.object, keep_unknowns=True)
         failed_paths: dict[str, str] = {}
         inputs, secret_inputs = plain_properties(scrub(raw, "", failed_paths))

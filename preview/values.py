@@ -63,6 +63,8 @@ def shown(value: Any, secrets: set[str] | frozenset[str] = frozenset(), path: st
         return {key: shown(item, secrets, _join(path, key)) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [shown(item, secrets, _join(path, str(index))) for index, item in enumerate(value)]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # the engine carries every number as a double; the CLI prints 30, not 30.0
     return value
 
 

@@ -112,7 +112,7 @@ CASES = [
         "dev",
         0,
         shows=(
-            "output-all-callback/__main__.py:56 failed on plausible values",
+            "output-all-callback/__main__.py:60 failed on plausible values",
             "missing 1 required positional argument: 'key_arn'",
         ),
     ),
@@ -134,6 +134,15 @@ CASES = [
         error=(
             "config-objects/__main__.py:27: aws:sqs/queue:Queue resource 'hosts':",
             "visibilityTimeoutSeconds='soon' is not a number",
+        ),
+    ),
+    Case(
+        "transforms",  # register_stack_transformation (autotag.py) and register_resource_transform
+        "dev",
+        0,
+        shows=(
+            '"tags": {"user:Project": "autotag", "user:Cost Center": "1234", "Name": "jobs"}, '
+            '"messageRetentionSeconds": 1209600,',
         ),
     ),
     Case("assets", "dev", 2, error=("FileArchive path 'build/vendor' does not exist", "worker")),

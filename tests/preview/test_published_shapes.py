@@ -476,3 +476,48 @@ def test_a_callback_that_fails_before_its_body_runs_is_named_by_where_the_progra
     line = _line_of(tmp_path / "program", "pulumi.Output.all(parameter.arn")
     assert f"__main__.py:{line} failed" in stack.callback_failures[0]
     assert "missing 1 required positional argument: 'key_arn'" in stack.callback_failures[0]
+
+
+def test_resource_transforms_run_as_the_engine_runs_them(tmp_path: Path):
+    """`register_resource_transform` and `ResourceOptions(transforms=...)` (the transforms docs'
+    auto-tagging and per-component patterns): the engine calls them back before it registers each
+    resource (own, then the parent's, then the stack's); the SDK's mock monitor only records them."""
+    stack = render(
+        tmp_path / "program",
+        """
+        def retention(args):
+            if args.type_ == "aws:sqs/queue:Queue":
+                return pulumi.ResourceTransformResult(
+                    props={**args.props, "messageRetentionSeconds": 1209600}, opts=args.opts
+                )
+            return None
+
+        def team_tag(args):
+            if "tags" in args.props or args.custom:
+                tags = {**(args.props.get("tags") or {}), "team": "search"}
+                return pulumi.ResourceTransformResult(props={**args.props, "tags": tags}, opts=args.opts)
+            return None
+
+        before = aws.sqs.Queue("before")
+        pulumi.runtime.register_resource_transform(retention)
+
+        class Pipeline(pulumi.ComponentResource):
+            def __init__(self, name, opts=None):
+                super().__init__("acme:index:Pipeline", name, None, opts)
+                self.queue = aws.sqs.Queue(f"{name}-jobs", opts=pulumi.ResourceOptions(parent=self))
+                self.register_outputs({})
+
+        pipeline = Pipeline("ingest", opts=pulumi.ResourceOptions(transforms=[team_tag]))
+        after = aws.sqs.Queue("after")
+        """,
+    )
+    by_name = {resource.name: resource for resource in stack.resources}
+    assert "messageRetentionSeconds" not in by_name["before"].inputs  # registered before the transform
+    assert by_name["after"].inputs["messageRetentionSeconds"] == 1209600
+    assert "tags" not in by_name["after"].inputs  # the component's transform is not the stack's
+    jobs = by_name["ingest-jobs"]
+    assert jobs.inputs["tags"] == {"team": "search"}  # inherited from its parent's options
+    assert jobs.inputs["messageRetentionSeconds"] == 1209600
+    assert stack.preview is not None
+    previewed = {resource.name: resource for resource in stack.preview.resources}
+    assert previewed["ingest-jobs"].inputs["tags"] == {"team": "search"}
