@@ -88,6 +88,10 @@ def typed(value: Any, declared: Any) -> Any:
     return value
 
 
+_BOOLEAN_TEXTS = frozenset(("1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False"))
+"""What the provider's conversion (Go's strconv.ParseBool) reads as a boolean."""
+
+
 class ProviderCheckError(Exception):
     """An input the provider cannot convert to its schema type: its check fails, and so does the preview."""
 
@@ -121,7 +125,7 @@ def _unconvertible(value: Any, declared: Any, path: str) -> typing.Iterator[tupl
     declared = _types.unwrap_optional_type(declared)
     if declared in (int, float) and isinstance(value, str) and isinstance(_as_number(value, declared), str):
         yield path, value, "a number"
-    elif declared is bool and isinstance(value, str) and value.lower() not in ("true", "false"):
+    elif declared is bool and isinstance(value, str) and value not in _BOOLEAN_TEXTS:
         yield path, value, "a boolean"
     elif isinstance(declared, type) and _types.is_output_type(declared) and isinstance(value, dict):
         fields = _types.output_type_types(declared)

@@ -133,3 +133,15 @@ def test_an_input_the_provider_cannot_convert_fails_the_preview_at_its_line(tmp_
     )
     assert "is not a number" in result.stderr and "Traceback" not in result.stderr
     assert result.stdout == "before\n"  # what the program printed before, as the CLI shows it
+
+
+@pytest.mark.parametrize(("value", "fails"), [("1", False), ("False", False), ("yes", True)])
+def test_a_boolean_property_given_text_fails_only_where_the_provider_cannot_read_it(
+    tmp_path: Path, value: str, fails: bool
+):
+    program = write_program(
+        tmp_path / "flags", f'aws.sqs.Queue("jobs", name="jobs", sqs_managed_sse_enabled="{value}")\n'
+    )
+    result = preview("--program", str(program), "--stack", "dev")
+    assert (result.returncode == 2) == fails, result.stdout + result.stderr
+    assert ("sqsManagedSseEnabled='yes' is not a boolean" in result.stderr) == fails
