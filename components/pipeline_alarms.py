@@ -204,11 +204,29 @@ def alarm_specs(
             ],
         ),
     ]
+    if function is None:  # only the EC2 worker extends visibility; Lambda's event source mapping does
+        specs.insert(4, _visibility_lost_spec(metric_namespace, worker))
     if group_name is not None:  # beside the other queue alarms, before the success rate (the last)
         specs.insert(len(specs) - 1, _no_workers_spec(queue_name, group_name))
     if function is not None:
         specs += function_alarm_specs(function)
     return specs
+
+
+def _visibility_lost_spec(metric_namespace: str, worker: dict[str, str]) -> AlarmSpec:
+    """ec2 mode: a message a worker held lost its visibility, so another worker may process it too
+    (MessageVisibilityLost, docs/monitoring.md "Lost messages")."""
+    return AlarmSpec(
+        key="visibility-lost",
+        description="A message a worker held lost its visibility (MessageVisibilityLost): another worker may "
+        "process that file too. Read the 'message lost' log lines (how) and the host's load (CPU, a stalled "
+        "heartbeat); if it recurs, raise visibilityTimeoutSeconds or lower the worker's HEARTBEAT_SECONDS.",
+        threshold=0,
+        comparison="GreaterThanThreshold",
+        evaluation_periods=1,
+        treat_missing_data="notBreaching",
+        metric=_metric(metric_namespace, contract.VISIBILITY_LOST, worker, "Sum", FIVE_MINUTES),
+    )
 
 
 def _no_workers_spec(queue_name: str, group_name: str) -> AlarmSpec:

@@ -1,20 +1,23 @@
 """`python -m worker`: check the settings, build the clients from boto3's environment, run until SIGTERM.
 
-Exit status: 0 after SIGTERM/SIGINT (in-flight work finished or handed back); 2 when a start-up check
-fails (one JSON error line, no traceback); 3 when the worker stopped itself on a fatal error (its own
+Exit status: 0 after SIGTERM/SIGINT (in-flight work finished or handed back; the crash marker
+removed, worker/crash_marker.py); 2 when a start-up check fails (one JSON error line, no traceback); 3 when the worker stopped itself on a fatal error (its own
 index bucket gone or denied: messages handed back, not dead-lettered).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from typing import Any
 
+from worker import crash_marker
 from worker.aws_setup import AwsSetupError, require_aws_settings, use_local_placeholders
 from worker.child import load_processor
 from worker.config import WorkerConfig, boto_config, environment_help
+from worker.contract import RUNTIME_DIRECTORY, WORKER_CRASHED, WORKER_STATE_DIR
 from worker.errors import ConfigurationError
 from worker.logs import configure_logging
 
@@ -72,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             processor=config.file_processor,
             s3=session.client("s3", config=boto_config()),
         )
+        state_directory = crash_marker.state_directory(os.environ)
+        crashed = None if state_directory is None else crash_marker.begin_run(state_directory)
     except (ConfigurationError, AwsSetupError) as error:
         log.error("configuration error: %s", error, extra={"error": "ConfigurationError"})
         return EXIT_CONFIGURATION
@@ -80,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             "start-up failed: %s: %s", type(error).__name__, error, extra={"error": type(error).__name__}
         )
         return EXIT_CONFIGURATION
+    report_previous_run(consumer, crashed)
     consumers.append(consumer)
     if stop_requested:
         consumer.stop()
@@ -87,7 +93,25 @@ def main(argv: list[str] | None = None) -> int:
     if consumer.fatal_reason:
         log.error("stopped on a fatal error: %s", consumer.fatal_reason, extra={"error": "WorkerFatalError"})
         return EXIT_FATAL
+    if state_directory is not None:
+        crash_marker.end_run(state_directory)
     return 0
+
+
+def report_previous_run(consumer: Any, crashed: bool | None) -> None:
+    """Publish `WorkerCrashed` once, now (a crash before the first periodic flush would lose it)."""
+    if crashed is None:
+        log.info(
+            "no %s or %s: no crash marker, %s is not published",
+            WORKER_STATE_DIR,
+            RUNTIME_DIRECTORY,
+            WORKER_CRASHED,
+        )
+        return
+    if crashed:
+        log.warning("the previous run of the worker on this host ended without a clean shutdown")
+    consumer.metrics.count(WORKER_CRASHED, int(crashed))
+    consumer.metrics.flush()
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ ENVIRONMENT: tuple[tuple[str, str, str], ...] = (
     ("METRIC_FLUSH_SECONDS", "60", "how often metrics are sent"),
     ("RETRY_BACKOFF_BASE_SECONDS", "15", "first backoff after a transient failure; doubles per receive"),
     ("ALLOW_NO_REDRIVE_POLICY", "false", "run on a queue without a redrive policy (loud warning)"),
+    ("WORKER_STATE_DIR", "$RUNTIME_DIRECTORY", "crash marker's directory; unset: no WorkerCrashed metric"),
 )
 """The environment contract (docs/worker.md, Configuration): `python -m worker --help` prints it."""
 

@@ -27,6 +27,10 @@ MAX_RECEIVE_COUNT = "MAX_RECEIVE_COUNT"
 """Lambda mode: the declared maxReceiveCount; the handler trusts the queue's RedrivePolicy and logs an
 error when this disagrees with it."""
 RETRY_BACKOFF_BASE_SECONDS = "RETRY_BACKOFF_BASE_SECONDS"
+WORKER_STATE_DIR = "WORKER_STATE_DIR"
+"""Where the worker keeps its crash marker (worker/crash_marker.py); overrides RUNTIME_DIRECTORY."""
+RUNTIME_DIRECTORY = "RUNTIME_DIRECTORY"
+"""Set by systemd from the unit's RuntimeDirectory= (worker/file-processor.service)."""
 
 ENVIRONMENT_FILE = "/etc/file-processor.env"
 """Where cloud-init writes the worker's environment; the systemd units read it (EnvironmentFile=)."""

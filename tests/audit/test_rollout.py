@@ -16,7 +16,7 @@ from audit.__main__ import main
 from audit.declared import declared_stack
 from sandbox.local_aws import REGION, local_environment
 from tests.audit.conftest import DLQ, UPLOADS
-from tests.audit.rollout_history import healthy, incident_loop, write_history
+from tests.audit.rollout_history import Minute, healthy, incident_loop, write_history
 from tests.paths import REPO_ROOT
 
 pytestmark = pytest.mark.slow  # moto server
@@ -67,6 +67,7 @@ def test_healthy_rollout_passes_every_window(deployment, namespace, capsys, tmp_
     )
     assert judged[("6 hours", "success rate >= 95 %")]["detail"].startswith("99.5 %")
     assert judged[("24 hours", "DLQ reviewed and cleared")]["detail"].startswith("0 message(s)")
+    assert judged[("6 hours", "no worker crashes")]["detail"] == "0 restarts after a crash"  # zeros
     report_md = (tmp_path / "report.md").read_text()
     assert "## 24 hours (until" in report_md and "Nothing: every window has elapsed." in report_md
     assert "- work queue: 1,200 visible, 300 in flight" in report_md
@@ -90,6 +91,38 @@ def test_incident_loop_fails_on_depth_and_reappearing_messages(deployment, names
     assert "  6 hours (until" in out and "[PENDING] queue depth < 100: judged at" in out
     assert (
         out.splitlines()[-1].startswith("Audit FAILED: ") and "failed success check" in out.splitlines()[-1]
+    )
+
+
+@pytest.mark.parametrize(
+    ("crash_minute", "code", "verdict", "detail"),
+    [
+        (200, 1, "FAIL", "1 restarts after a crash"),  # inside the 6-hour window
+        (400, 0, "PASS", "0 restarts after a crash"),  # after it: the plan judges crashes up to 6 h
+    ],
+)
+def test_a_worker_crash_fails_the_six_hour_window(
+    deployment, namespace, capsys, crash_minute, code, verdict, detail
+):
+    now = datetime.now(UTC)
+    rollout = now - timedelta(hours=24, minutes=30)
+
+    def crash_once(minutes: float) -> Minute:
+        minute = healthy(minutes)
+        if crash_minute <= minutes < crash_minute + 1:  # a worker restarted after a crash
+            minute.crashed = 1.0
+        return minute
+
+    write_history(deployment.cloudwatch, crash_once, rollout, now, namespace)
+
+    exit_code, report = audit_json(capsys, "--since", since(rollout))
+
+    judged = lines(report)
+    assert judged[("6 hours", "no worker crashes")]["verdict"] == verdict
+    assert judged[("6 hours", "no worker crashes")]["detail"] == detail
+    assert exit_code == code
+    assert {key for key, line in judged.items() if line["verdict"] == "FAIL"} == (
+        {("6 hours", "no worker crashes")} if verdict == "FAIL" else set()
     )
 
 

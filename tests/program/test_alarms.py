@@ -44,6 +44,7 @@ def test_every_alarm_acts_on_the_topic_and_says_what_to_do(production):
         "dlq-growing-fast",
         "indexing-lag",
         "delete-failures",
+        "visibility-lost",
         "message-loop",
         "backlog-sustained",
         "no-workers-with-backlog",
@@ -62,6 +63,7 @@ def test_every_alarm_acts_on_the_topic_and_says_what_to_do(production):
         ("dlq-has-messages", "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": DLQ}, 0, 1, 60),
         ("indexing-lag", "AWS/SQS", "ApproximateAgeOfOldestMessage", {"QueueName": QUEUE}, 300, 5, 60),
         ("delete-failures", "CISFileSearch/Worker", "MessageDeleteFailed", {"QueueName": QUEUE}, 0, 1, 60),
+        ("visibility-lost", "CISFileSearch/Worker", "MessageVisibilityLost", {"QueueName": QUEUE}, 0, 1, 300),
         (
             "backlog-sustained",
             "AWS/SQS",

@@ -273,6 +273,7 @@ def test_lambda_mode_alarms_watch_the_function_beside_the_queue_and_dlq(lambda_s
         "success-rate-low",
     } <= set(found)
     assert "no-workers-with-backlog" not in found  # an Auto Scaling metric: ec2 mode only
+    assert "visibility-lost" not in found  # the handler extends no visibility: it never counts it
     topic_arn = one(lambda_stack, "aws:sns/topic:Topic", "alarms-topic").outputs["arn"]
     name = lambda_stack.outputs["functionName"]
     for key, metric, stat in (
