@@ -224,6 +224,54 @@ PROGRAMS: dict[str, DocsProgram] = {
         "the wildcard pattern only matches keys under incoming/, never the index writes",
         EB_PATTERN_OPERATORS,
     ),
+    "S3 -> SQS encrypted with the alias ARN of a key granting S3": DocsProgram(
+        stack(
+            alias_key("s3.amazonaws.com"),
+            queues(encryption="kms_master_key_id=jobs_alias.arn"),
+            s3_to_queue(),
+            workers(kms=True),
+        ),
+        "passes",
+        "KmsMasterKeyId accepts an alias ARN; it names a key whose policy grants S3",
+        KMS_ALIAS,
+    ),
+    "S3 -> SQS encrypted with the literal alias name of a key of the stack granting S3": DocsProgram(
+        stack(
+            alias_key("s3.amazonaws.com"),
+            queues(encryption='kms_master_key_id="alias/acme-jobs"'),
+            s3_to_queue(),
+            workers(kms=True),
+        ),
+        "passes",
+        "alias/acme-jobs is the alias this stack declares for a key whose policy grants S3",
+        KMS_ALIAS,
+    ),
+    "S3 -> SQS, ArnLike with wildcard Region and account as the S3 guide writes it": DocsProgram(
+        stack(
+            queues(),
+            s3_condition(
+                '{"ArnLike": {"aws:SourceArn": "arn:aws:s3:*:*:acme-uploads"}, '
+                '"StringEquals": {"aws:SourceAccount": account.account_id}}'
+            ),
+            workers(),
+        ),
+        "passes",
+        "each ARN component is matched separately and * matches the empty Region and account of a bucket ARN",
+        S3_GRANT,
+    ),
+    "alarm topic policy admitting CloudWatch for this account's alarms by ArnLike": DocsProgram(
+        stack(queues(), s3_to_queue(), workers())
+        + """
+aws.sns.TopicPolicy("alerts", arn=alerts.arn, policy=alerts.arn.apply(lambda arn: json.dumps({
+    "Version": "2012-10-17", "Statement": [{"Sid": "Alarms", "Effect": "Allow",
+    "Principal": {"Service": "cloudwatch.amazonaws.com"}, "Action": "sns:Publish", "Resource": arn,
+    "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:us-east-1:{account.account_id}:alarm:*"},
+                  "StringEquals": {"aws:SourceAccount": account.account_id}}}]})))
+""",
+        "passes",
+        "the topic policy admits cloudwatch.amazonaws.com for every alarm of this account and Region",
+        CW_SNS_POLICY,
+    ),
     # ===================== 1. delivery authorised on every hop =====================
     "S3 -> SQS, StringEquals with a wildcard in aws:SourceArn": DocsProgram(
         stack(
@@ -314,6 +362,14 @@ PROGRAMS: dict[str, DocsProgram] = {
         "CloudWatch cannot use the AWS-managed SNS key, whose policy cannot grant it; alarms never arrive",
         SNS_KMS,
     ),
+    "alarm topic key granting CloudWatch only kms:Decrypt": DocsProgram(
+        stack(queues(), s3_to_queue(), workers()).replace(
+            '"Action": ["kms:Decrypt", "kms:GenerateDataKey*"]', '"Action": "kms:Decrypt"', 1
+        ),
+        "blocks",
+        "CloudWatch needs kms:GenerateDataKey* as well as kms:Decrypt to publish to an encrypted topic",
+        SNS_KMS,
+    ),
     # ===================== 2. destination constraints =====================
     "FIFO queue redriving (queue argument) to a standard dead-letter queue": DocsProgram(
         stack(
@@ -365,6 +421,18 @@ retry = aws.sqs.Queue("retry", name="acme-retry.fifo", fifo_queue=True, visibili
         "warns",
         "expiry keeps the original enqueue time; AWS asks for a DLQ retention longer than the source's",
         SQS_DLQ_RETENTION,
+    ),
+    "delivery delay pushes the last receive past retention": DocsProgram(
+        stack(
+            redrive_argument(visibility=600, retention=3030, max_receive=5).replace(
+                "receive_wait_time_seconds=20,", "receive_wait_time_seconds=20, delay_seconds=60,"
+            ),
+            s3_to_queue(),
+            workers(processing=300),
+        ),
+        "blocks",
+        "a delayed message is invisible for 60 s first: 60 + 5 x 600 s = 3060 s > 3030 s retention",
+        SQS_DLQ,
     ),
     # ===================== 4. recursion through any path =====================
     'S3 -> SNS -> SQS filtered on prefix "in", index written under index/': DocsProgram(
