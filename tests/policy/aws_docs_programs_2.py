@@ -463,6 +463,22 @@ retry = aws.sqs.Queue("retry", name="acme-retry.fifo", fifo_queue=True, visibili
         "no instance can run and the only mapping polls the DLQ: nothing consumes the work queue",
         ASG_CAPACITY,
     ),
+    "fleet at max 0, the Lambda mapping reads another queue": DocsProgram(
+        stack(
+            queues(visibility=360),
+            s3_to_queue(),
+            workers(processing=300, size=(0, 0, 0)),
+            """
+thumbs = aws.sqs.Queue("thumbs", name="acme-thumbs", visibility_timeout_seconds=360, receive_wait_time_seconds=20,
+    sqs_managed_sse_enabled=True, redrive_policy=dlq.arn.apply(lambda arn: json.dumps({
+        "deadLetterTargetArn": arn, "maxReceiveCount": 5})))
+""",
+            lambda_consumer(60).replace("event_source_arn=queue.arn", "event_source_arn=thumbs.arn"),
+        ),
+        "blocks",
+        "the Lambda is invoked only for acme-thumbs; no instance can run, so nothing consumes acme-jobs",
+        ASG_CAPACITY,
+    ),
     "fleet at max 0, Lambda consumer on the queue fed by EventBridge": DocsProgram(
         stack(
             queues(visibility=360),
