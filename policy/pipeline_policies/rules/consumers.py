@@ -147,9 +147,11 @@ def _invoked_for_other_queues(index: StackIndex, role: Any, queue: Any) -> bool:
     functions = {function.urn for function in role.lambda_functions}
     if not functions or role.workers:
         return False
-    mapped: dict[str, list[Any]] = {}
-    for consumer in index.lambda_consumers:
-        mapped.setdefault(consumer.function.urn, []).append(consumer.queue)
+    mapped: dict[str, list[Any]] | None = index.memo.get("mapped-queues")
+    if mapped is None:
+        mapped = index.memo["mapped-queues"] = {}
+        for consumer in index.lambda_consumers:
+            mapped.setdefault(consumer.function.urn, []).append(consumer.queue)
     return all(urn in mapped and all(other is not queue for other in mapped[urn]) for urn in functions)
 
 
