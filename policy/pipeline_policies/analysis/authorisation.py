@@ -49,6 +49,15 @@ def _account(arn: str | None) -> str | None:
     return parts[4] if len(parts) > 5 and parts[4] else None
 
 
+def _statement_covers(statement: dict, service: str) -> bool:
+    """Whether a statement applies to the service principal: its Principal names it, or its NotPrincipal
+    (used with Deny: everyone but those listed) does not.
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notprincipal.html"""
+    if "NotPrincipal" in statement:
+        return not _principal_covers(statement.get("NotPrincipal"), service)
+    return _principal_covers(statement.get("Principal"), service)
+
+
 def _principal_covers(principal: Any, service: str) -> bool:
     if principal == "*":
         return True
@@ -102,7 +111,9 @@ def _operator_holds(operator: str, name: str, values: list[str], context: dict[s
         return any(value.lower() == "false" for value in values)
     if op == "bool":
         return str(actual).lower() in [value.lower() for value in values]
-    if "like" in op:
+    if "like" in op or op.startswith("arn"):
+        # StringLike and both ARN operators match `*`/`?` wildcards; ArnEquals behaves exactly as ArnLike
+        # (reference_policies_elements_condition_operators.html#Conditions_ARN). StringEquals is literal.
         hit = any(resource_matches(value, str(actual)) for value in values)
     else:
         hit = str(actual) in values
@@ -139,7 +150,7 @@ def _policy_decides(
     allowed = False
     context = _request_context(service, source_arn, source_account)
     for statement in (s for document in documents for s in statements(document)):
-        if not _principal_covers(statement.get("Principal"), service):
+        if not _statement_covers(statement, service):
             continue
         if not _matches(statement, "Action", lambda pattern: action_matches(pattern, action)):
             continue

@@ -96,6 +96,15 @@ def on_default_bus(rule: Any) -> bool:
     return not (bus is not None or getattr(rule, "property_dependencies", {}).get("eventBusName"))
 
 
+def _wildcard_filter(pattern: str) -> tuple[str, str]:
+    """An EventBridge `wildcard` key pattern as (prefix, suffix): `*` matches any characters, so the text before
+    the first `*` is a prefix every matching key has, and the text after the last one a suffix; without `*` it
+    is an exact key. https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html"""
+    if "*" not in pattern:
+        return (pattern, pattern)
+    return (pattern.split("*", 1)[0], pattern.rsplit("*", 1)[1])
+
+
 def rule_match(index: StackIndex, rule: Any, any_bus: bool = False) -> RuleMatch | None:
     """The S3 events a rule matches, or None when it matches none (or is off). Only a rule on the default
     bus ever sees them; `any_bus` reads the pattern of a rule on another bus too (to say it never fires)."""
@@ -137,6 +146,8 @@ def rule_match(index: StackIndex, rule: Any, any_bus: bool = False) -> RuleMatch
             filters.append((key["prefix"], ""))
         elif isinstance(key, dict) and isinstance(key.get("suffix"), str):
             filters.append(("", key["suffix"]))
+        elif isinstance(key, dict) and isinstance(key.get("wildcard"), str) and "\\" not in key["wildcard"]:
+            filters.append(_wildcard_filter(key["wildcard"]))
         else:
             filters.append(("", ""))  # anything-but, wildcard, ...: may match any key
     return RuleMatch(buckets, events, filters or [("", "")])

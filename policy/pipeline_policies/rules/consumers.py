@@ -137,6 +137,24 @@ def _scaled(index: StackIndex, group: Any) -> bool:
     return False
 
 
+def _invoked_for_other_queues(index: StackIndex, role: Any, queue: Any) -> bool:
+    """A Lambda execution role receives only inside an invocation
+    (https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html), and Lambda polls a queue for a
+    function only through an event source mapping on it
+    (https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventsourcemapping.html). When every function of
+    the role is invoked by mappings on other queues, its permission to receive from this one (often the
+    wildcard of AWSLambdaSQSQueueExecutionRole) makes it no consumer of this queue."""
+    functions = {function.urn for function in role.lambda_functions}
+    if not functions or role.workers:
+        return False
+    mapped: dict[str, list[Any]] | None = index.memo.get("mapped-queues")
+    if mapped is None:
+        mapped = index.memo["mapped-queues"] = {}
+        for consumer in index.lambda_consumers:
+            mapped.setdefault(consumer.function.urn, []).append(consumer.queue)
+    return all(urn in mapped and all(other is not queue for other in mapped[urn]) for urn in functions)
+
+
 def consumer_states(index: StackIndex, queue: Any) -> list[tuple[str, str]]:
     """(state, who) for each consumer of a work queue: running, stopped (can never run), paused (runs only if
     someone outside the stack starts it), or unknown. Roles allowed to receive, beyond the declared
@@ -145,7 +163,7 @@ def consumer_states(index: StackIndex, queue: Any) -> list[tuple[str, str]]:
     declared_roles = {id(w.role) for w in queue.workers if w.role is not None}
     declared_roles |= {id(c.role) for c in queue.lambda_consumers if c.role is not None}
     for access in receivers_of(index, queue):
-        if id(access.role) not in declared_roles:
+        if id(access.role) not in declared_roles and not _invoked_for_other_queues(index, access.role, queue):
             states.append(("running", access.role.label))
     for consumer in queue.lambda_consumers:
         enabled = peek(consumer.mapping.props, "enabled")

@@ -66,6 +66,13 @@ def _dead_letter_queue(index: StackIndex, settings: Settings) -> Iterator[Findin
         redrive_constraints.setdefault(id(edge.source.model), []).append((row, edge, message))
     low = as_number(settings("minMaxReceiveCount"))
     high = as_number(settings("maxMaxReceiveCount"))
+    work = {id(queue) for queue in index.work_queues}
+    for queue in index.queues:
+        # SQS refuses a redrive policy its DLQ cannot take whatever the source's role in the pipeline, so a
+        # queue nothing feeds yet (a retry queue) fails `pulumi up` the same way.
+        if id(queue) not in work:
+            for _row, _edge, message in redrive_constraints.get(id(queue), []):
+                yield (message, queue.resource.urn)
     for queue in index.work_queues:
         urn = queue.resource.urn
         if queue.redrive_policy is None:
@@ -133,7 +140,7 @@ def _dead_letter_queue(index: StackIndex, settings: Settings) -> Iterator[Findin
             if (
                 needed is not None
                 and not is_unknown(queue.prop("messageRetentionSeconds"))
-                and source_retention < needed
+                and source_retention <= needed  # expiring at the very moment it would move loses it too
             ):
                 yield (
                     f"queue {queue.label} keeps a message {source_retention:g} s (messageRetentionSeconds), but a "
