@@ -10,19 +10,39 @@ SQS model, each giving the same answers in less CPU:
   every message in the queue. The replacement reads `time.time()` (the same UTC epoch seconds).
 Unpatched, each received or sent message costs O(queue depth) of moto's CPU (about 5 ms at a
 depth of 40 on these machines), a cost real SQS does not have: the benchmark would measure moto,
-not the consumers. Both consumers run against the same patched server. The patch lives in
-sandbox/moto_sqs.py, so the sandbox's in-process server (the tests, the drill) runs it too.
+not the consumers. Both consumers run against the same patched server; the tests, the drill and
+the sandbox use moto unpatched.
 """
 
 from __future__ import annotations
 
-from sandbox.moto_sqs import _retained, without_depth_costs
+import time
+from datetime import datetime
+from typing import Any
 
-__all__ = ["_retained", "patch"]
+from moto.core import utils as moto_utils
+from moto.sqs import models as sqs_models
+from moto.sqs.models import SQSBackend
+
+
+def _retained(self: SQSBackend, queue_name: str, message: Any) -> bool:
+    """moto's retention check, reading the one attribute it needs instead of all of them."""
+    retention = int(self.get_queue(queue_name).message_retention_period)
+    return retention + message.sent_timestamp / 1000 > _unix_time()
+
+
+def _unix_time(dt: datetime | None = None) -> float:
+    return time.time() if dt is None else moto_utils.unix_time(dt)
+
+
+def _unix_time_millis(dt: datetime | None = None) -> float:
+    return _unix_time(dt) * 1000.0
 
 
 def patch() -> None:
-    without_depth_costs()
+    SQSBackend.is_message_valid_based_on_retention_period = _retained  # type: ignore[method-assign]
+    sqs_models.unix_time = _unix_time
+    sqs_models.unix_time_millis = _unix_time_millis
 
 
 if __name__ == "__main__":

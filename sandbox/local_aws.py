@@ -27,7 +27,7 @@ from moto.server import ThreadedMotoServer
 from preview.render import RenderedStack, render_program
 from sandbox import variants
 from sandbox.data_plane import DataPlane, deploy
-from sandbox.moto_sqs import serialise_receives, without_depth_costs
+from sandbox.moto_sqs import serialise_receives
 from worker import contract
 
 LOOPBACK = "127.0.0.1"
@@ -57,7 +57,6 @@ def moto_server() -> Iterator[str]:
     """Start moto's server on a free loopback port; yields its endpoint URL."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     serialise_receives()  # one receive takes a message, as in SQS (sandbox/moto_sqs.py)
-    without_depth_costs()  # same answers, less CPU per message in deep queues (sandbox/moto_sqs.py)
     server = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

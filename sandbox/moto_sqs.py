@@ -8,12 +8,6 @@ workers", with no visibility lapse and nothing any worker could notice. SQS hand
 to no other receive while its visibility timeout runs
 (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html).
 Here the scan runs under one lock; the long poll's wait runs outside it.
-
-`without_depth_costs` removes two of moto's per-message costs that grow with the queue's depth and
-give the same answers in less CPU (bench/moto_server.py, docs/benchmarks.md): the retention check of
-each received message builds *all* of the queue's attributes three times (three of them count every
-message in the queue), and every visibility test reads the clock through two `datetime`
-constructions. Unpatched, a receive of 10 from a queue 400 deep costs about 0.3 s of moto's CPU.
 """
 
 from __future__ import annotations
@@ -21,11 +15,8 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from datetime import datetime
 from typing import Any
 
-from moto.core import utils as moto_utils
-from moto.sqs import models as sqs_models
 from moto.sqs.models import SQSBackend
 
 _scan = threading.Lock()
@@ -61,26 +52,3 @@ def serialise_receives() -> None:
 
         receive_message.serialised = True  # type: ignore[attr-defined]
         SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
-
-
-def _retained(self: SQSBackend, queue_name: str, message: Any) -> bool:
-    """moto's retention check, reading the one attribute it needs instead of all of them."""
-    retention = int(self.get_queue(queue_name).message_retention_period)
-    return retention + message.sent_timestamp / 1000 > _unix_time()
-
-
-def _unix_time(dt: datetime | None = None) -> float:
-    """moto's `unix_time` (UTC epoch seconds) without two `datetime`s per call when asked for now."""
-    return time.time() if dt is None else moto_utils.unix_time(dt)
-
-
-def _unix_time_millis(dt: datetime | None = None) -> float:
-    return _unix_time(dt) * 1000.0
-
-
-def without_depth_costs() -> None:
-    """Patch moto's SQS model in this process (idempotent): same answers, no per-message cost that
-    grows with the queue's depth."""
-    SQSBackend.is_message_valid_based_on_retention_period = _retained  # type: ignore[method-assign]
-    sqs_models.unix_time = _unix_time
-    sqs_models.unix_time_millis = _unix_time_millis
