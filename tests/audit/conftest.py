@@ -2,9 +2,8 @@
 
 The session's moto server (so these tests are `slow`); for each test the services the deployment
 uses are emptied in-process (moto's state lives in this process; a full /moto-api/reset rebuilds
-every EC2 region and costs seconds) and the stack is deployed again. The deployment's `describe_images(Owners=["amazon"])`
-asks for one of moto's AMIs by ID instead of serializing them all. The audit runs in-process through `main`; its render of the production stack is the
-session's (rendering is what the audit does first, and it does not change between tests).
+every EC2 region and costs seconds) and the stack is deployed again. The audit runs in-process
+through `main`; its render of the production stack is the session's (rendering is what the audit does first, and it does not change between tests).
 
 moto 5.2 accepts `RedriveAllowPolicy` in SetQueueAttributes but neither stores nor returns it, and
 `sandbox.data_plane.deploy` does not create the stack's RedriveAllowPolicy resource. `RedriveAllow`
@@ -52,21 +51,6 @@ class RedriveAllow:
 
 
 RESET_SERVICES = ("s3", "sqs", "cloudwatch", "autoscaling")
-MOTO_IMAGE_ID = "ami-03cf127a"
-"""The first of moto's default AMIs (moto/ec2/resources/amis.json)."""
-
-
-class OneImage:
-    """An EC2 client whose describe_images asks moto for one image instead of its whole catalogue."""
-
-    def __init__(self, ec2: Any) -> None:
-        self._ec2 = ec2
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._ec2, name)
-
-    def describe_images(self, **kwargs: Any) -> Any:
-        return self._ec2.describe_images(ImageIds=[MOTO_IMAGE_ID], **kwargs)
 
 
 @dataclass
@@ -128,7 +112,7 @@ def deployment(
     for key, value in local_environment(endpoint).items():
         monkeypatch.setenv(key, value)
     s3, sqs, cloudwatch = clients(endpoint)
-    autoscaling, ec2 = client(endpoint, "autoscaling"), OneImage(client(endpoint, "ec2"))
+    autoscaling, ec2 = client(endpoint, "autoscaling"), client(endpoint, "ec2")
     for service in RESET_SERVICES:
         get_backend(service).reset()  # type: ignore[arg-type]
     for template in ec2.describe_launch_templates()["LaunchTemplates"]:
