@@ -49,6 +49,10 @@ def serialise_receives() -> None:
                     return result
                 self.get_queue(queue_name).wait_for_messages(min(1.0, remaining))
                 time.sleep(min(IDLE_POLL_SECONDS, max(0.0, polling_end - time.monotonic())))
+                if time.monotonic() >= polling_end:
+                    # As moto (and SQS) do: a long poll that ran out answers empty, without scanning
+                    # again for messages whose visibility ended meanwhile.
+                    return []
 
         receive_message.serialised = True  # type: ignore[attr-defined]
         SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
