@@ -28,6 +28,7 @@ from pulumi.runtime.sync_await import _sync_await
 from preview import errors
 from preview.callbacks import CallbackGuard, scrub
 from preview.config import secure_config
+from preview.entrypoint import interrupted
 from preview.mocks import CloudMocks, RecordedResource, RecordingMonitor, plain_invokes_marked
 from preview.project import PulumiProject, StackConfig, load_project
 from preview.values import UNKNOWN, plain
@@ -194,11 +195,13 @@ def _run_pass(
             outputs, secret_outputs = _sync_await(_resolve_outputs(exported))
         outputs = scrub(outputs, "", unknown_from)
         resources = list(monitor.recorded.values())
-    except ModuleNotFoundError as error:
-        raise ProgramError(_missing_module(error, project, cwd_before)) from error
-    except ProgramError:
-        raise
     except (Exception, SystemExit) as error:  # noqa: BLE001 - any failure of the user's program is reported
+        if interrupted():  # a module half imported when Ctrl-C arrived: the interruption, for every caller
+            raise KeyboardInterrupt from None
+        if isinstance(error, ProgramError):
+            raise
+        if isinstance(error, ModuleNotFoundError):
+            raise ProgramError(_missing_module(error, project, cwd_before)) from error
         raise ProgramError(
             _with_environment_hint(
                 errors.describe(error, project.directory, project.main, cwd_before), stack_config
