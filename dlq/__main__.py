@@ -194,13 +194,17 @@ def export_command(queues: Queues, options: argparse.Namespace) -> int:
             f"{options.file}: cannot write the export ({error.strerror}); "
             "choose a FILE in a directory that exists and is writable"
         ) from None
-    letters = read(queues)
-    exported_at = iso(time.time())
-    with handle:
-        for letter in letters:
-            record = {"dlq": name_of(queues.dlq_url), "exportedAt": exported_at, **letter.record()}
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-    partial.replace(options.file)
+    try:  # Ctrl-C or an error while reading or writing leaves no `.partial` behind, only the previous state
+        with handle:
+            letters = read(queues)
+            exported_at = iso(time.time())
+            for letter in letters:
+                record = {"dlq": name_of(queues.dlq_url), "exportedAt": exported_at, **letter.record()}
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        partial.replace(options.file)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     print(f"exported {len(letters)} message(s) from {name_of(queues.dlq_url)} to {options.file}")
     return EXIT_OK
 

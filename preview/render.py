@@ -30,6 +30,7 @@ from pulumi.runtime.sync_await import _sync_await
 from preview import errors
 from preview.callbacks import CallbackGuard, scrub
 from preview.config import secure_config
+from preview.entrypoint import interrupted
 from preview.mocks import CloudMocks, RecordedResource, RecordingMonitor, plain_invokes_marked
 from preview.output_types import ProviderCheckError
 from preview.project import PulumiProject, StackConfig, load_project
@@ -211,14 +212,18 @@ def _run_pass(
             outputs, secret_outputs = _sync_await(_resolve_outputs(exported))
         outputs = scrub(outputs, "", unknown_from)
         resources = list(monitor.recorded.values())
-    except ModuleNotFoundError as error:
-        raise _printed_before(ProgramError(_missing_module(error, project, cwd_before)), printed) from error
-    except ProgramError as error:
-        error.printed = error.printed or printed.getvalue()
-        raise
-    except ProviderCheckError as error:
-        raise _printed_before(ProgramError(_at_declaration(error, cwd_before)), printed) from None
     except (Exception, SystemExit) as error:  # noqa: BLE001 - any failure of the user's program is reported
+        if interrupted():  # a module half imported when Ctrl-C arrived: the interruption, for every caller
+            raise KeyboardInterrupt from None
+        if isinstance(error, ProgramError):
+            error.printed = error.printed or printed.getvalue()
+            raise
+        if isinstance(error, ModuleNotFoundError):
+            raise _printed_before(
+                ProgramError(_missing_module(error, project, cwd_before)), printed
+            ) from error
+        if isinstance(error, ProviderCheckError):
+            raise _printed_before(ProgramError(_at_declaration(error, cwd_before)), printed) from None
         raise _printed_before(
             ProgramError(
                 _with_environment_hint(

@@ -287,9 +287,24 @@ def _canonical(configurations: list[dict[str, Any]]) -> list[str]:
     return sorted(shown)
 
 
+def _template_data(ec2: Any, template_id: str) -> dict[str, Any]:
+    """The default version's data in the shape `_fleet` writes it, to compare with the declared one."""
+    (version,) = ec2.describe_launch_template_versions(LaunchTemplateId=template_id, Versions=["$Default"])[
+        "LaunchTemplateVersions"
+    ]
+    live = version["LaunchTemplateData"]
+    return {
+        "ImageId": live.get("ImageId"),
+        "InstanceType": live.get("InstanceType"),
+        "UserData": live.get("UserData"),
+        "MetadataOptions": {"HttpTokens": (live.get("MetadataOptions") or {}).get("HttpTokens")},
+    }
+
+
 def _fleet(stack: RenderedStack, ec2: Any, autoscaling: Any, plane: DataPlane) -> None:
     """The workers' launch template, Auto Scaling group and lifecycle hooks (the local AMI and default
-    subnets stand in for the real ones). A re-deploy adds a template version and updates the group."""
+    subnets stand in for the real ones). A re-deploy adds a template version only when the template's
+    data changed (an unchanged one adds none) and updates the group."""
     templates = stack.of_type("aws:ec2/launchTemplate:LaunchTemplate")
     groups = stack.of_type("aws:autoscaling/group:Group")
     if not templates or not groups:
@@ -311,13 +326,14 @@ def _fleet(stack: RenderedStack, ec2: Any, autoscaling: Any, plane: DataPlane) -
         )["LaunchTemplates"]
         if existing:
             template_id = existing[0]["LaunchTemplateId"]
-            version = ec2.create_launch_template_version(
-                LaunchTemplateId=template_id, LaunchTemplateData=data
-            )
-            ec2.modify_launch_template(
-                LaunchTemplateId=template_id,
-                DefaultVersion=str(version["LaunchTemplateVersion"]["VersionNumber"]),
-            )
+            if _template_data(ec2, template_id) != data:  # unchanged: no new version, as the provider does
+                version = ec2.create_launch_template_version(
+                    LaunchTemplateId=template_id, LaunchTemplateData=data
+                )
+                ec2.modify_launch_template(
+                    LaunchTemplateId=template_id,
+                    DefaultVersion=str(version["LaunchTemplateVersion"]["VersionNumber"]),
+                )
         else:
             template_id = ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData=data)[
                 "LaunchTemplate"

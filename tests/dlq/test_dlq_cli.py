@@ -200,6 +200,23 @@ def test_export_to_an_unwritable_path_is_one_line_exit_2_and_reads_nothing(aws, 
     assert counts == {"1"}, "the failed export received the dead letters"
 
 
+def test_an_interrupted_export_leaves_no_file_behind(aws, seeded, tmp_path, capsys, monkeypatch):
+    """Found by walking the local path: Ctrl-C during `export FILE` exited 130 but left an empty
+    `FILE.partial` next to where the incident record was to go."""
+    import dlq.__main__ as dlq_main
+
+    pipeline, _ = seeded
+
+    def interrupted_read(queues):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dlq_main, "read", interrupted_read)
+    target = tmp_path / "incident.jsonl"
+    assert main(["export", str(target), *urls(pipeline)]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_purge_with_an_export_that_is_not_text_is_refused_and_changes_nothing(aws, seeded, tmp_path, capsys):
     _, sqs, _ = aws
     pipeline, _ = seeded

@@ -294,3 +294,29 @@ def test_a_redeploy_deletes_the_alarms_and_hooks_the_stack_no_longer_declares(pr
         }
     assert live_alarms == {alarm.inputs["name"] for alarm in alarms[:-1]}
     assert live_hooks == {"worker-ready"}
+
+
+def test_a_redeploy_adds_a_launch_template_version_only_when_the_template_changed(production):
+    """Converging, no duplicates: an unchanged redeploy leaves the template at its version; a changed
+    user data is one new version, made the default the group launches."""
+    import dataclasses
+
+    with moto_server() as url:
+        s3, sqs, cloudwatch = clients(url, REGION)
+        ec2, autoscaling = client(url, "ec2", REGION), client(url, "autoscaling", REGION)
+        for _ in range(3):
+            deploy(production, s3, sqs, cloudwatch, REGION, ec2=ec2, autoscaling=autoscaling)
+        (template,) = ec2.describe_launch_templates()["LaunchTemplates"]
+        assert (template["DefaultVersionNumber"], template["LatestVersionNumber"]) == (1, 1)
+        declared = production.of_type("aws:ec2/launchTemplate:LaunchTemplate")[0]
+        changed = dataclasses.replace(
+            declared, inputs={**declared.inputs, "userData": declared.inputs["userData"] + "\n"}
+        )
+        edited = dataclasses.replace(
+            production,
+            resources=[changed if resource is declared else resource for resource in production.resources],
+        )
+        deploy(edited, s3, sqs, cloudwatch, REGION, ec2=ec2, autoscaling=autoscaling)
+        deploy(edited, s3, sqs, cloudwatch, REGION, ec2=ec2, autoscaling=autoscaling)
+        (template,) = ec2.describe_launch_templates()["LaunchTemplates"]
+    assert (template["DefaultVersionNumber"], template["LatestVersionNumber"]) == (2, 2)
