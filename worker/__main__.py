@@ -2,7 +2,8 @@
 
 Exit status: 0 after SIGTERM/SIGINT (in-flight work finished or handed back; the crash marker
 removed, worker/crash_marker.py); 2 when a start-up check fails (one JSON error line, no traceback); 3 when the worker stopped itself on a fatal error (its own
-index bucket gone or denied: messages handed back, not dead-lettered).
+index bucket gone or denied: messages handed back, not dead-lettered); 75 (EX_TEMPFAIL) when AWS did
+not answer a start-up check after botocore's retries, which systemd restarts and exit 2 it does not.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from worker.aws_setup import AwsSetupError, require_aws_settings, use_local_plac
 from worker.child import load_processor
 from worker.config import WorkerConfig, boto_config, environment_help
 from worker.contract import RUNTIME_DIRECTORY, WORKER_CRASHED, WORKER_STATE_DIR
-from worker.errors import ConfigurationError
+from worker.errors import ConfigurationError, ServiceUnavailable
 from worker.logs import configure_logging
 
 __all__ = ["load_processor", "main"]
@@ -27,6 +28,8 @@ log = logging.getLogger("worker")
 
 EXIT_CONFIGURATION = 2
 EXIT_FATAL = 3
+EXIT_UNAVAILABLE = 75
+"""sysexits.h EX_TEMPFAIL: a start-up check met an AWS outage, not a wrong setting; systemd restarts it."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         state_directory = crash_marker.state_directory(os.environ)
         crashed = None if state_directory is None else crash_marker.begin_run(state_directory)
+    except ServiceUnavailable as error:
+        log.error("AWS unavailable at start-up: %s", error, extra={"error": "ServiceUnavailable"})
+        return EXIT_UNAVAILABLE
     except (ConfigurationError, AwsSetupError) as error:
         log.error("configuration error: %s", error, extra={"error": "ConfigurationError"})
         return EXIT_CONFIGURATION

@@ -52,7 +52,8 @@ def environment_help() -> str:
         f"{rows}\n\n"
         "boto3's own variables (AWS_ENDPOINT_URL, AWS_DEFAULT_REGION, credentials) pick the endpoint.\n"
         "SIGTERM or Ctrl-C: stop receiving, hand back buffered messages, finish or stop running jobs.\n"
-        "Exit status: 0 stopped on a signal, 2 a start-up check failed, 3 stopped on a fatal error.\n"
+        "Exit status: 0 stopped on a signal, 2 a start-up check failed, 3 stopped on a fatal error,\n"
+        "75 AWS did not answer a start-up check (systemd restarts it).\n"
         "Reference: docs/worker.md\n"
     )
 

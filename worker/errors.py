@@ -30,6 +30,12 @@ class ConfigurationError(Exception):
     """The worker's environment is incomplete or invalid; the message names the variable and the fix."""
 
 
+class ServiceUnavailable(Exception):
+    """A start-up check got no answer from AWS after botocore's own retries (HTTP 5xx, throttling, a
+    timeout, no connection): the settings may well be right, so the worker exits with a status that
+    systemd restarts (75, EX_TEMPFAIL), not the configuration status that it never restarts."""
+
+
 MISSING_OBJECT_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 """The upload is gone: delete the message with a warning."""
 PERMANENT_S3_CODES = frozenset(

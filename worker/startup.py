@@ -1,7 +1,10 @@
 """Start-up checks: the worker refuses to run on settings that would lose, loop or duplicate work.
 
 Each failure is a `ConfigurationError` naming what is wrong and the fix; `python -m worker` prints it
-as one JSON line and exits 2 (docs/worker.md). Checked, in order:
+as one JSON line and exits 2 (docs/worker.md). An AWS call that still fails after botocore's retries
+with an error botocore itself calls transient or throttling (5xx, `ThrottlingException`, a timeout, no
+connection) is `ServiceUnavailable` instead: exit 75, which systemd restarts, because a restart can fix
+an outage but not a setting. Checked, in order:
 - the queue exists (GetQueueAttributes) and has a redrive policy (or ALLOW_NO_REDRIVE_POLICY=true,
   with a loud warning): its `deadLetterTargetArn` is the one DLQ, its `maxReceiveCount` the last
   receive, its `VisibilityTimeout` what the heartbeat keeps up;
@@ -25,7 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from worker.config import SQS_MAX_VISIBILITY_SECONDS, WorkerConfig
-from worker.errors import ConfigurationError, error_code
+from worker.errors import ConfigurationError, ServiceUnavailable, error_code
 
 log = logging.getLogger("worker.startup")
 
@@ -43,6 +46,44 @@ class QueueSettings:
     max_receive_count: int | None
     dlq_url: str | None = None
     dlq_arn: str | None = None
+
+
+def unavailable(error: BaseException) -> bool:
+    """True when botocore's standard retry mode would retry `error` (transient: 500/502/503/504,
+    `RequestTimeout`, connection errors; throttled: `Throttling*`, `RequestLimitExceeded`, HTTP 429):
+    https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html"""
+    from botocore.retries import standard
+
+    response = getattr(error, "response", None)
+    parsed = response if isinstance(response, dict) else None
+    status = (parsed or {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
+    context = standard.RetryContext(
+        attempt_number=1,
+        parsed_response=parsed,
+        http_response=_Status(status) if status else None,
+        caught_exception=None if parsed is not None else error,
+    )
+    checkers = (
+        standard.TransientRetryableChecker(),
+        standard.ThrottledRetryableChecker(),
+        standard.ThrottlingStatusCodeChecker(),
+    )
+    return any(checker.is_retryable(context) for checker in checkers)
+
+
+@dataclass(frozen=True)
+class _Status:
+    status_code: int
+
+
+def refuse(error: BaseException, message: str) -> Exception:
+    """The exception a start-up check raises for an AWS error it has no better words for."""
+    detail = f"{message} ({type(error).__name__}: {error})"
+    if unavailable(error):
+        return ServiceUnavailable(
+            f"{detail}; AWS did not answer, so the worker exits 75 and systemd restarts it"
+        )
+    return ConfigurationError(detail)
 
 
 def queue_url_from_arn(queue_url: str, arn: str) -> str:
@@ -71,9 +112,7 @@ def read_queue_settings(sqs: Any, queue_url: str) -> QueueSettings:
         code = error_code(error)
         if code in MISSING_QUEUE_CODES:
             raise ConfigurationError(f"QUEUE_URL={queue_url}: the queue does not exist") from None
-        raise ConfigurationError(
-            f"QUEUE_URL={queue_url}: cannot read the queue's attributes ({type(error).__name__}: {error})"
-        ) from None
+        raise refuse(error, f"QUEUE_URL={queue_url}: cannot read the queue's attributes") from None
     try:
         redrive = json.loads(attributes["RedrivePolicy"]) if attributes.get("RedrivePolicy") else {}
         max_receive = redrive.get("maxReceiveCount")
@@ -128,9 +167,7 @@ def check_dead_letter_queue(sqs: Any, config: WorkerConfig, settings: QueueSetti
                 extra={"dlq_arn": settings.dlq_arn},
             )
             return
-        raise ConfigurationError(
-            f"cannot check the DLQ {settings.dlq_arn} ({type(error).__name__}: {error})"
-        ) from None
+        raise refuse(error, f"cannot check the DLQ {settings.dlq_arn}") from None
 
 
 def check_index_bucket(s3: Any, config: WorkerConfig) -> None:
@@ -160,9 +197,7 @@ def check_index_bucket(s3: Any, config: WorkerConfig) -> None:
                 "denies the request (a TLS-only policy denies every plain-HTTP endpoint; see "
                 "docs/local-walkthrough.md)"
             ) from None
-        raise ConfigurationError(
-            f"INDEX_BUCKET={config.index_bucket}: cannot write a test object ({type(error).__name__}: {error})"
-        ) from None
+        raise refuse(error, f"INDEX_BUCKET={config.index_bucket}: cannot write a test object") from None
 
 
 def heartbeat_interval(config: WorkerConfig, settings: QueueSettings) -> float:

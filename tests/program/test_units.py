@@ -47,11 +47,13 @@ def _directives(unit: str) -> dict[str, str]:
 
 def test_worker_does_not_restart_on_a_failed_start_up_check():
     """Exit 2 means a setting or a missing queue/bucket: restarting every RestartSec cannot fix it."""
-    from worker.__main__ import EXIT_CONFIGURATION, EXIT_FATAL
+    from worker.__main__ import EXIT_CONFIGURATION, EXIT_FATAL, EXIT_UNAVAILABLE
 
     directives = _directives("file-processor.service")
+    assert directives["Restart"] == "always"
     assert str(EXIT_CONFIGURATION) in directives["RestartPreventExitStatus"].split()
     assert str(EXIT_FATAL) not in directives["RestartPreventExitStatus"].split()
+    assert str(EXIT_UNAVAILABLE) not in directives["RestartPreventExitStatus"].split(), "an outage at boot"
     burst, interval = int(directives["StartLimitBurst"]), int(directives["StartLimitIntervalSec"])
     restart_seconds = int(directives["RestartSec"])
     assert burst * restart_seconds < interval, "a crash loop must reach the start limit and stop"

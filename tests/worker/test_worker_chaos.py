@@ -9,6 +9,7 @@ there by SQS's redrive without a word)."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -28,6 +29,7 @@ from tests.hypothesis_profiles import examples
 from tests.local_aws import running_consumer, worker_config
 from tests.worker.processors import completions, overlaps
 from tests.worker.test_worker_properties import marker_environment
+from worker.errors import ServiceUnavailable
 from worker.events import BodyKind, parse_body
 
 pytestmark = pytest.mark.slow
@@ -66,6 +68,25 @@ def unavailable_sometimes(rate: float, seed: int):
         return None
 
     return hook, injected
+
+
+@contextlib.contextmanager
+def running_as_systemd_runs_it(worker_clients, config, processor, restarts: list[int]):
+    """`running_consumer`, started again when its start-up checks met the injected 503s: systemd
+    restarts a worker that exits 75 (worker/file-processor.service), so the chaos must too."""
+    for attempt in itertools.count():
+        manager = running_consumer(worker_clients, config, processor)
+        try:
+            consumer = manager.__enter__()
+        except ServiceUnavailable:
+            assert attempt < 20, "the start-up checks never got through the injected 503s"
+            restarts.append(1)
+            continue
+        break
+    try:
+        yield consumer
+    finally:
+        manager.__exit__(None, None, None)
 
 
 def kill_running_calls(consumer_box: list, stop: threading.Event, seed: int, kills: list[int]) -> None:
@@ -141,7 +162,7 @@ def test_chaos_one_call_at_a_time_and_every_message_indexed_or_dead_lettered_wit
             heartbeat_seconds=0.5,
         )
         box: list = []
-        stop, kills = threading.Event(), []
+        stop, kills, restarts = threading.Event(), [], []
         killer = threading.Thread(target=kill_running_calls, args=(box, stop, seed, kills), daemon=True)
         if external_kills:
             killer.start()
@@ -154,8 +175,8 @@ def test_chaos_one_call_at_a_time_and_every_message_indexed_or_dead_lettered_wit
 
         try:
             for run in range(2 if restart else 1):
-                with running_consumer(
-                    worker_clients, config, "tests.worker.processors:by_key_prefix"
+                with running_as_systemd_runs_it(
+                    worker_clients, config, "tests.worker.processors:by_key_prefix", restarts
                 ) as consumer:
                     box[:] = [consumer]
                     if restart and run == 0:
@@ -186,6 +207,7 @@ def test_chaos_one_call_at_a_time_and_every_message_indexed_or_dead_lettered_wit
             "sqs_503_injected": injected[0],
             "processes_killed_externally": len(kills),
             "restart": restart,
+            "start_up_outages_restarted": len(restarts),
             "overlaps": 0,
             "seconds": round(time.monotonic() - started, 1),
         }

@@ -12,6 +12,7 @@ import pytest
 from sandbox.local_aws import queue_depth, wait_until
 from tests.paths import REPO_ROOT
 from tests.worker.workers import log_lines, read_until, start_worker, stop_worker
+from worker.__main__ import EXIT_UNAVAILABLE
 
 pytestmark = pytest.mark.slow
 
@@ -137,7 +138,9 @@ def test_processing_longer_than_the_visibility_timeout_is_allowed_up_to_12_hours
     assert any(line["message"] == "worker started" for line in log_lines(output))
 
 
-def test_no_endpoint_at_all_is_one_line_not_a_traceback(tmp_path):
+def test_no_endpoint_at_all_is_one_line_and_a_status_systemd_restarts(tmp_path):
+    """Nothing answers on the endpoint: at boot that is as likely a network not up yet as a wrong
+    setting, so exit 75 (restarted, up to the unit's start limit), never 2 (never restarted)."""
     environment = {
         "PATH": "/usr/bin:/bin",
         "PYTHONPATH": str(REPO_ROOT),
@@ -159,7 +162,12 @@ def test_no_endpoint_at_all_is_one_line_not_a_traceback(tmp_path):
         text=True,
         timeout=120,
     )
-    assert_refused(result.returncode, result.stdout + result.stderr, "QUEUE_URL")
+    output = result.stdout + result.stderr
+    assert result.returncode == EXIT_UNAVAILABLE, output
+    assert "Traceback" not in output
+    last = json.loads(output.strip().splitlines()[-1])
+    assert last["level"] == "error" and last["error"] == "ServiceUnavailable", last
+    assert "QUEUE_URL" in last["message"] and "exits 75" in last["message"], last["message"]
 
 
 def test_index_bucket_gone_while_running_stops_the_worker_and_hands_the_message_back(
