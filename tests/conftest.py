@@ -16,7 +16,10 @@ import pytest
 
 import tests.hypothesis_profiles  # noqa: F401 (registers and loads the profiles)
 from preview.render import RenderedStack, render_program
+from tests.botocore_models import share_one_loader_per_process
 from tests.paths import REPO_ROOT
+
+share_one_loader_per_process()
 
 pytest_plugins = ["tests.local_aws"]
 
