@@ -49,6 +49,7 @@ import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from itertools import pairwise
 from pathlib import Path
 from statistics import NormalDist
 from typing import Any
@@ -670,9 +671,10 @@ def break_evens(
     whole number of files/day at which the other mode is the cheaper (a tie counts for ec2: the mode that
     needs no change); found on a log grid, then by bisection."""
     grid = log_grid(low, high, points)
+    ec2_dearer = [difference(files) > 0 for files in grid]  # once per point: each prices both modes
     crossings = []
-    for left, right in zip(grid, grid[1:], strict=False):
-        if (difference(left) > 0) != (difference(right) > 0):
+    for (left, right), (left_dearer, right_dearer) in zip(pairwise(grid), pairwise(ec2_dearer), strict=True):
+        if left_dearer != right_dearer:
             crossings.append(_bisect(difference, math.floor(left), math.ceil(right)))
     return crossings
 

@@ -18,8 +18,10 @@ import tests.hypothesis_profiles  # noqa: F401 (registers and loads the profiles
 from preview.render import RenderedStack, render_program
 from tests.botocore_models import share_one_loader_per_process
 from tests.paths import REPO_ROOT
+from tests.render_cache import cache_repository_renders
 
 share_one_loader_per_process()
+cache_repository_renders()
 
 pytest_plugins = ["tests.local_aws"]
 
