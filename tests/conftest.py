@@ -17,9 +17,11 @@ import pytest
 import tests.hypothesis_profiles  # noqa: F401 (registers and loads the profiles)
 from preview.render import RenderedStack, render_program
 from tests.botocore_models import share_one_loader_per_process
+from tests.moto_amis import default_amis_only
 from tests.paths import REPO_ROOT
 from tests.render_cache import cache_repository_renders
 
+default_amis_only()  # before the test modules and tests.local_aws import moto.ec2
 share_one_loader_per_process()
 cache_repository_renders()
 

@@ -11,10 +11,12 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from moto.backends import get_backend
+from moto.core import DEFAULT_ACCOUNT_ID
 
 from audit.__main__ import main
 from audit.declared import declared_stack
-from sandbox.local_aws import REGION, local_environment
+from sandbox.local_aws import REGION, client, local_environment
 from tests.audit.conftest import DLQ, UPLOADS
 from tests.audit.rollout_history import Minute, healthy, incident_loop, write_history
 from tests.paths import REPO_ROOT
@@ -244,3 +246,24 @@ def test_report_lists_dead_letters_by_reason_and_what_is_pending(deployment, nam
     pending = report_md.split("## Still pending\n", 1)[1]
     assert "- queue depth < 100 (6 hours): judged at " in pending
     assert "queue depth reduced by more than 50 %" not in pending
+
+
+def test_history_written_into_moto_is_what_put_metric_data_would_store(deployment, namespace):
+    """The shortcut the other tests take (rollout_history.py) stores what the API path stores."""
+    now = datetime.now(UTC)
+    rollout = now - timedelta(minutes=30)
+    api_region = "eu-west-1"  # the deployment's region gets the shortcut; this one the API path
+    api = client(deployment.endpoint, "cloudwatch", region=api_region)
+    arguments = (incident_loop, rollout, now, namespace, timedelta(hours=1))
+    direct = write_history(deployment.cloudwatch, *arguments)
+    sent = write_history(api, *arguments, through_api=True)
+
+    def stored(region: str) -> list[tuple]:
+        return sorted(
+            (d.namespace, d.name, d.value, d.unit, d.timestamp, [(x.name, x.value) for x in d.dimensions])
+            for d in get_backend("cloudwatch")[DEFAULT_ACCOUNT_ID][region].metric_data
+            if d.timestamp >= (now - timedelta(hours=1, minutes=1)).replace(tzinfo=None)  # moto: naive UTC
+        )
+
+    assert direct == sent > 600  # 61 minutes of a dozen metrics
+    assert stored(REGION) == stored(api_region)
