@@ -177,6 +177,8 @@ class Prices:
 
     def __init__(self, data: dict[str, Any], path: Path = PRICES_FILE) -> None:
         self.data, self.path = data, path
+        self._sources: dict[tuple[str, str | None], dict[str, Any]] = {}
+        """Each price's provenance, read once: the break-even search prices both modes thousands of times."""
 
     @classmethod
     def load(cls, path: Path = PRICES_FILE) -> Prices:
@@ -233,7 +235,9 @@ class Prices:
     def quote(self, key: str, variant: str | None = None) -> tuple[float, float, dict[str, Any]]:
         """(USD per one unit, the quantity the page quotes it for, its source): a LineItem's last fields."""
         entry = self.entry(key, variant)
-        return self.unit(key, variant), float(entry["per"]), price_source(key, variant, entry)
+        if (key, variant) not in self._sources:
+            self._sources[key, variant] = price_source(key, variant, entry)
+        return self.unit(key, variant), float(entry["per"]), dict(self._sources[key, variant])
 
 
 def price_source(key: str, variant: str | None, entry: dict[str, Any]) -> dict[str, Any]:
