@@ -122,7 +122,7 @@ def test_a_worker_crash_fails_the_six_hour_window(
     judged = lines(report)
     assert judged[("6 hours", "no worker crashes")]["verdict"] == verdict
     assert judged[("6 hours", "no worker crashes")]["detail"] == detail
-    assert exit_code == code
+    assert exit_code == code, {key: line for key, line in judged.items() if line["verdict"] != "PASS"}
     assert {key for key, line in judged.items() if line["verdict"] == "FAIL"} == (
         {("6 hours", "no worker crashes")} if verdict == "FAIL" else set()
     )
