@@ -24,7 +24,6 @@ import audit.__main__ as audit_main
 from preview.render import RenderedStack
 from sandbox.data_plane import DataPlane, deploy
 from sandbox.local_aws import REGION, client, clients, local_environment
-from tests.paths import REPO_ROOT
 
 UPLOADS = "cis-filesearch-storage-production"
 QUEUE, DLQ = "file-processing-queue-production", "file-processing-dlq-production"
@@ -92,22 +91,7 @@ def endpoint(aws_endpoint: str) -> str:
 
 
 @pytest.fixture
-def rendered_once(production: RenderedStack, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The audit's render of the production stack is the session's; other stacks render for real."""
-    real_render = audit_main.render_program
-
-    def render(program: Any, stack: str, *args: Any, **kwargs: Any) -> RenderedStack:
-        if stack == "production" and str(program) == str(REPO_ROOT) and not args and not kwargs:
-            return production
-        return real_render(program, stack, *args, **kwargs)
-
-    monkeypatch.setattr(audit_main, "render_program", render)
-
-
-@pytest.fixture
-def deployment(
-    endpoint: str, production: RenderedStack, monkeypatch: pytest.MonkeyPatch, rendered_once: None
-) -> Deployment:
+def deployment(endpoint: str, production: RenderedStack, monkeypatch: pytest.MonkeyPatch) -> Deployment:
     """A healthy production deployment: the data plane and the workers' group, nothing else in moto."""
     for key, value in local_environment(endpoint).items():
         monkeypatch.setenv(key, value)

@@ -112,7 +112,7 @@ def silent_endpoint() -> Iterator[str]:
 
 
 @pytest.mark.slow  # a socket server
-def test_an_endpoint_that_never_answers_times_out_fast(silent_endpoint, monkeypatch, capsys, rendered_once):
+def test_an_endpoint_that_never_answers_times_out_fast(silent_endpoint, monkeypatch, capsys):
     for key, value in local_environment(silent_endpoint).items():
         monkeypatch.setenv(key, value)
     started = time.monotonic()
